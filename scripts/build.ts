@@ -1,0 +1,58 @@
+// Compiles src/bin.ts into the single `mlproject` executable; `--all` cross-compiles the release matrix.
+import { mkdirSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import pkg from "../package.json" with { type: "json" }
+
+type Target = { name: string; bun: Bun.Build.CompileTarget }
+
+const releaseTargets: Target[] = [
+  { name: "linux-x64", bun: "bun-linux-x64" },
+  { name: "linux-arm64", bun: "bun-linux-arm64" },
+  { name: "darwin-arm64", bun: "bun-darwin-arm64" },
+]
+
+const root = join(import.meta.dir, "..")
+const version = process.env.MLPROJECT_VERSION ?? pkg.version
+
+const compile = async (outfile: string, target?: Bun.Build.CompileTarget): Promise<boolean> => {
+  const result = await Bun.build({
+    entrypoints: [join(root, "src/bin.ts")],
+    compile: {
+      outfile,
+      ...(target ? { target } : {}),
+      autoloadTsconfig: false,
+      autoloadPackageJson: false,
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+    },
+    bytecode: true,
+    format: "esm",
+    minify: true,
+    define: { MLPROJECT_VERSION: JSON.stringify(version) },
+  })
+  for (const log of result.logs) console.error(String(log))
+  return result.success
+}
+
+const all = process.argv.includes("--all")
+mkdirSync(join(root, "dist"), { recursive: true })
+if (!(await compile(join(root, "dist", "mlproject")))) process.exit(1)
+console.log(`built dist/mlproject ${version}`)
+
+if (all) {
+  let failed = 0
+  for (const target of releaseTargets) {
+    const dir = join(root, "dist", target.name)
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir, { recursive: true })
+    try {
+      if (await compile(join(dir, "mlproject"), target.bun)) console.log(`built dist/${target.name}/mlproject`)
+      else failed++
+    } catch (error) {
+      // Cross-compiling downloads the target's Bun runtime; say which target could not be built and why.
+      console.error(`could not build ${target.name}: ${(error as Error).message}`)
+      failed++
+    }
+  }
+  if (failed > 0) process.exit(1)
+}

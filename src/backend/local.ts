@@ -1,0 +1,81 @@
+// The local backend: the entry command in its own process group, interrupts forwarded, stragglers reaped.
+import type { Emit } from "../events/event.ts"
+import { start } from "../util/exec.ts"
+import type { RunHandle, RunOutcome } from "./types.ts"
+
+export type LocalLaunch = {
+  argv: string[]
+  cwd: string
+  env: Record<string, string | undefined>
+  runId: string
+  captureOutput: boolean
+  graceMs: number
+  emit: Emit
+  interrupt: AbortSignal
+  forceInterrupt: AbortSignal
+}
+
+const groupAlive = (pid: number): boolean => {
+  try {
+    process.kill(-pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Background jobs of a non-interactive bash ignore SIGINT, so after the leader exits we TERM and then
+ * KILL whatever is left of the group: an interrupted run leaves no process behind.
+ */
+const reapGroup = async (pid: number): Promise<void> => {
+  if (!groupAlive(pid)) return
+  process.kill(-pid, "SIGTERM")
+  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 50) await sleep(50)
+  if (groupAlive(pid)) process.kill(-pid, "SIGKILL")
+}
+
+export const startLocal = (launch: LocalLaunch): RunHandle => {
+  const handle = start(launch.argv, {
+    cwd: launch.cwd,
+    env: launch.env,
+    group: true,
+    stdin: "inherit",
+    output: launch.captureOutput ? "lines" : "inherit",
+    onLine: (stream, line) => launch.emit({ type: "log", stream, line }),
+  })
+
+  let interrupted: string | null = null
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  const killNow = () => {
+    launch.emit({ type: "run.signal", run_id: launch.runId, signal: "SIGKILL", action: "killed" })
+    handle.kill("SIGKILL")
+  }
+  const onInterrupt = () => {
+    interrupted = String(launch.interrupt.reason ?? "SIGINT")
+    launch.emit({ type: "run.signal", run_id: launch.runId, signal: interrupted, action: "forwarded" })
+    handle.kill(interrupted as NodeJS.Signals)
+    killTimer = setTimeout(killNow, launch.graceMs)
+  }
+  const onForce = () => {
+    clearTimeout(killTimer)
+    killNow()
+  }
+  if (launch.interrupt.aborted) onInterrupt()
+  else launch.interrupt.addEventListener("abort", onInterrupt, { once: true })
+  launch.forceInterrupt.addEventListener("abort", onForce, { once: true })
+
+  const wait = async (): Promise<RunOutcome> => {
+    await handle.exited
+    clearTimeout(killTimer)
+    launch.interrupt.removeEventListener("abort", onInterrupt)
+    launch.forceInterrupt.removeEventListener("abort", onForce)
+    // Reap before draining output: a surviving grandchild would hold the pipes open.
+    if (interrupted) await reapGroup(handle.pid)
+    const result = await handle.done
+    return { exitCode: result.code, signal: result.signal, interrupted }
+  }
+  return { pid: handle.pid, wait }
+}

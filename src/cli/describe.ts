@@ -1,0 +1,54 @@
+// `mlproject describe [URI]`: a project's environment, entry points, parameters and, with -P, its command.
+import { resolveSource } from "../source/index.ts"
+import { loadProject } from "../project/load.ts"
+import { entryPointFor } from "../project/entry-point.ts"
+import { resolveParameters } from "../project/parameters.ts"
+import { warningFrom, type Event } from "../events/event.ts"
+import type { Project } from "../project/types.ts"
+import { parsePairs } from "./args.ts"
+import { entryPointOption, paramOption } from "./project-uri.ts"
+import type { Command } from "./context.ts"
+
+const envView = (project: Project): Extract<Event, { type: "project.described" }>["env"] => {
+  const env = project.env
+  if (env.kind === "docker") return { kind: "docker", image: env.docker.image }
+  if (env.kind === "none") return { kind: "none" }
+  return { kind: env.kind, file: env.file }
+}
+
+export const describeCommand: Command = {
+  name: "describe",
+  usage: "mlproject describe [URI] [-e ENTRY_POINT] [-P NAME=VALUE ...] [--json]",
+  summary: "Show a project's name, environment, entry points and parameters (types and defaults).\nWith -e or -P, also show the exact command that entry point would run.",
+  maxPositionals: 1,
+  options: [entryPointOption, paramOption],
+  async execute(parsed, { emit, cwd }) {
+    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit })
+    const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
+    const { project, warnings } = loadProject(source.dir)
+    for (const warning of warnings) emit(warningFrom(warning))
+    const wanted = parsed.values["entry-point"]
+    let resolved: { entry_point: string; command: string } | undefined
+    if (wanted !== undefined || given.length > 0) {
+      const name = wanted ?? "main"
+      const parameters = resolveParameters(entryPointFor(project, name), given, { cwd })
+      for (const warning of parameters.warnings) emit(warningFrom(warning))
+      resolved = { entry_point: name, command: parameters.command }
+    }
+    emit({
+      type: "project.described",
+      dir: project.dir,
+      file: project.file,
+      name: project.name,
+      env: envView(project),
+      entry_points: project.entry_points.map((ep) => ({
+        name: ep.name,
+        command: ep.command,
+        parameters: ep.parameters.map((p) => ({ name: p.name, type: p.type, declared_type: p.declared_type, default: p.default })),
+        problems: ep.problems.map((p) => p.message),
+      })),
+      ...(resolved ? { resolved } : {}),
+    })
+    return 0
+  },
+}

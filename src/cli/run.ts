@@ -1,0 +1,72 @@
+// `mlproject run [URI]`: every flag of `mlflow run`, turned into a RunRequest for the run core.
+import { ToolError } from "../errors.ts"
+import { runProject } from "../run/lifecycle.ts"
+import type { RunRequest } from "../run/request.ts"
+import { parsePairs, type Parsed } from "./args.ts"
+import { entryPointOption, paramOption } from "./project-uri.ts"
+import type { Command } from "./context.ts"
+
+const graceSeconds = (raw: string | undefined): number => {
+  if (raw === undefined) return 10_000
+  const seconds = Number(raw)
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new ToolError("usage", `--grace ${raw}: expected a number of seconds (e.g. 10 or 0.5)`)
+  }
+  return Math.round(seconds * 1000)
+}
+
+const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): RunRequest => {
+  const experimentName = parsed.values["experiment-name"] ?? env.MLFLOW_EXPERIMENT_NAME
+  const experimentId = parsed.values["experiment-id"] ?? env.MLFLOW_EXPERIMENT_ID
+  if (experimentName !== undefined && experimentId !== undefined) {
+    throw new ToolError("usage", "Specify only one of 'experiment-name' or 'experiment-id' options.", {
+      hint: "MLFLOW_EXPERIMENT_NAME and MLFLOW_EXPERIMENT_ID count too: unset the one you do not mean",
+    })
+  }
+  return {
+    uri: parsed.positionals[0] ?? ".",
+    entryPoint: parsed.values["entry-point"] ?? "main",
+    version: parsed.values.version,
+    params: parsePairs("-P", parsed.lists["param-list"] ?? [], false),
+    dockerArgs: parsePairs("-A", parsed.lists["docker-args"] ?? [], true),
+    experimentName,
+    experimentId,
+    backend: parsed.values.backend ?? "local",
+    backendConfig: parsed.values["backend-config"],
+    envManager: parsed.values["env-manager"],
+    storageDir: parsed.values["storage-dir"] ?? env.MLFLOW_TMP_DIR,
+    runId: parsed.values["run-id"],
+    runName: parsed.values["run-name"],
+    buildImage: parsed.flags["build-image"] ?? false,
+    dryRun: parsed.flags["dry-run"] ?? false,
+    graceMs: graceSeconds(parsed.values.grace),
+  }
+}
+
+export const runCommand: Command = {
+  name: "run",
+  usage: "mlproject run [URI] [options]",
+  summary:
+    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
+  maxPositionals: 1,
+  options: [
+    entryPointOption,
+    { long: "version", short: "v", kind: "value", metavar: "VERSION", description: "Git commit, branch or tag to run" },
+    paramOption,
+    { long: "docker-args", short: "A", kind: "list", metavar: "NAME[=VALUE]", description: "extra docker run arguments (docker projects)" },
+    { long: "experiment-name", kind: "value", metavar: "NAME", env: "MLFLOW_EXPERIMENT_NAME", description: "experiment to record in; created if missing" },
+    { long: "experiment-id", kind: "value", metavar: "ID", env: "MLFLOW_EXPERIMENT_ID", description: "experiment id to record in" },
+    { long: "backend", short: "b", kind: "value", metavar: "BACKEND", description: "where to run: local (default)" },
+    { long: "backend-config", short: "c", kind: "value", metavar: "FILE|JSON", description: "backend configuration (a .json file or inline JSON)" },
+    { long: "env-manager", kind: "value", metavar: "MANAGER", description: "local, virtualenv, uv or conda (default: from the project)" },
+    { long: "storage-dir", kind: "value", metavar: "DIR", env: "MLFLOW_TMP_DIR", description: "where remote path parameters are downloaded" },
+    { long: "run-id", kind: "value", metavar: "RUN_ID", description: "continue this existing run instead of creating one" },
+    { long: "run-name", kind: "value", metavar: "NAME", description: "the run's name (mlflow.runName)" },
+    { long: "build-image", kind: "flag", description: "docker projects: build an image with the project copied in" },
+    { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
+    { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },
+  ],
+  async execute(parsed, context) {
+    return runProject(toRequest(parsed, context.env), context)
+  },
+}

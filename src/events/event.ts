@@ -1,0 +1,82 @@
+// Every user-visible fact the tool reports: one discriminated union, rendered as text or JSON lines.
+import type { Diagnostic } from "../project/types.ts"
+
+export type RunStatusName = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED"
+
+export type ParameterView = { name: string; type: string; declared_type: string; default: string | null }
+export type EntryPointView = { name: string; command: string; parameters: ParameterView[]; problems: string[] }
+
+export type Event =
+  | { type: "version"; version: string }
+  | { type: "help"; command: string; text: string }
+  | { type: "warning"; code?: string; message: string; hint?: string; file?: string; line?: number; column?: number }
+  | { type: "error"; code: string; message: string; hint?: string; file?: string; line?: number; column?: number }
+  | { type: "project.loaded"; dir: string; file: string | null; name: string | null; env: string; entry_points: string[] }
+  | {
+      type: "project.validated"
+      dir: string
+      ok: boolean
+      errors: number
+      warnings: number
+      diagnostics: Diagnostic[]
+    }
+  | {
+      type: "project.described"
+      dir: string
+      file: string | null
+      name: string | null
+      env: { kind: string; file?: string; image?: string }
+      entry_points: EntryPointView[]
+      /** Present when `-P` values were given with `-e`: the resolved command for that entry point. */
+      resolved?: { entry_point: string; command: string }
+    }
+  | {
+      type: "run.planned"
+      entry_point: string
+      command: string
+      argv: string[]
+      cwd: string
+      env: Record<string, string>
+      env_manager: string
+      parameters: Record<string, string>
+      tracking_uri: string
+      experiment_id: string | null
+    }
+  | { type: "experiment.created"; experiment_id: string; name: string }
+  | {
+      type: "run.created"
+      run_id: string
+      experiment_id: string
+      run_name: string
+      tracking_uri: string
+      artifact_uri: string
+      resumed: boolean
+    }
+  | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean }
+  | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
+  | { type: "log"; stream: "stdout" | "stderr"; line: string }
+  | { type: "run.signal"; run_id: string; signal: string; action: "forwarded" | "killed" }
+  | {
+      type: "run.finished"
+      run_id: string
+      status: "FINISHED" | "FAILED" | "KILLED"
+      exit_code: number | null
+      signal: string | null
+      duration_ms: number
+      tracking_uri: string
+      experiment_id: string
+    }
+
+export type EventType = Event["type"]
+export type Emit = (event: Event) => void
+
+/** A warning event from a located diagnostic. */
+export const warningFrom = (d: Diagnostic): Event => ({
+  type: "warning",
+  code: d.code,
+  message: d.message,
+  ...(d.hint ? { hint: d.hint } : {}),
+  ...(d.file ? { file: d.file } : {}),
+  ...(d.line ? { line: d.line } : {}),
+  ...(d.column ? { column: d.column } : {}),
+})

@@ -1,0 +1,97 @@
+// The human renderer: results on stdout, progress, warnings and errors on stderr, colour only on a TTY.
+import type { Emit, Event } from "./event.ts"
+import type { Diagnostic } from "../project/types.ts"
+
+type Out = { write(text: string): unknown; isTTY?: boolean }
+
+const paint = (enabled: boolean) => (code: string, text: string) => (enabled ? `\x1b[${code}m${text}\x1b[0m` : text)
+
+export const colourEnabled = (stream: Out, env: Record<string, string | undefined>): boolean =>
+  Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== "dumb"
+
+const where = (x: { file?: string; line?: number; column?: number }): string =>
+  x.file ? `${x.file}${x.line ? `:${x.line}` : ""}${x.line && x.column ? `:${x.column}` : ""}: ` : ""
+
+const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`)
+
+const trackingPlace = (uri: string): string => (uri.startsWith("file://") ? decodeURI(uri.slice("file://".length)) : uri)
+
+export const human = (stdout: Out, stderr: Out, env: Record<string, string | undefined> = process.env): Emit => {
+  const c = paint(colourEnabled(stderr, env))
+  const o = paint(colourEnabled(stdout, env))
+  const info = (text: string) => void stderr.write(`${c("2", "mlproject:")} ${text}\n`)
+  const diagnostic = (d: Diagnostic, out: Out, p: typeof c) => {
+    const label = d.severity === "error" ? p("31", "error") : p("33", "warning")
+    out.write(`${where(d)}${label}: ${d.message}\n`)
+    if (d.hint) out.write(`  ${p("2", "hint:")} ${d.hint}\n`)
+  }
+
+  const renderers: { [K in Event["type"]]: (event: Extract<Event, { type: K }>) => void } = {
+    version: (e) => void stdout.write(`mlproject ${e.version}\n`),
+    help: (e) => void stdout.write(e.text.endsWith("\n") ? e.text : `${e.text}\n`),
+    warning: (e) => {
+      stderr.write(`${where(e)}${c("33", "warning")}: ${e.message}\n`)
+      if (e.hint) stderr.write(`  ${c("2", "hint:")} ${e.hint}\n`)
+    },
+    error: (e) => {
+      stderr.write(`${c("31", "error")}: ${where(e)}${e.message}\n`)
+      if (e.hint) stderr.write(`  ${c("2", "hint:")} ${e.hint}\n`)
+    },
+    "project.loaded": (e) =>
+      info(`project ${e.name ? `'${e.name}' ` : ""}from ${e.file ?? `${e.dir} (no MLproject file: folder conventions)`}`),
+    "project.validated": (e) => {
+      for (const d of e.diagnostics) diagnostic(d, stdout, o)
+      const counts = `${e.errors} error${e.errors === 1 ? "" : "s"}, ${e.warnings} warning${e.warnings === 1 ? "" : "s"}`
+      stdout.write(e.ok ? `${o("32", "valid")}: ${e.dir} (${counts})\n` : `${o("31", "invalid")}: ${e.dir} (${counts})\n`)
+    },
+    "project.described": (e) => {
+      const lines = [`name:        ${e.name ?? "(none)"}`, `directory:   ${e.dir}`, `file:        ${e.file ?? "(none: folder conventions)"}`]
+      const envText = e.env.image ? `docker (image ${e.env.image})` : e.env.file ? `${e.env.kind} (${e.env.file})` : e.env.kind
+      lines.push(`environment: ${envText}`, "entry points:")
+      if (e.entry_points.length === 0) lines.push("  (none declared: any .py, .sh or .R file can be run with -e FILE)")
+      for (const ep of e.entry_points) {
+        lines.push(`  ${o("1", ep.name)}`, `    command: ${ep.command}`)
+        for (const p of ep.parameters) {
+          const type = p.declared_type === p.type ? p.type : `${p.type} (declared ${p.declared_type})`
+          lines.push(`    ${p.name}: ${type}${p.default === null ? ", required" : `, default ${p.default}`}`)
+        }
+        for (const problem of ep.problems) lines.push(`    ${o("31", "unusable:")} ${problem}`)
+      }
+      if (e.resolved) lines.push(`resolved command (${e.resolved.entry_point}):`, `  ${e.resolved.command}`)
+      stdout.write(`${lines.join("\n")}\n`)
+    },
+    "run.planned": (e) => {
+      const lines = [
+        `entry point: ${e.entry_point}`,
+        `environment: ${e.env_manager}`,
+        `directory:   ${e.cwd}`,
+        `command:     ${e.command}`,
+        `tracking:    ${e.tracking_uri}`,
+        `experiment:  ${e.experiment_id ?? "(created on the real run)"}`,
+        "variables:",
+        ...Object.entries(e.env).map(([k, v]) => `  ${k}=${v}`),
+        "(dry run: nothing was executed or recorded)",
+      ]
+      stdout.write(`${lines.join("\n")}\n`)
+    },
+    "experiment.created": (e) => info(`created experiment '${e.name}' (id ${e.experiment_id})`),
+    "run.created": (e) =>
+      info(`${e.resumed ? "continuing" : "created"} run ${e.run_id} (${e.run_name}) in experiment ${e.experiment_id}`),
+    "env.ready": (e) =>
+      info(
+        e.manager === "local"
+          ? "environment: local (the system's own tools; no environment is created)"
+          : `environment: ${e.manager}${e.key ? ` ${e.key}` : ""}${e.cached ? " (cached)" : ""}`,
+      ),
+    "run.started": (e) => info(`running '${e.command}' in ${e.cwd}`),
+    log: (e) => void (e.stream === "stdout" ? stdout : stderr).write(`${e.line}\n`),
+    "run.signal": (e) => info(`${e.signal}: ${e.action === "forwarded" ? "stopping the run" : "the run did not stop in time; killed"}`),
+    "run.finished": (e) => {
+      const colour = e.status === "FINISHED" ? "32" : "31"
+      const why = e.status === "FAILED" && e.exit_code !== null ? ` (exit code ${e.exit_code})` : e.signal ? ` (${e.signal})` : ""
+      info(`run ${e.run_id} ${c(colour, e.status)}${why} in ${seconds(e.duration_ms)}`)
+      info(`recorded in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
+    },
+  }
+  return (event) => (renderers[event.type] as (e: Event) => void)(event)
+}

@@ -1,0 +1,165 @@
+// One run from request to recorded status: plan, experiment, run and tags, launch, wait, final status.
+import { userInfo } from "node:os"
+import { ToolError } from "../errors.ts"
+import type { CommandContext } from "../cli/context.ts"
+import { startLocal } from "../backend/local.ts"
+import type { RunOutcome } from "../backend/types.ts"
+import { gitInfo, localSourceName } from "../source/git-info.ts"
+import { storeFor } from "../tracking/index.ts"
+import { terminalStatuses, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
+import { redactUrl } from "../util/redact.ts"
+import { planRun, type RunPlan } from "./plan.ts"
+import type { RunRequest } from "./request.ts"
+import { generateRunName } from "./run-name.ts"
+import { runTags } from "./tags.ts"
+
+const exitCodes: Record<"FINISHED" | "FAILED" | "KILLED", number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
+
+const loginName = (env: Record<string, string | undefined>): string => {
+  try {
+    return userInfo().username
+  } catch {
+    return env.USER ?? env.LOGNAME ?? "unknown"
+  }
+}
+
+/** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
+export const childVariables = (trackingUri: string, runId: string, experimentId: string): Record<string, string> => ({
+  MLFLOW_RUN_ID: runId,
+  MLFLOW_TRACKING_URI: trackingUri,
+  MLFLOW_EXPERIMENT_ID: experimentId,
+  // MLflow >= 3.13 refuses a file store unless this is set.
+  ...(trackingUri.startsWith("file:") ? { MLFLOW_ALLOW_FILE_STORE: "true" } : {}),
+})
+
+const resolveExperiment = async (store: Store, request: RunRequest, context: CommandContext): Promise<string> => {
+  if (request.experimentId !== undefined) {
+    const experiment = await store.getExperiment(request.experimentId)
+    if (!experiment || experiment.lifecycle_stage !== "active") {
+      throw new ToolError("experiment.not_found", `experiment id '${request.experimentId}' does not exist in ${store.location}${experiment ? " (it is deleted)" : ""}`, {
+        hint: "use --experiment-name NAME to create one, or an id that exists",
+      })
+    }
+    return experiment.experiment_id
+  }
+  if (request.experimentName !== undefined) {
+    const { experiment_id, created } = await store.getOrCreateExperiment(request.experimentName)
+    if (created) context.emit({ type: "experiment.created", experiment_id, name: request.experimentName })
+    return experiment_id
+  }
+  const fallback = await store.getExperiment("0")
+  if (!fallback) throw new ToolError("experiment.not_found", `the Default experiment (0) is missing from ${store.location}`)
+  return "0"
+}
+
+const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: CommandContext): Promise<{ info: RunInfo; resumed: boolean }> => {
+  const { request } = plan
+  if (request.runId !== undefined) {
+    const existing = await store.getRun(request.runId)
+    if (existing.info.lifecycle_stage !== "active") {
+      throw new ToolError("run.deleted", `run ${request.runId} is deleted and cannot be continued`)
+    }
+    await store.updateRun(request.runId, { status: "RUNNING" })
+    return { info: existing.info, resumed: true }
+  }
+  const git = plan.source.kind === "local" ? await gitInfo(plan.project.dir) : null
+  const runName = request.runName ?? generateRunName()
+  const user = loginName(context.env)
+  const tags: Tag[] = runTags({
+    user,
+    sourceName: redactUrl(plan.source.kind === "local" && !plan.request.uri.includes("#") ? localSourceName(plan.project.dir, git) : plan.source.name),
+    entryPoint: request.entryPoint,
+    git,
+    runName,
+    backend: "local",
+    envManager: plan.envManager,
+  })
+  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags })
+  const params = plan.parameters.parameters.map((p) => ({ key: p.name, value: p.logged }))
+  if (params.length > 0) await store.logBatch(info.run_id, { params })
+  return { info, resumed: false }
+}
+
+const finalStatus = (outcome: RunOutcome): "FINISHED" | "FAILED" | "KILLED" =>
+  outcome.interrupted ? "KILLED" : outcome.exitCode === 0 ? "FINISHED" : "FAILED"
+
+/** Sets the final status unless the program already ended the run itself, as MLflow does. */
+const recordStatus = async (store: Store, runId: string, status: RunStatus): Promise<void> => {
+  const current = await store.getRun(runId)
+  if (terminalStatuses.has(current.info.status)) return
+  await store.updateRun(runId, { status, end_time: Date.now() })
+}
+
+export const runProject = async (request: RunRequest, context: CommandContext): Promise<number> => {
+  const plan = await planRun(request, { emit: context.emit, cwd: context.cwd, env: context.env, signal: context.interrupt })
+  try {
+    if (request.dryRun) {
+      context.emit({
+        type: "run.planned",
+        entry_point: request.entryPoint,
+        command: plan.parameters.command,
+        argv: plan.argv,
+        cwd: plan.cwd,
+        env: childVariables(plan.trackingUri, "<new run id>", request.experimentId ?? "<resolved at run time>"),
+        env_manager: plan.envManager,
+        parameters: Object.fromEntries(plan.parameters.parameters.map((p) => [p.name, p.value])),
+        tracking_uri: plan.trackingUri,
+        experiment_id: request.experimentId ?? null,
+      })
+      return 0
+    }
+    return await execute(plan, context)
+  } finally {
+    await plan.source.cleanup()
+  }
+}
+
+const execute = async (plan: RunPlan, context: CommandContext): Promise<number> => {
+  const store = storeFor(plan.trackingUri)
+  const experimentId = await resolveExperiment(store, plan.request, context)
+  const { info, resumed } = await openRun(store, plan, experimentId, context)
+  const runId = info.run_id
+  context.emit({
+    type: "run.created",
+    run_id: runId,
+    experiment_id: experimentId,
+    run_name: info.run_name,
+    tracking_uri: plan.trackingUri,
+    artifact_uri: info.artifact_uri,
+    resumed,
+  })
+  const startedAt = Date.now()
+  let outcome: RunOutcome
+  try {
+    context.emit({ type: "env.ready", manager: plan.envManager, key: null, cached: false })
+    const handle = startLocal({
+      argv: plan.argv,
+      cwd: plan.cwd,
+      env: { ...context.env, ...childVariables(plan.trackingUri, runId, experimentId) },
+      runId,
+      captureOutput: context.captureOutput,
+      graceMs: plan.request.graceMs,
+      emit: context.emit,
+      interrupt: context.interrupt,
+      forceInterrupt: context.forceInterrupt,
+    })
+    context.emit({ type: "run.started", run_id: runId, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
+    outcome = await handle.wait()
+  } catch (error) {
+    await recordStatus(store, runId, "FAILED")
+    throw error
+  }
+  const status = finalStatus(outcome)
+  await recordStatus(store, runId, status)
+  context.emit({
+    type: "run.finished",
+    run_id: runId,
+    status,
+    exit_code: outcome.exitCode,
+    signal: outcome.interrupted ?? outcome.signal,
+    duration_ms: Date.now() - startedAt,
+    tracking_uri: plan.trackingUri,
+    experiment_id: experimentId,
+  })
+  return exitCodes[status]
+}

@@ -1,0 +1,99 @@
+// Turns a RunRequest into a complete, validated plan before anything is created: project, command, environment.
+import { ToolError } from "../errors.ts"
+import { warningFrom, type Emit } from "../events/event.ts"
+import { loadProject } from "../project/load.ts"
+import { entryPointFor } from "../project/entry-point.ts"
+import { resolveParameters } from "../project/parameters.ts"
+import type { EntryPoint, Project, ResolvedParameters } from "../project/types.ts"
+import { resolveSource, type ProjectSource } from "../source/index.ts"
+import { resolveTrackingUri } from "../tracking/index.ts"
+import type { RunRequest } from "./request.ts"
+
+export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
+
+export type RunPlan = {
+  request: RunRequest
+  source: ProjectSource
+  project: Project
+  entryPoint: EntryPoint
+  parameters: ResolvedParameters
+  envManager: EnvManager
+  trackingUri: string
+  /** The entry command run by `bash -c` in the project folder. */
+  argv: string[]
+  cwd: string
+}
+
+const notYet = (what: string, hint: string): ToolError =>
+  new ToolError("unsupported", `${what} is not supported yet by mlproject`, { hint })
+
+const managers = ["local", "virtualenv", "uv", "conda"] as const
+
+/** MLflow's automatic choice and explicit-choice rules (reference §1). */
+export const chooseEnvManager = (project: Project, requested: string | undefined): EnvManager => {
+  if (requested !== undefined && !(managers as readonly string[]).includes(requested)) {
+    throw new ToolError("usage", `Invalid value for \`env_manager\`: ${requested}. Must be one of ['local', 'virtualenv', 'uv', 'conda']`)
+  }
+  if (project.env.kind === "docker") return "docker"
+  if (project.env.kind === "python_env" && requested === "conda") {
+    throw new ToolError(
+      "env.incompatible",
+      "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.",
+    )
+  }
+  if (requested !== undefined) return requested as EnvManager
+  if (project.env.kind === "conda_env") return "conda"
+  if (project.env.kind === "python_env") return "virtualenv"
+  // No environment file: MLflow builds an empty virtualenv (which needs pyenv); the system environment is what users mean.
+  return "local"
+}
+
+const rejectUnsupportedFlags = (request: RunRequest) => {
+  if (request.backend !== "local") {
+    throw notYet(`backend '${request.backend}'`, "run with the local backend (-b local, the default)")
+  }
+  if (request.backendConfig !== undefined) throw notYet("--backend-config", "the local backend takes no configuration: drop -c")
+  if (request.dockerArgs.length > 0) throw notYet("-A/--docker-args (docker projects)", "drop -A")
+  if (request.buildImage) throw notYet("--build-image (docker projects)", "drop --build-image")
+  if (request.storageDir !== undefined && request.params.some(([, value]) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value))) {
+    throw notYet("--storage-dir (downloads of remote path parameters)", "download the data first and pass a local path")
+  }
+}
+
+export const planRun = async (
+  request: RunRequest,
+  context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<RunPlan> => {
+  rejectUnsupportedFlags(request)
+  const trackingUri = resolveTrackingUri(context.env, context.cwd)
+  const source = await resolveSource({ uri: request.uri, version: request.version, cwd: context.cwd, emit: context.emit, signal: context.signal })
+  const { project, warnings } = loadProject(source.dir)
+  for (const warning of warnings) context.emit(warningFrom(warning))
+  context.emit({
+    type: "project.loaded",
+    dir: project.dir,
+    file: project.file,
+    name: project.name,
+    env: project.env.kind,
+    entry_points: project.entry_points.map((ep) => ep.name),
+  })
+  const entryPoint = entryPointFor(project, request.entryPoint)
+  const parameters = resolveParameters(entryPoint, request.params, { cwd: context.cwd })
+  for (const warning of parameters.warnings) context.emit(warningFrom(warning))
+  const envManager = chooseEnvManager(project, request.envManager)
+  if (envManager === "docker") throw notYet("running docker_env projects", "run the command inside the image yourself")
+  if (envManager !== "local") {
+    throw notYet(`creating ${envManager} environments`, "run in the current environment with --env-manager local")
+  }
+  return {
+    request,
+    source,
+    project,
+    entryPoint,
+    parameters,
+    envManager,
+    trackingUri,
+    argv: ["bash", "-c", parameters.command],
+    cwd: project.dir,
+  }
+}

@@ -1,0 +1,21 @@
+// What `mlproject run` was asked to do, as plain data: the only shape the CLI hands to the run core.
+
+export type RunRequest = {
+  uri: string
+  entryPoint: string
+  version?: string
+  params: Array<[string, string]>
+  dockerArgs: Array<[string, string]>
+  experimentName?: string
+  experimentId?: string
+  backend: string
+  backendConfig?: string
+  envManager?: string
+  storageDir?: string
+  runId?: string
+  runName?: string
+  buildImage: boolean
+  dryRun: boolean
+  /** How long an interrupted entry point may take to stop before it is killed. */
+  graceMs: number
+}

@@ -1,0 +1,27 @@
+// What a local folder's Git work tree says about it: root, commit, first remote (for mlflow.source.git.* tags).
+import { relative } from "node:path"
+import { tryOutput } from "../util/exec.ts"
+
+export type GitInfo = { root: string; commit: string; remote_url: string | null }
+
+/** Null when the folder is not inside a Git work tree with a commit, or git is not installed. */
+export const gitInfo = async (dir: string): Promise<GitInfo | null> => {
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" }
+  const [head, remotes] = await Promise.all([
+    tryOutput(["git", "-C", dir, "rev-parse", "--show-toplevel", "HEAD"], { env }),
+    tryOutput(["git", "-C", dir, "config", "--get-regexp", "^remote\\..*\\.url$"], { env }),
+  ])
+  if (!head) return null
+  const [root, commit] = head.split("\n")
+  if (!root || !commit || !/^[0-9a-f]{40,64}$/.test(commit)) return null
+  const firstRemote = remotes?.split("\n")[0]
+  const url = firstRemote ? firstRemote.slice(firstRemote.indexOf(" ") + 1) : null
+  return { root, commit, remote_url: url }
+}
+
+/** MLflow's `mlflow.source.name` for a local project: `file://<repo root>#<subpath>` inside Git, else the path. */
+export const localSourceName = (dir: string, git: GitInfo | null): string => {
+  if (!git) return dir
+  const sub = relative(git.root, dir)
+  return sub === "" ? `file://${git.root}` : `file://${git.root}#${sub}`
+}

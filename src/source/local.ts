@@ -1,0 +1,78 @@
+// Local project folders and file:// URIs, with MLflow's `#subdir` suffix, run in place.
+import { statSync } from "node:fs"
+import { isAbsolute, join, normalize, resolve, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import { ToolError } from "../errors.ts"
+import type { ProjectSource } from "./index.ts"
+
+/** MLflow strips quotes a shell left around the URI. */
+const unquote = (uri: string): string => uri.replace(/^['"]+|['"]+$/g, "")
+
+const splitSubdir = (uri: string): { base: string; subdir: string | null } => {
+  const hash = uri.indexOf("#")
+  return hash === -1 ? { base: uri, subdir: null } : { base: uri.slice(0, hash), subdir: uri.slice(hash + 1) }
+}
+
+const exists = (path: string) => statSync(path, { throwIfNoEntry: false })
+
+/** A URI that names something to fetch rather than a folder on this machine. */
+export const isRemoteUri = (raw: string, cwd: string): boolean => {
+  const { base } = splitSubdir(unquote(raw))
+  if (base.startsWith("file:")) return false
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(base)) return true
+  if (/^[^/\s]+@[^/\s]+:/.test(base)) return true
+  if (exists(resolve(cwd, base))) return false
+  return /^[^/]*:/.test(base)
+}
+
+/**
+ * The subdirectory must stay inside the project. Unlike MLflow we allow dots in folder names
+ * (`v1.2/`); only a path that climbs out is refused.
+ */
+export const normaliseSubdir = (subdir: string): string => {
+  const normal = normalize(subdir).replace(/\/+$/, "")
+  if (isAbsolute(subdir) || normal === ".." || normal.startsWith(`..${sep}`)) {
+    throw new ToolError("source.subdir", `project subdirectory '${subdir}' leaves the project`, {
+      hint: "give a folder inside the project after '#', e.g. repo#models/train",
+    })
+  }
+  return normal === "." ? "" : normal
+}
+
+const toPath = (base: string, cwd: string): string => {
+  if (!base.startsWith("file:")) return resolve(cwd, base === "" ? "." : base)
+  try {
+    return fileURLToPath(base.startsWith("file://") ? base : `file://${base.slice("file:".length)}`)
+  } catch (error) {
+    throw new ToolError("source.invalid", `'${base}' is not a valid file: URI (${(error as Error).message})`, {
+      hint: "use file:///absolute/path or a plain path",
+    })
+  }
+}
+
+export const resolveLocal = async (raw: string, cwd: string): Promise<ProjectSource> => {
+  const uri = unquote(raw)
+  const { base, subdir } = splitSubdir(uri)
+  const root = toPath(base, cwd)
+  const rootStat = exists(root)
+  if (!rootStat) {
+    throw new ToolError("source.not_found", `project folder '${base || "."}' does not exist (resolved to ${root})`, {
+      hint: "give the path of a folder that holds an MLproject file",
+    })
+  }
+  if (!rootStat.isDirectory()) {
+    throw new ToolError("source.not_directory", `'${base}' is a file, not a project folder`, {
+      hint: "give the folder that holds the MLproject file (archives are not supported yet)",
+    })
+  }
+  const relative = subdir === null ? "" : normaliseSubdir(subdir)
+  const dir = relative === "" ? root : join(root, relative)
+  if (!exists(dir)?.isDirectory()) {
+    throw new ToolError("source.subdir", `Could not find subdirectory ${relative} of ${root}`, {
+      hint: "check the part after '#' in the project URI",
+    })
+  }
+  // MLflow records a URI with '#' as given; a relative base is made absolute so the tag says where it ran.
+  const name = subdir === null ? dir : base.startsWith("file:") ? uri : `${root}#${subdir}`
+  return { dir, name, kind: "local", cleanup: async () => {} }
+}

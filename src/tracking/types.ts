@@ -1,0 +1,55 @@
+// The tracking store contract: experiments and runs as MLflow's REST API shapes them.
+
+export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED"
+export const terminalStatuses: ReadonlySet<RunStatus> = new Set(["FINISHED", "FAILED", "KILLED"])
+
+export type Experiment = {
+  experiment_id: string
+  name: string
+  artifact_location: string
+  lifecycle_stage: "active" | "deleted"
+  creation_time?: number
+  last_update_time?: number
+  tags: Record<string, string>
+}
+
+export type RunInfo = {
+  run_id: string
+  experiment_id: string
+  run_name: string
+  user_id: string
+  status: RunStatus
+  start_time: number
+  end_time: number | null
+  artifact_uri: string
+  lifecycle_stage: "active" | "deleted"
+}
+
+export type Metric = { key: string; value: number; timestamp: number; step: number }
+
+export type Run = {
+  info: RunInfo
+  data: {
+    params: Record<string, string>
+    tags: Record<string, string>
+    /** Latest value of each metric. */
+    metrics: Record<string, Metric>
+  }
+}
+
+export type Tag = { key: string; value: string }
+
+export interface Store {
+  /** Human description for messages (a path or a URL without credentials). */
+  readonly location: string
+  getExperiment(experimentId: string): Promise<Experiment | null>
+  getExperimentByName(name: string): Promise<Experiment | null>
+  /** Creates the experiment, or returns the id of the one that already has this name (race-safe). */
+  getOrCreateExperiment(name: string): Promise<{ experiment_id: string; created: boolean }>
+  createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }): Promise<RunInfo>
+  getRun(runId: string): Promise<Run>
+  logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }): Promise<void>
+  setTag(runId: string, key: string, value: string): Promise<void>
+  updateRun(runId: string, update: { status?: RunStatus; end_time?: number; run_name?: string }): Promise<void>
+  logMetric(runId: string, metric: Metric): Promise<void>
+}

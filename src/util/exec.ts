@@ -1,0 +1,122 @@
+// The one subprocess helper: argv arrays only, optional process groups, line-streamed output, clear errors.
+import { ToolError } from "../errors.ts"
+
+export type ExecOptions = {
+  cwd?: string
+  env?: Record<string, string | undefined>
+  /** "capture" collects stdout/stderr as text; "lines" streams them line by line; "inherit" passes the terminal through. */
+  output?: "capture" | "lines" | "inherit"
+  onLine?: (stream: "stdout" | "stderr", line: string) => void
+  /** Start in a new session and process group so the whole tree can be signalled at once. */
+  group?: boolean
+  stdin?: "inherit" | "ignore"
+  signal?: AbortSignal
+}
+
+export type ExecResult = { code: number | null; signal: string | null; stdout: string; stderr: string }
+
+export type ProcessHandle = {
+  pid: number
+  /** Resolves when the process itself exits (its output may still be arriving). */
+  exited: Promise<number>
+  /** Resolves when the process exits and all its output has been delivered. */
+  done: Promise<ExecResult>
+  /** Sends a signal to the process, or to its whole group when started with `group`. */
+  kill(signal: NodeJS.Signals): void
+}
+
+const cleanEnv = (env: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
+
+const pumpLines = async (stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> => {
+  const decoder = new TextDecoder()
+  let pending = ""
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true })
+    let newline = pending.indexOf("\n")
+    while (newline !== -1) {
+      onLine(pending.slice(0, newline).replace(/\r$/, ""))
+      pending = pending.slice(newline + 1)
+      newline = pending.indexOf("\n")
+    }
+  }
+  pending += decoder.decode()
+  if (pending !== "") onLine(pending)
+}
+
+/** Starts a program. Throws `exec.not_found` when the program does not exist. */
+export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle => {
+  const output = options.output ?? "capture"
+  const piped = output === "inherit" ? "inherit" : "pipe"
+  let child: ReturnType<typeof Bun.spawn>
+  try {
+    child = Bun.spawn(argv, {
+      cwd: options.cwd,
+      env: cleanEnv(options.env ?? process.env),
+      stdin: options.stdin ?? "ignore",
+      stdout: piped,
+      stderr: piped,
+      detached: options.group ?? false,
+    })
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === "ENOENT") {
+      throw new ToolError("exec.not_found", `'${argv[0]}' was not found${options.cwd ? ` (working directory ${options.cwd})` : ""}`, {
+        hint: `install ${argv[0]} or put it on PATH`,
+        exitCode: 2,
+        cause: error,
+      })
+    }
+    throw new ToolError("exec.failed", `could not start '${argv[0]}': ${(error as Error).message}`, { exitCode: 1, cause: error })
+  }
+
+  const pid = child.pid
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (options.group) process.kill(-pid, signal)
+      else child.kill(signal)
+    } catch {
+      // The group is already gone: nothing left to signal.
+    }
+  }
+  const onAbort = () => kill("SIGTERM")
+  options.signal?.addEventListener("abort", onAbort, { once: true })
+
+  const collected = { stdout: [] as string[], stderr: [] as string[] }
+  const sink = (stream: "stdout" | "stderr") => (line: string) =>
+    output === "lines" ? options.onLine?.(stream, line) : void collected[stream].push(line)
+  const readers =
+    piped === "pipe"
+      ? [
+          pumpLines(child.stdout as ReadableStream<Uint8Array>, sink("stdout")),
+          pumpLines(child.stderr as ReadableStream<Uint8Array>, sink("stderr")),
+        ]
+      : []
+
+  const done = (async (): Promise<ExecResult> => {
+    const code = await child.exited
+    await Promise.all(readers)
+    options.signal?.removeEventListener("abort", onAbort)
+    return {
+      code: child.signalCode ? null : code,
+      signal: child.signalCode ? String(child.signalCode) : null,
+      stdout: collected.stdout.join("\n"),
+      stderr: collected.stderr.join("\n"),
+    }
+  })()
+  return { pid, exited: child.exited, done, kill }
+}
+
+/** Runs a program to completion and returns its captured output. */
+export const run = (argv: string[], options: ExecOptions = {}): Promise<ExecResult> => start(argv, options).done
+
+/** Runs a program and returns its trimmed stdout, or null when it fails or is missing. */
+export const tryOutput = async (argv: string[], options: ExecOptions = {}): Promise<string | null> => {
+  try {
+    const result = await run(argv, { ...options, output: "capture" })
+    return result.code === 0 ? result.stdout.trim() : null
+  } catch (error) {
+    if (error instanceof ToolError && error.code === "exec.not_found") return null
+    throw error
+  }
+}

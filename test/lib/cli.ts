@@ -1,0 +1,44 @@
+// Runs the compiled dist/mlproject as a subprocess and parses its JSON-lines events.
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
+
+export const binary = resolve(import.meta.dir, "..", "..", "dist", "mlproject")
+
+export type CliResult = {
+  code: number | null
+  stdout: string
+  stderr: string
+  /** Parsed JSON lines of stdout (only with --json). */
+  events: Array<Record<string, unknown> & { type: string }>
+  ms: number
+}
+
+export const requireBinary = (): string => {
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run 'bun run build' first (npm test does)`)
+  return binary
+}
+
+export const cli = async (
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
+): Promise<CliResult> => {
+  const started = performance.now()
+  const env = Object.fromEntries(
+    Object.entries({ ...process.env, ...options.env }).filter((e): e is [string, string] => e[1] !== undefined),
+  )
+  const child = Bun.spawn([requireBinary(), ...args], {
+    cwd: options.cwd,
+    env,
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited])
+  const events = args.includes("--json")
+    ? stdout
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as CliResult["events"][number])
+    : []
+  return { code, stdout, stderr, events, ms: performance.now() - started }
+}

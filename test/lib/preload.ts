@@ -1,0 +1,21 @@
+// Test preload: sandbox HOME and the caches in a temp folder and scrub credentials from the environment.
+import { mkdtempSync, mkdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const realHome = process.env.HOME ?? "/root"
+const sandbox = mkdtempSync(join(tmpdir(), "mlproject-test-home-"))
+mkdirSync(join(sandbox, "cache"), { recursive: true })
+
+// pyenv lives under the real home; keep pointing at it so Python tests still find their interpreters.
+process.env.PYENV_ROOT ??= join(realHome, ".pyenv")
+process.env.HOME = sandbox
+process.env.XDG_CACHE_HOME = join(sandbox, "cache")
+process.env.MLPROJECT_HOME = join(sandbox, "cache", "mlproject")
+process.env.NO_COLOR = "1"
+
+const credentialPattern =
+  /^(AWS_|GITHUB_TOKEN$|GH_TOKEN$|GITHUB_API_URL$|DATABRICKS_|GOOGLE_APPLICATION_CREDENTIALS$|MLFLOW_TRACKING_|MLFLOW_EXPERIMENT_|MLFLOW_S3_|AZURE_|DOCKER_HOST$|DOCKER_TLS|DOCKER_CERT|MLFLOW_TMP_DIR$|MLFLOW_ENV_ROOT$|MLFLOW_CONDA|CONDA_EXE$|PIP_)/
+for (const key of Object.keys(process.env)) {
+  if (credentialPattern.test(key)) delete process.env[key]
+}

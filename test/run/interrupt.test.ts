@@ -1,0 +1,77 @@
+// Interrupts: the whole process tree stops, the run is KILLED, exit 130; a stubborn tree is killed after --grace.
+import { describe, expect, test } from "bun:test"
+import { join } from "node:path"
+import { requireBinary } from "../lib/cli.ts"
+import { readRun } from "../lib/mlruns.ts"
+import { tmpdirFor } from "../lib/tmp.ts"
+
+const groupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const startRun = (cwd: string, extra: string[] = []) => {
+  const child = Bun.spawn([requireBinary(), "run", "project", "--json", ...extra], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
+  const events: Array<Record<string, unknown>> = []
+  let ready: () => void
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve))
+  const reading = (async () => {
+    let pending = ""
+    for await (const chunk of child.stdout) {
+      pending += new TextDecoder().decode(chunk)
+      const lines = pending.split("\n")
+      pending = lines.pop() ?? ""
+      for (const line of lines) {
+        const event = JSON.parse(line) as Record<string, unknown>
+        events.push(event)
+        if (event.type === "log" && event.line === "ready") ready()
+      }
+    }
+  })()
+  return { child, events, ready: readyPromise, reading }
+}
+
+describe("interrupting a run", () => {
+  // Background jobs of a non-interactive bash ignore SIGINT; one grandchild ignores TERM as well.
+  const tree = `sleep 300 & (trap '' TERM INT; sleep 300) & sleep 300 & echo ready; wait`
+
+  test.each(["SIGINT", "SIGTERM", "SIGHUP"] as const)("%s stops every process of the tree within 2 s, KILLED, exit 130", async (signal) => {
+    await using dir = tmpdirFor()
+    dir.write("project/MLproject", `entry_points:\n  main:\n    command: "${tree}"\n`)
+    const run = startRun(dir.path)
+    await run.ready
+    const started = run.events.find((e) => e.type === "run.started") as Record<string, unknown>
+    const pgid = started.pid as number
+    expect(groupAlive(pgid)).toBe(true)
+    const sentAt = performance.now()
+    run.child.kill(signal)
+    const code = await run.child.exited
+    await run.reading
+    expect(code).toBe(130)
+    expect(performance.now() - sentAt).toBeLessThan(2000)
+    expect(groupAlive(pgid)).toBe(false)
+    const done = run.events.at(-1) as Record<string, unknown>
+    expect(done).toMatchObject({ type: "run.finished", status: "KILLED", signal })
+    expect(readRun(join(dir.path, "mlruns"), "0", done.run_id as string).meta.status).toBe(5)
+  })
+
+  test("an entry point that ignores the signal is killed when --grace runs out", async () => {
+    await using dir = tmpdirFor()
+    dir.write("project/MLproject", `entry_points:\n  main:\n    command: "trap '' INT TERM; echo ready; while true; do sleep 0.1; done"\n`)
+    const run = startRun(dir.path, ["--grace", "0.5"])
+    await run.ready
+    const sentAt = performance.now()
+    run.child.kill("SIGINT")
+    expect(await run.child.exited).toBe(130)
+    await run.reading
+    const elapsed = performance.now() - sentAt
+    expect(elapsed).toBeGreaterThan(450)
+    expect(elapsed).toBeLessThan(2500)
+    expect(run.events.some((e) => e.type === "run.signal" && e.action === "killed")).toBe(true)
+    expect(run.events.at(-1)).toMatchObject({ type: "run.finished", status: "KILLED" })
+  })
+})
