@@ -42,6 +42,9 @@ export type Event =
       tracking_uri: string
       experiment_id: string | null
     }
+  | { type: "fetch.started"; source: string; kind: string }
+  | { type: "fetch.progress"; source: string; phase: string; done: number | null; total: number | null }
+  | { type: "fetch.done"; source: string; commit: string | null; cached: boolean; ms: number }
   | { type: "experiment.created"; experiment_id: string; name: string }
   | {
       type: "run.created"

@@ -74,6 +74,16 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       ]
       stdout.write(`${lines.join("\n")}\n`)
     },
+    "fetch.started": (e) => info(`fetching ${e.source} (${e.kind})`),
+    "fetch.progress": (e) => {
+      if (!stderr.isTTY) return
+      const amount = e.total ? ` ${e.done ?? 0}/${e.total}` : e.done !== null ? ` ${e.done}` : ""
+      stderr.write(`\r${c("2", "mlproject:")} ${e.phase}${amount}\x1b[K`)
+    },
+    "fetch.done": (e) => {
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      info(`fetched ${e.source}${e.commit ? ` at ${e.commit.slice(0, 12)}` : ""}${e.cached ? " (cached)" : ""} in ${seconds(e.ms)}`)
+    },
     "experiment.created": (e) => info(`created experiment '${e.name}' (id ${e.experiment_id})`),
     "run.created": (e) =>
       info(`${e.resumed ? "continuing" : "created"} run ${e.run_id} (${e.run_name}) in experiment ${e.experiment_id}`),

@@ -8,12 +8,23 @@ export type ProjectSource = {
   dir: string
   /** What `mlflow.source.name` records (credentials removed). */
   name: string
-  kind: "local"
+  kind: "local" | "git" | "github" | "archive"
+  /** For fetched Git/GitHub sources: what the mlflow.source.git.* tags record (URL without credentials). */
+  git?: { commit: string; repo_url: string; branch?: string }
   /** Removes whatever the fetch created; a local folder is used in place and nothing is removed. */
   cleanup(): Promise<void>
 }
 
-export type SourceRequest = { uri: string; version?: string; cwd: string; emit: Emit; signal?: AbortSignal }
+export type SourceRequest = {
+  uri: string
+  version?: string
+  cwd: string
+  emit: Emit
+  signal?: AbortSignal
+  env?: Record<string, string | undefined>
+  /** "auto" (git when installed, else the GitHub tarball API for github.com), "git" or "tarball". */
+  fetcher?: "auto" | "git" | "tarball"
+}
 
 export const resolveSource = async (request: SourceRequest): Promise<ProjectSource> => {
   if (isRemoteUri(request.uri, request.cwd)) {
