@@ -45,6 +45,9 @@ export type Event =
   | { type: "fetch.started"; source: string; kind: string }
   | { type: "fetch.progress"; source: string; phase: string; done: number | null; total: number | null }
   | { type: "fetch.done"; source: string; commit: string | null; cached: boolean; ms: number }
+  | { type: "download.started"; uri: string; path: string; bytes: number | null }
+  | { type: "progress"; task: string; done: number; total: number | null; rate: number | null; eta_s: number | null }
+  | { type: "download.done"; uri: string; path: string; bytes: number; cached: boolean; ms: number }
   | { type: "experiment.created"; experiment_id: string; name: string }
   | {
       type: "run.created"

@@ -14,6 +14,17 @@ const where = (x: { file?: string; line?: number; column?: number }): string =>
 
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`)
 
+const bytes = (n: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = n
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}
+
 const trackingPlace = (uri: string): string => (uri.startsWith("file://") ? decodeURI(uri.slice("file://".length)) : uri)
 
 export const human = (stdout: Out, stderr: Out, env: Record<string, string | undefined> = process.env): Emit => {
@@ -83,6 +94,18 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "fetch.done": (e) => {
       if (stderr.isTTY) stderr.write("\r\x1b[K")
       info(`fetched ${e.source}${e.commit ? ` at ${e.commit.slice(0, 12)}` : ""}${e.cached ? " (cached)" : ""} in ${seconds(e.ms)}`)
+    },
+    "download.started": (e) => info(`downloading ${e.uri}${e.bytes !== null ? ` (${bytes(e.bytes)})` : ""}`),
+    progress: (e) => {
+      if (!stderr.isTTY) return
+      const total = e.total ? `/${bytes(e.total)} ${Math.floor((100 * e.done) / e.total)}%` : ""
+      const rate = e.rate ? ` ${bytes(e.rate)}/s` : ""
+      const eta = e.eta_s !== null ? ` ETA ${Math.ceil(e.eta_s)} s` : ""
+      stderr.write(`\r${c("2", "mlproject:")} ${e.task} ${bytes(e.done)}${total}${rate}${eta}\x1b[K`)
+    },
+    "download.done": (e) => {
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      info(`${e.cached ? "reused cached" : "downloaded"} ${e.uri} (${bytes(e.bytes)}) → ${e.path}${e.cached ? "" : ` in ${seconds(e.ms)}`}`)
     },
     "experiment.created": (e) => info(`created experiment '${e.name}' (id ${e.experiment_id})`),
     "run.created": (e) =>

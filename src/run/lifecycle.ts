@@ -62,14 +62,16 @@ const openRun = async (store: Store, plan: RunPlan, experimentId: string, contex
     await store.updateRun(request.runId, { status: "RUNNING" })
     return { info: existing.info, resumed: true }
   }
-  const git = plan.source.kind === "local" ? await gitInfo(plan.project.dir) : null
+  const { source } = plan
+  const git = source.kind === "local" ? await gitInfo(plan.project.dir) : null
   const runName = request.runName ?? generateRunName()
   const user = loginName(context.env)
   const tags: Tag[] = runTags({
     user,
-    sourceName: redactUrl(plan.source.kind === "local" && !plan.request.uri.includes("#") ? localSourceName(plan.project.dir, git) : plan.source.name),
+    sourceName: redactUrl(source.kind === "local" && !request.uri.includes("#") ? localSourceName(plan.project.dir, git) : source.name),
     entryPoint: request.entryPoint,
-    git,
+    git: git ? { commit: git.commit, repo_url: git.remote_url } : source.git ? { commit: source.git.commit, repo_url: source.git.repo_url } : null,
+    gitBranch: source.git?.branch,
     runName,
     backend: "local",
     envManager: plan.envManager,

@@ -66,7 +66,15 @@ export const planRun = async (
 ): Promise<RunPlan> => {
   rejectUnsupportedFlags(request)
   const trackingUri = resolveTrackingUri(context.env, context.cwd)
-  const source = await resolveSource({ uri: request.uri, version: request.version, cwd: context.cwd, emit: context.emit, signal: context.signal })
+  const source = await resolveSource({
+    uri: request.uri,
+    version: request.version,
+    cwd: context.cwd,
+    emit: context.emit,
+    signal: context.signal,
+    env: context.env,
+    fetcher: request.fetcher,
+  })
   const { project, warnings } = loadProject(source.dir)
   for (const warning of warnings) context.emit(warningFrom(warning))
   context.emit({

@@ -1,5 +1,4 @@
 // The tags `mlflow run` writes on a PROJECT run, in MLflow's order (reference §5.2).
-import type { GitInfo } from "../source/git-info.ts"
 import type { Tag } from "../tracking/types.ts"
 import { redactUrl } from "../util/redact.ts"
 
@@ -7,7 +6,7 @@ export type RunTagInput = {
   user: string
   sourceName: string
   entryPoint: string
-  git: GitInfo | null
+  git: { commit: string; repo_url: string | null } | null
   gitBranch?: string
   runName: string
   backend: string
@@ -21,9 +20,9 @@ export const runTags = (input: RunTagInput): Tag[] => {
     ["mlflow.source.type", "PROJECT"],
     ["mlflow.project.entryPoint", input.entryPoint],
     ["mlflow.source.git.commit", input.git?.commit],
-    ["mlflow.source.git.repoURL", input.git?.remote_url ? redactUrl(input.git.remote_url) : null],
+    ["mlflow.source.git.repoURL", input.git?.repo_url ? redactUrl(input.git.repo_url) : null],
     // MLflow 2.x still writes the legacy duplicate (every PROJECT run with Git in the mlruns corpus has it).
-    ["mlflow.gitRepoURL", input.git?.remote_url ? redactUrl(input.git.remote_url) : null],
+    ["mlflow.gitRepoURL", input.git?.repo_url ? redactUrl(input.git.repo_url) : null],
     ["mlflow.source.git.branch", input.gitBranch],
     ["mlflow.runName", input.runName],
     // MLflow sets no env tag for the local environment.
