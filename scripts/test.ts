@@ -20,7 +20,7 @@ if (build.code !== 0) {
   console.log("0 passed, 1 failed")
   process.exit(build.code)
 }
-const tests = await run([process.execPath, "test", ...process.argv.slice(2)])
+const tests = await run([process.execPath, "test", "--timeout", "120000", ...process.argv.slice(2)])
 const count = (word: string): number => Number(tests.output.match(new RegExp(`^\\s*(\\d+) ${word}$`, "m"))?.[1] ?? 0)
 const passed = count("pass")
 const failed = count("fail")

@@ -1,6 +1,7 @@
 // The local backend: the entry command in its own process group, interrupts forwarded, stragglers reaped.
 import type { Emit } from "../events/event.ts"
 import { start } from "../util/exec.ts"
+import { groupAlive } from "../util/process-group.ts"
 import type { RunHandle, RunOutcome } from "./types.ts"
 
 export type LocalLaunch = {
@@ -15,15 +16,6 @@ export type LocalLaunch = {
   forceInterrupt: AbortSignal
 }
 
-const groupAlive = (pid: number): boolean => {
-  try {
-    process.kill(-pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -31,10 +23,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * KILL whatever is left of the group: an interrupted run leaves no process behind.
  */
 const reapGroup = async (pid: number): Promise<void> => {
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, signal)
+    } catch {
+      // Nothing left to signal.
+    }
+  }
   if (!groupAlive(pid)) return
-  process.kill(-pid, "SIGTERM")
-  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 50) await sleep(50)
-  if (groupAlive(pid)) process.kill(-pid, "SIGKILL")
+  signalGroup("SIGTERM")
+  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 25) await sleep(25)
+  if (groupAlive(pid)) signalGroup("SIGKILL")
+  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 10) await sleep(10)
 }
 
 export const startLocal = (launch: LocalLaunch): RunHandle => {

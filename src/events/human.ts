@@ -116,7 +116,7 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
           ? "environment: local (the system's own tools; no environment is created)"
           : `environment: ${e.manager}${e.key ? ` ${e.key}` : ""}${e.cached ? " (cached)" : ""}`,
       ),
-    "run.started": (e) => info(`running '${e.command}' in ${e.cwd}`),
+    "run.started": (e) => info(`running in ${e.cwd}: ${e.command}`),
     log: (e) => void (e.stream === "stdout" ? stdout : stderr).write(`${e.line}\n`),
     "run.signal": (e) => info(`${e.signal}: ${e.action === "forwarded" ? "stopping the run" : "the run did not stop in time; killed"}`),
     "run.finished": (e) => {

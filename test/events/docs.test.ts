@@ -15,7 +15,7 @@ const documented = (): Map<string, FieldDoc[]> => {
   for (const line of readFileSync(resolve(root, "docs", "events.md"), "utf8").split("\n")) {
     const heading = line.match(/^### `([a-z.]+)`$/)
     if (heading) docs.set(heading[1] as string, (current = []))
-    const row = line.match(/^\| ([a-z_]+) \| ([^|]+) \|/)
+    const row = line.match(/^\| ([a-z_]+) \| (.+?) \| /)
     if (current && row && row[1] !== "field") current.push({ name: row[1] as string, optional: (row[2] as string).trim().endsWith("?") })
   }
   return docs
@@ -31,12 +31,15 @@ test("every event the binary prints matches its documented fields", async () => 
   const docs = documented()
   await using dir = tmpdirFor()
   dir.write("bad/MLproject", "entry_points:\n  main:\n    parameters:\n      a: {type: flaot}\n    command: echo {a} {b}\n")
+  dir.write("odd/MLproject", "entry_points:\n  main:\n    parameters:\n      a: {type: flaot, default: 1}\n    command: echo {a}\n")
   const runs = [
     ["--version", "--json"],
     ["run", "--help", "--json"],
     ["validate", example, "--json"],
     ["validate", `${dir.path}/bad`, "--json"],
     ["describe", example, "-P", "alpha=0.1", "--json"],
+    ["describe", `${dir.path}/odd`, "--json"],
+    ["run", `${dir.path}/bad`, "--json"],
     ["run", example, "--dry-run", "--json"],
     ["run", example, "--json", "-P", "epochs=1", "--experiment-name", "docs"],
     ["run", example, "-e", "shout", "--json"],

@@ -2,6 +2,7 @@
 import { mkdtempSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { setDefaultTimeout } from "bun:test"
 
 const realHome = process.env.HOME ?? "/root"
 const sandbox = mkdtempSync(join(tmpdir(), "mlproject-test-home-"))
@@ -19,3 +20,6 @@ const credentialPattern =
 for (const key of Object.keys(process.env)) {
   if (credentialPattern.test(key)) delete process.env[key]
 }
+
+// Tests that start servers or compile wheels need more than Bun's 5 s default on a busy 2-core machine.
+setDefaultTimeout(60_000)

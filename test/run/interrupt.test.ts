@@ -1,24 +1,30 @@
 // Interrupts: the whole process tree stops, the run is KILLED, exit 130; a stubborn tree is killed after --grace.
 import { describe, expect, test } from "bun:test"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { requireBinary } from "../lib/cli.ts"
 import { readRun } from "../lib/mlruns.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
-const groupAlive = (pgid: number): boolean => {
-  try {
-    process.kill(-pgid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+/** Live (non-zombie) members of a process group, read from /proc independently of our own helper. */
+const groupAlive = (pgid: number): boolean =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .some((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        return Number(fields[2]) === pgid && fields[0] !== "Z"
+      } catch {
+        return false
+      }
+    })
 
 const startRun = (cwd: string, extra: string[] = []) => {
   const child = Bun.spawn([requireBinary(), "run", "project", "--json", ...extra], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
   const events: Array<Record<string, unknown>> = []
-  let ready: () => void
-  const readyPromise = new Promise<void>((resolve) => (ready = resolve))
+  let markReady: () => void = () => {}
+  const readyPromise = new Promise<void>((resolve) => (markReady = resolve))
   const reading = (async () => {
     let pending = ""
     for await (const chunk of child.stdout) {
@@ -28,11 +34,13 @@ const startRun = (cwd: string, extra: string[] = []) => {
       for (const line of lines) {
         const event = JSON.parse(line) as Record<string, unknown>
         events.push(event)
-        if (event.type === "log" && event.line === "ready") ready()
+        if (event.type === "log" && event.line === "ready") markReady()
       }
     }
   })()
-  return { child, events, ready: readyPromise, reading }
+  // A run that dies before printing "ready" must fail the test, not hang it.
+  const ready = Promise.race([readyPromise, child.exited.then((code) => Promise.reject(new Error(`mlproject exited ${code} before the entry point was ready: ${JSON.stringify(events)}`)))])
+  return { child, events, ready, reading }
 }
 
 describe("interrupting a run", () => {

@@ -154,7 +154,7 @@ describe("a local run", () => {
     // The entry point ends its own run as FAILED (as mlflow.end_run("FAILED") would) and then exits 0.
     dir.write(
       "project/MLproject",
-      `entry_points:\n  main:\n    command: 'meta="\${MLFLOW_TRACKING_URI#file://}/$MLFLOW_EXPERIMENT_ID/$MLFLOW_RUN_ID/meta.yaml"; sed -i "s/^status: 1$/status: 4/; s/^end_time: null$/end_time: 1/" "$meta"'\n`,
+      `entry_points:\n  main:\n    command: 'meta="$(echo "$MLFLOW_TRACKING_URI" | cut -c8-)/$MLFLOW_EXPERIMENT_ID/$MLFLOW_RUN_ID/meta.yaml"; sed -i "s/^status: 1$/status: 4/; s/^end_time: null$/end_time: 1/" "$meta"'\n`,
     )
     const result = await cli(["run", "project", "--json"], { cwd: dir.path })
     expect(result.code).toBe(0)

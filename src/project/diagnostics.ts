@@ -1,0 +1,78 @@
+// Located diagnostics and the small YAML-tree accessors the loader rules share.
+import { describeValue, pythonStr } from "./python-str.ts"
+import type { Diagnostic, Location } from "./types.ts"
+import { toPython, type Pos, type YEntry, type YNode } from "./yaml.ts"
+
+export type MapNode = Extract<YNode, { kind: "map" }>
+
+export type Report = {
+  /** The file as shown to the user: relative to the project folder. */
+  file: string
+  list: Diagnostic[]
+  error(code: string, message: string, at: Pos | null, hint?: string, entryPoint?: string): void
+  warn(code: string, message: string, at: Pos | null, hint?: string, entryPoint?: string): void
+}
+
+export const reportFor = (file: string, list: Diagnostic[] = []): Report => {
+  const add = (severity: Diagnostic["severity"]) => (code: string, message: string, at: Pos | null, hint?: string, entryPoint?: string) => {
+    list.push({
+      severity,
+      code,
+      message,
+      ...(hint ? { hint } : {}),
+      file,
+      ...(at ? { line: at.line, column: at.column } : {}),
+      ...(entryPoint !== undefined ? { entry_point: entryPoint } : {}),
+    })
+  }
+  return { file, list, error: add("error"), warn: add("warning") }
+}
+
+export const locationOf = (file: string, pos: Pos): Location => ({ file, line: pos.line, column: pos.column })
+
+/** `mapping.get(key)` for a string key, as Python's dict.get would find it. */
+export const entryOf = (map: MapNode, key: string): YEntry | undefined =>
+  map.entries.find((e) => e.key.kind === "scalar" && e.key.value === key)
+
+/** A mapping key as Python's str() shows it. */
+export const keyText = (entry: YEntry): string => pythonStr(toPython(entry.key))
+
+export const isString = (node: YNode | undefined): node is Extract<YNode, { kind: "scalar" }> & { value: string } =>
+  node?.kind === "scalar" && typeof node.value === "string"
+
+export const isNull = (node: YNode | undefined): boolean => node === undefined || (node.kind === "scalar" && node.value === null)
+
+/** Python truthiness: MLflow skips falsy values (`docker_env: {}`, `conda_env: ""`, `conda_env: ~`). */
+export const truthy = (node: YNode | undefined): boolean => {
+  if (node === undefined) return false
+  if (node.kind === "seq") return node.items.length > 0
+  if (node.kind === "map") return node.entries.length > 0
+  const v = node.value
+  if (v === null || v === false || v === "" || v === 0n || v === 0) return false
+  return true
+}
+
+/** How a node reads in a message: `the float 3.1`, `a list`, `null`. */
+export const describeNode = (node: YNode): string => describeValue(toPython(node))
+
+/** Keys of a mapping that are not in `known`, for unknown-key warnings. */
+export const unknownEntries = (map: MapNode, known: readonly string[]): YEntry[] =>
+  map.entries.filter((e) => !(e.key.kind === "scalar" && typeof e.key.value === "string" && known.includes(e.key.value)))
+
+/** Levenshtein distance ≤ 2 against the known keys, for "did you mean" hints. */
+export const closest = (word: string, known: readonly string[]): string | undefined => {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0] as number
+      row[0] = i
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j] as number
+        row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+        diagonal = above
+      }
+    }
+    return row[b.length] as number
+  }
+  return known.find((k) => distance(word.toLowerCase(), k) <= 2)
+}

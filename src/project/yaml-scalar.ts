@@ -1,0 +1,135 @@
+// PyYAML's YAML 1.1 scalar rules (resolver regexes and SafeConstructor), so `1e-5` stays a string as in MLflow.
+import type { PyDate, PyDateTime, PyScalar } from "./python-str.ts"
+
+// The implicit resolvers of PyYAML's resolver.py, anchored as Python's re.match(...$) anchors them.
+const boolRe = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/
+const floatRe =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/
+const intRe = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/
+const nullRe = /^(?:~|null|Null|NULL|)$/
+const timestampRe =
+  /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/
+const timestampParts =
+  /^([0-9]{4})-([0-9][0-9]?)-([0-9][0-9]?)(?:(?:[Tt]|[ \t]+)([0-9][0-9]?):([0-9][0-9]):([0-9][0-9])(?:\.([0-9]*))?(?:[ \t]*(Z|([-+])([0-9][0-9]?)(?::([0-9][0-9]))?))?)?$/
+
+export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp" | "merge" | "value"
+
+/** Which tag PyYAML gives an untagged plain scalar (quoted scalars are always str). */
+export const resolvePlain = (text: string): Tag => {
+  if (boolRe.test(text)) return "bool"
+  if (floatRe.test(text)) return "float"
+  if (intRe.test(text)) return "int"
+  if (text === "<<") return "merge"
+  if (nullRe.test(text)) return "null"
+  if (timestampRe.test(text)) return "timestamp"
+  if (text === "=") return "value"
+  return "str"
+}
+
+/** Thrown when PyYAML's constructor would raise (ValueError and friends); the caller adds the location. */
+export class ScalarError extends Error {}
+
+const whitespace = /^\s+|\s+$/g
+
+/** Python int(text, base) after PyYAML removed underscores: surrounding whitespace allowed, digits only. */
+const pyInt = (text: string, base: 2 | 8 | 10 | 16): bigint => {
+  const digits = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^[0-9]+$/, 16: /^[0-9a-fA-F]+$/ }[base]
+  const t = text.replace(whitespace, "")
+  const sign = t.startsWith("-") ? -1n : 1n
+  const body = t.replace(/^[-+]/, "")
+  if (!digits.test(body)) throw new ScalarError(`invalid literal for int() with base ${base}: ${JSON.stringify(text)}`)
+  const prefix = { 2: "0b", 8: "0o", 10: "", 16: "0x" }[base]
+  return sign * BigInt(prefix + body)
+}
+
+const constructInt = (text: string): bigint => {
+  let value = text.replaceAll("_", "")
+  const sign = value.startsWith("-") ? -1n : 1n
+  if (value.startsWith("-") || value.startsWith("+")) value = value.slice(1)
+  if (value === "0") return 0n
+  if (value.startsWith("0b")) return sign * pyInt(value.slice(2), 2)
+  if (value.startsWith("0x")) return sign * pyInt(value.slice(2), 16)
+  if (value.startsWith("0")) return sign * pyInt(value, 8)
+  if (value.includes(":")) {
+    return sign * value.split(":").reduce((total, part) => total * 60n + pyInt(part, 10), 0n)
+  }
+  return sign * pyInt(value, 10)
+}
+
+/** Python float(text): decimal or exponent form with optional underscores between digits, inf/infinity/nan. */
+const pyFloatRe = /^[-+]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?|[0-9](?:_?[0-9])*\.(?:[eE][-+]?[0-9](?:_?[0-9])*)?|inf|infinity|nan)$/i
+
+export const isPythonFloat = (text: string): boolean => pyFloatRe.test(text.replace(whitespace, ""))
+
+/** Python int(text) in base 10: sign, digits with single underscores between them, surrounding whitespace. */
+export const isPythonInt = (text: string): boolean => /^[-+]?[0-9](?:_?[0-9])*$/.test(text.replace(whitespace, ""))
+
+const pyFloat = (text: string): number => {
+  if (!isPythonFloat(text)) throw new ScalarError(`could not convert string to float: ${JSON.stringify(text)}`)
+  const t = text.replace(whitespace, "").replaceAll("_", "").toLowerCase()
+  const body = t.replace(/^[-+]/, "")
+  const negative = t.startsWith("-")
+  if (body === "inf" || body === "infinity") return negative ? -Infinity : Infinity
+  if (body === "nan") return NaN
+  return Number(t)
+}
+
+const constructFloat = (text: string): number => {
+  let value = text.replaceAll("_", "").toLowerCase()
+  const sign = value.startsWith("-") ? -1 : 1
+  if (value.startsWith("-") || value.startsWith("+")) value = value.slice(1)
+  if (value === ".inf") return sign * Infinity
+  if (value === ".nan") return NaN
+  if (value.includes(":")) return sign * value.split(":").reduce((total, part) => total * 60 + pyFloat(part), 0)
+  return sign * pyFloat(value)
+}
+
+const daysIn = (year: number, month: number) =>
+  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31
+
+const constructTimestamp = (text: string): PyDate | PyDateTime => {
+  const m = timestampParts.exec(text)
+  if (!m) throw new ScalarError(`${JSON.stringify(text)} is not a timestamp`)
+  const [year, month, day] = [m[1], m[2], m[3]].map(Number) as [number, number, number]
+  if (year < 1 || month < 1 || month > 12) throw new ScalarError(`month must be in 1..12 (${text})`)
+  if (day < 1 || day > daysIn(year, month)) throw new ScalarError(`day is out of range for month (${text})`)
+  if (m[4] === undefined) return { kind: "date", year, month, day }
+  const [hour, minute, second] = [m[4], m[5], m[6]].map(Number) as [number, number, number]
+  if (hour > 23 || minute > 59 || second > 59) throw new ScalarError(`time is out of range (${text})`)
+  const microsecond = m[7] ? Number(m[7].slice(0, 6).padEnd(6, "0")) : 0
+  let offset: number | null = null
+  if (m[9]) {
+    offset = Number(m[10]) * 60 + Number(m[11] ?? 0)
+    if (offset >= 24 * 60) throw new ScalarError(`UTC offset must be less than 24 hours (${text})`)
+    if (m[9] === "-") offset = -offset
+  } else if (m[8] === "Z") offset = 0
+  return { kind: "datetime", year, month, day, hour, minute, second, microsecond, offset }
+}
+
+const boolValues = new Map([["yes", true], ["no", false], ["true", true], ["false", false], ["on", true], ["off", false]])
+
+/** PyYAML SafeConstructor for one scalar tag; throws ScalarError where PyYAML raises. */
+export const constructScalar = (tag: Tag, text: string): PyScalar => {
+  switch (tag) {
+    case "str":
+    case "merge":
+      return text
+    case "null":
+      return null
+    case "bool": {
+      const value = boolValues.get(text.toLowerCase())
+      if (value === undefined) throw new ScalarError(`${JSON.stringify(text)} is not a boolean`)
+      return value
+    }
+    case "int":
+      if (text.replaceAll("_", "").replace(/^[-+]/, "") === "") throw new ScalarError(`${JSON.stringify(text)} is not an integer`)
+      return constructInt(text)
+    case "float":
+      if (text.replaceAll("_", "").replace(/^[-+]/, "") === "") throw new ScalarError(`${JSON.stringify(text)} is not a float`)
+      return constructFloat(text)
+    case "timestamp":
+      return constructTimestamp(text)
+    case "value":
+      throw new ScalarError("could not determine a constructor for the tag 'tag:yaml.org,2002:value'")
+  }
+}

@@ -1,0 +1,234 @@
+// The file store: MLflow's mlruns layout behind the Store interface, safe for many processes at once.
+import { mkdirSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { ToolError } from "../errors.ts"
+import { terminalStatuses, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
+import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
+import { isDirectory, pathExists } from "./fs-atomic.ts"
+import { withLockFile } from "./fs-lock.ts"
+import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
+import { dumpMetaYaml } from "./meta-yaml.ts"
+import { experimentMetaRecord, runMetaRecord, type StoredRunInfo } from "./meta-records.ts"
+import { appendToUriPath, pathToFileUri } from "./tracking-uri.ts"
+import * as read from "./file-store-read.ts"
+import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts"
+import { appendMetrics, runNameTag, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
+import { guardStore } from "./store-guard.ts"
+
+/** A FILE in the root: MLflow lists only sub-directories as experiments, so it never sees the lock. */
+export const experimentsLockFile = ".mlproject-experiments.lock"
+const defaultExperiment = { id: "0", name: "Default" }
+
+const invalidInput = (code: string, message: string, hint?: string) => new ToolError(code, message, { hint, exitCode: 2 })
+
+const checkTimestamp = (what: string, value: number): void => {
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidInput("tracking.time.invalid", `${what} ${value} must be milliseconds since the epoch`)
+}
+
+export const createFileStore = (rootPath: string): Store => {
+  const root = resolve(rootPath)
+  const lockFile = join(root, experimentsLockFile)
+  const runDirs = new Map<string, read.RunDir>()
+  let ready = false
+
+  // MLflow creates Default when it creates the store folder; an existing folder with no experiment at
+  // all (`mkdir mlruns`, a committed .gitkeep) is treated as new too, so experiment 0 always works.
+  const needsDefault = (): boolean =>
+    !pathExists(join(root, defaultExperiment.id)) &&
+    !pathExists(join(root, read.trashFolder, defaultExperiment.id)) &&
+    read.experimentDirs(root).length === 0
+
+  const createExperimentLocked = (name: string, fixedId?: string): string => {
+    for (;;) {
+      const id = fixedId ?? generateExperimentId()
+      const now = Date.now()
+      const experiment: Experiment = {
+        experiment_id: id,
+        name,
+        artifact_location: appendToUriPath(pathToFileUri(root), id),
+        lifecycle_stage: "active",
+        creation_time: now,
+        last_update_time: now,
+        tags: {},
+      }
+      if (publishExperimentFolder(root, id, dumpMetaYaml(experimentMetaRecord(experiment))) || fixedId) return id
+    }
+  }
+
+  /** Reads never write to an existing store; only a missing or empty one gets Default and .trash. */
+  const ensureStore = async (): Promise<void> => {
+    if (ready) return
+    if (needsDefault()) {
+      mkdirSync(root, { recursive: true })
+      await withLockFile(lockFile, () => {
+        if (needsDefault()) createExperimentLocked(defaultExperiment.name, defaultExperiment.id)
+        mkdirSync(join(root, read.trashFolder), { recursive: true })
+      })
+    }
+    ready = true
+  }
+
+  const ensureTrash = (): void => void mkdirSync(join(root, read.trashFolder), { recursive: true })
+
+  const experimentById = (id: string): { location: read.ExperimentDir; experiment: Experiment } | null => {
+    if (!isExperimentId(id)) throw invalidInput("tracking.experiment.invalid_id", `Invalid experiment ID: '${id}'`)
+    const location = read.findExperimentDir(root, id)
+    const experiment = location && read.readExperiment(location)
+    return location && experiment ? { location, experiment } : null
+  }
+
+  const experimentsNamed = (name: string, which: "active" | "all"): Experiment[] =>
+    read
+      .experimentDirs(root, which)
+      .flatMap((location) => {
+        // Tags are read only for the experiment a caller gets back.
+        const experiment = read.readExperiment(location, false)
+        return experiment?.name === name ? [{ location, experiment }] : []
+      })
+      // MLflow's search order: newest first, then by id.
+      .sort(({ experiment: a }, { experiment: b }) => (b.creation_time ?? -1) - (a.creation_time ?? -1) || (a.experiment_id < b.experiment_id ? -1 : 1))
+      .map(({ location, experiment }) => ({ ...experiment, tags: read.readValueFiles(join(location.dir, "tags")) }))
+
+  const activeNamed = (name: string): Experiment | null =>
+    experimentsNamed(name, "active").find((e) => e.lifecycle_stage === "active") ?? null
+
+  const locateRun = (runId: string): read.RunDir => {
+    if (!isRunId(runId)) throw invalidInput("tracking.run.invalid_id", `Invalid run ID: '${runId}'`)
+    const known = runDirs.get(runId)
+    if (known && isDirectory(known.dir)) return known
+    const found = read.findRunDir(root, runId)
+    if (!found) throw new ToolError("tracking.run.not_found", `Run '${runId}' not found in ${root}`, { exitCode: 2 })
+    runDirs.set(runId, found)
+    return found
+  }
+
+  /** MLflow's check_run_is_active; a run whose experiment sits in .trash counts as deleted too. */
+  const activeRun = (runId: string): { run: read.RunDir; info: StoredRunInfo } => {
+    const run = locateRun(runId)
+    const info = read.readRunInfo(run)
+    const stage = run.experiment.inTrash ? "deleted" : info.lifecycle_stage
+    if (stage !== "active")
+      throw invalidInput("tracking.run.deleted", `The run ${runId} must be in the 'active' state. Current state is ${stage}.`)
+    return { run, info }
+  }
+
+  const store: Store = {
+    location: root,
+
+    async getExperiment(experimentId) {
+      await ensureStore()
+      return experimentById(experimentId)?.experiment ?? null
+    },
+
+    async getExperimentByName(name) {
+      await ensureStore()
+      return activeNamed(name)
+    },
+
+    async getOrCreateExperiment(name) {
+      validateExperimentName(name)
+      await ensureStore()
+      const existing = activeNamed(name)
+      if (existing) return { experiment_id: existing.experiment_id, created: false }
+      ensureTrash()
+      return withLockFile(lockFile, () => {
+        const raced = activeNamed(name)
+        if (raced) return { experiment_id: raced.experiment_id, created: false }
+        if (experimentsNamed(name, "all").length > 0)
+          throw invalidInput(
+            "tracking.experiment.deleted",
+            `Experiment '${name}' already exists in deleted state. You can restore the experiment, or permanently delete the experiment from the .trash folder (under tracking server's root folder) in order to use this experiment name again.`,
+          )
+        return { experiment_id: createExperimentLocked(name), created: true }
+      })
+    },
+
+    async createRun(input) {
+      checkTimestamp("start_time", input.start_time)
+      input.tags.forEach(validateTag)
+      await ensureStore()
+      ensureTrash()
+      const found = experimentById(input.experiment_id)
+      if (!found)
+        throw invalidInput(
+          "tracking.experiment.not_found",
+          `Could not create run under experiment with ID ${input.experiment_id} - no such experiment exists.`,
+          `list the experiments in ${root}, or pass an experiment name to create one`,
+        )
+      if (found.experiment.lifecycle_stage !== "active")
+        throw invalidInput("tracking.experiment.deleted", `Could not create run under non-active experiment with ID ${input.experiment_id}.`)
+      const tagName = input.tags.find((t) => t.key === runNameTag)?.value
+      if (input.run_name && tagName && input.run_name !== tagName)
+        throw invalidInput(
+          "tracking.run_name.conflict",
+          `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.run_name}', mlflow.runName='${tagName}').`,
+        )
+      const runName = input.run_name || tagName || ""
+      const tags = !tagName && runName ? [...input.tags, { key: runNameTag, value: runName }] : input.tags
+      const runId = generateRunId()
+      const info: RunInfo = {
+        run_id: runId,
+        experiment_id: input.experiment_id,
+        run_name: runName,
+        user_id: input.user_id,
+        status: "RUNNING",
+        start_time: input.start_time,
+        end_time: null,
+        artifact_uri: appendToUriPath(found.experiment.artifact_location, runId, "artifacts"),
+        lifecycle_stage: "active",
+      }
+      publishRunFolder(root, found.location.dir, runId, { meta: dumpMetaYaml(runMetaRecord(info)), tags })
+      runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
+      return info
+    },
+
+    async getRun(runId) {
+      const run = locateRun(runId)
+      const { deleted_time: _, ...info } = read.readRunInfo(run)
+      const tags = read.readValueFiles(join(run.dir, "tags"))
+      const data = { params: read.readValueFiles(join(run.dir, "params")), tags, metrics: read.readLatestMetrics(join(run.dir, "metrics")) }
+      // Runs written before run_name existed (1.x) take their name from the tag, as MLflow does.
+      const runName = info.run_name || tags[runNameTag] || ""
+      return { info: { ...info, run_name: runName }, data } satisfies Run
+    },
+
+    async logBatch(runId, batch) {
+      const params = batch.params ?? []
+      const tags = batch.tags ?? []
+      const metrics = batch.metrics ?? []
+      validateBatch(params, tags, metrics)
+      const { run, info } = activeRun(runId)
+      for (const param of params) writeParam(run, param)
+      appendMetrics(run, metrics)
+      setTags(run, info, tags)
+    },
+
+    async setTag(runId, key, value) {
+      validateTag({ key, value })
+      const { run, info } = activeRun(runId)
+      setTags(run, info, [{ key, value }])
+    },
+
+    async updateRun(runId, update) {
+      if (update.end_time !== undefined) checkTimestamp("end_time", update.end_time)
+      const { run, info } = activeRun(runId)
+      const terminal = update.status !== undefined && terminalStatuses.has(update.status)
+      const next: StoredRunInfo = {
+        ...info,
+        status: update.status ?? info.status,
+        // Ending a run without saying when means now, as MLflow's set_terminated does.
+        end_time: update.end_time ?? (terminal ? Date.now() : info.end_time),
+        run_name: update.run_name || info.run_name,
+      }
+      if (update.run_name) writeTag(run, { key: runNameTag, value: update.run_name })
+      writeRunMeta(run, next)
+    },
+
+    async logMetric(runId, metric) {
+      validateMetric(metric)
+      const { run } = activeRun(runId)
+      appendMetrics(run, [metric])
+    },
+  }
+  return guardStore(store)
+}

@@ -1,0 +1,163 @@
+// Reads the flat `key: value` mappings PyYAML writes for meta.yaml, with YAML 1.1's folding, quickly.
+//
+// meta.yaml is read on every store call, and a general YAML parser costs about a millisecond per file in
+// a fresh process. This reader covers what safe_dump writes (plain, single- and double-quoted scalars,
+// folded over lines, `[]`/`{}`); for anything else (comments, nesting, anchors, block scalars) it returns
+// null and the caller falls back to the general parser. It also reads U+2028/U+2029 and NEL as line
+// breaks, as PyYAML does and YAML 1.2 parsers do not.
+
+export type FlatScalar = { text: string; plain: boolean }
+export type FlatValue = FlatScalar | "collection"
+
+const breakAt = (src: string, i: number): string | null => {
+  const c = src[i]
+  if (c === "\r") return src[i + 1] === "\n" ? "\r\n" : "\r"
+  return c === "\n" || c === "\u0085" || c === "\u2028" || c === "\u2029" ? c : null
+}
+// PyYAML's scan_line_break: CR, LF, CRLF and NEL read as "\n"; LS and PS stay themselves.
+const normalizeBreak = (b: string): string => (b === "\u2028" || b === "\u2029" ? b : "\n")
+const isBlank = (c: string | undefined): boolean => c === " " || c === "\t"
+
+const escapes: Record<string, string> = {
+  "0": "\0", a: "\x07", b: "\b", t: "\t", "\t": "\t", n: "\n", v: "\v", f: "\f", r: "\r", e: "\x1b",
+  " ": " ", '"': '"', "/": "/", "\\": "\\", N: "\u0085", _: "\u00a0", L: "\u2028", P: "\u2029",
+}
+const hexLengths: Record<string, number> = { x: 2, u: 4, U: 8 }
+
+type Scan = { text: string; end: number }
+
+/** The line breaks of the empty lines that follow, each line's leading blanks skipped. */
+const breaksAfter = (src: string, start: number): { breaks: string; end: number } => {
+  let i = start
+  let breaks = ""
+  for (;;) {
+    while (isBlank(src[i])) i++
+    const b = breakAt(src, i)
+    if (b === null) return { breaks, end: i }
+    breaks += normalizeBreak(b)
+    i += b.length
+  }
+}
+
+/** A line break inside a flow scalar: alone it folds to a space; with empty lines after, those count. */
+const foldBreaks = (src: string, start: number): Scan => {
+  const first = breakAt(src, start) ?? "\n"
+  const { breaks, end } = breaksAfter(src, start + first.length)
+  const kept = normalizeBreak(first) !== "\n" ? normalizeBreak(first) : breaks === "" ? " " : ""
+  return { text: kept + breaks, end }
+}
+
+/** A quoted scalar starting at `start` (the quote); null when unterminated or malformed. */
+const scanQuoted = (src: string, start: number): Scan | null => {
+  const quote = src[start]
+  let out = ""
+  let i = start + 1
+  while (i < src.length) {
+    const c = src[i] ?? ""
+    if (c === quote) {
+      if (quote === "'" && src[i + 1] === "'") {
+        out += "'"
+        i += 2
+        continue
+      }
+      return { text: out, end: i + 1 }
+    }
+    if (quote === '"' && c === "\\") {
+      const next = src[i + 1] ?? ""
+      const escapedBreak = breakAt(src, i + 1)
+      if (escapedBreak !== null) {
+        // An escaped line break joins the lines without a space (later empty lines still count).
+        const { breaks, end } = breaksAfter(src, i + 1 + escapedBreak.length)
+        out += breaks
+        i = end
+        continue
+      }
+      const length = hexLengths[next]
+      if (length !== undefined) {
+        const hex = src.slice(i + 2, i + 2 + length)
+        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== length) return null
+        out += String.fromCodePoint(parseInt(hex, 16))
+        i += 2 + length
+        continue
+      }
+      const escaped = escapes[next]
+      if (escaped === undefined) return null
+      out += escaped
+      i += 2
+      continue
+    }
+    if (isBlank(c) || breakAt(src, i) !== null) {
+      let j = i
+      while (isBlank(src[j])) j++
+      if (breakAt(src, j) === null) {
+        out += src.slice(i, j)
+        i = j
+        continue
+      }
+      // Spaces before a line break are dropped, then the break folds.
+      const folded = foldBreaks(src, j)
+      out += folded.text
+      i = folded.end
+      continue
+    }
+    out += c
+    i++
+  }
+  return null
+}
+
+const keyLine = /^([A-Za-z_][A-Za-z0-9_]*):(?:[ ]|$)/
+
+/** The mapping, or null when the text uses anything beyond what safe_dump writes for flat records. */
+export const parseFlatYaml = (src: string): Map<string, FlatValue> | null => {
+  const entries = new Map<string, FlatValue>()
+  let i = 0
+  while (i < src.length) {
+    const lineEnd = src.indexOf("\n", i)
+    const line = src.slice(i, lineEnd === -1 ? src.length : lineEnd)
+    const key = keyLine.exec(line)
+    if (!key?.[1]) {
+      if (line.trim() !== "") return null
+      i = lineEnd === -1 ? src.length : lineEnd + 1
+      continue
+    }
+    const valueStart = i + key[0].length
+    const first = src[valueStart]
+    if (first === "'" || first === '"') {
+      const scanned = scanQuoted(src, valueStart)
+      if (scanned === null) return null
+      const rest = src.indexOf("\n", scanned.end)
+      const tail = src.slice(scanned.end, rest === -1 ? src.length : rest)
+      if (tail.trim() !== "") return null
+      entries.set(key[1], { text: scanned.text, plain: false })
+      i = rest === -1 ? src.length : rest + 1
+      continue
+    }
+    // A plain scalar, folded over indented continuation lines.
+    let text = line.slice(key[0].length).replace(/[ \t]+$/, "")
+    let next = lineEnd === -1 ? src.length : lineEnd + 1
+    let emptyLines = 0
+    for (;;) {
+      const end = src.indexOf("\n", next)
+      const candidate = src.slice(next, end === -1 ? src.length : end)
+      if (next >= src.length || !(candidate.startsWith(" ") || candidate.trim() === "")) break
+      if (candidate.trim() === "") emptyLines++
+      else {
+        if (text === "") return null // `key:` over an indented block: a nested collection
+        text += (emptyLines > 0 ? "\n".repeat(emptyLines) : " ") + candidate.trim()
+        emptyLines = 0
+      }
+      next = end === -1 ? src.length : end + 1
+    }
+    if (/^[[{]/.test(text)) {
+      if (text !== "[]" && text !== "{}") return null
+      entries.set(key[1], "collection")
+    } else {
+      // Indicators PyYAML never leaves unquoted: comments, anchors, tags, block scalars, mappings.
+      if (/ #|: |:$|\t|\r/.test(text) || /^[#&*!|>%@`]|^[-?:](?: |$)/.test(text)) return null
+      entries.set(key[1], { text, plain: true })
+    }
+    i = next
+  }
+  return entries
+}

@@ -1,0 +1,70 @@
+// Metric file lines `<ms> <value> <step>`, with the value written as Python's repr(float) writes it.
+import type { Metric } from "./types.ts"
+
+/**
+ * Python's repr(float): the shortest digits that round-trip (as JS picks them), laid out Python's way:
+ * positional with a trailing `.0` when the decimal exponent is in [-4, 16), else `1e-05` / `1.5e+16`.
+ */
+export const formatPythonFloat = (value: number): string => {
+  if (Number.isNaN(value)) return "nan"
+  if (value === Infinity) return "inf"
+  if (value === -Infinity) return "-inf"
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0"
+  const [mantissa = "", exponentText = "0"] = Math.abs(value).toExponential().split("e")
+  const digits = mantissa.replace(".", "")
+  const exponent = Number(exponentText)
+  const sign = value < 0 ? "-" : ""
+  if (exponent < -4 || exponent >= 16) {
+    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : ""
+    const expSign = exponent < 0 ? "-" : "+"
+    return `${sign}${digits[0]}${fraction}e${expSign}${String(Math.abs(exponent)).padStart(2, "0")}`
+  }
+  if (exponent < 0) return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`
+  const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0")
+  const fraction = digits.slice(exponent + 1)
+  return `${sign}${whole}.${fraction === "" ? "0" : fraction}`
+}
+
+const specialFloats: Record<string, number> = { nan: NaN, inf: Infinity, infinity: Infinity }
+
+/** Python's float(text) for what MLflow writes (repr forms, `nan`, `inf`), or NaN-free null when invalid. */
+export const parsePythonFloat = (text: string): number | null => {
+  const trimmed = text.trim()
+  const unsigned = trimmed.replace(/^[-+]/, "").toLowerCase()
+  const special = specialFloats[unsigned]
+  if (special !== undefined) return trimmed.startsWith("-") ? -special : special
+  if (!/^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$/.test(trimmed)) return null
+  return Number(trimmed.replaceAll("_", ""))
+}
+
+/** One appended line, `\n` included, exactly as MLflow's FileStore writes it. */
+export const formatMetricLine = (metric: Metric): string =>
+  `${metric.timestamp} ${formatPythonFloat(metric.value)} ${metric.step}\n`
+
+/**
+ * One stored line; MLflow accepts 2 fields (pre-1.0, step 0) or 3. Returns null when malformed so the
+ * caller can name the file.
+ */
+export const parseMetricLine = (key: string, line: string): Metric | null => {
+  const parts = line.trim().split(" ")
+  if (parts.length !== 2 && parts.length !== 3) return null
+  const [timestampText = "", valueText = "", stepText = "0"] = parts
+  const timestamp = /^[-+]?[0-9]+$/.test(timestampText) ? Number(timestampText) : NaN
+  const step = /^[-+]?[0-9]+$/.test(stepText) ? Number(stepText) : NaN
+  const value = parsePythonFloat(valueText)
+  if (value === null || Number.isNaN(timestamp) || Number.isNaN(step)) return null
+  return { key, value, timestamp, step }
+}
+
+/**
+ * The metric a run reports as latest: MLflow takes max by (step, timestamp, value), where Python's
+ * tuple comparison treats NaN as neither larger nor smaller, so a NaN value never wins a tie.
+ */
+export const latestMetric = (metrics: readonly Metric[]): Metric | undefined =>
+  metrics.reduce<Metric | undefined>((best, m) => (best === undefined || isLater(m, best) ? m : best), undefined)
+
+const isLater = (a: Metric, b: Metric): boolean => {
+  if (a.step !== b.step) return a.step > b.step
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp
+  return a.value > b.value
+}

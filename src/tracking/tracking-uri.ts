@@ -1,0 +1,76 @@
+// Tracking and artifact URIs: MLflow's tracking URI resolution, file URIs both ways, appending paths.
+import { isAbsolute, resolve } from "node:path"
+
+/** MLflow reads these bare words as store URIs (`MLFLOW_TRACKING_URI=databricks`), not as folder names. */
+const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
+
+/** The scheme of a URI as MLflow finds it, lower-cased; "" for a plain path. */
+export const uriScheme = (uri: string): string =>
+  profileOnlyUris.has(uri) ? uri : (/^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase() ?? "")
+
+// pathlib's as_uri() keeps only unreserved characters and "/"; everything else is %XX of its UTF-8 bytes.
+const keptInFileUri = /[A-Za-z0-9_.~/-]/
+
+/** MLflow's path_to_local_file_uri (pathlib.Path(abspath).as_uri()) for a POSIX path. */
+export const pathToFileUri = (path: string): string => {
+  const bytes = new TextEncoder().encode(resolve(path))
+  let encoded = ""
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte)
+    encoded += byte < 0x80 && keptInFileUri.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+  }
+  return `file://${encoded}`
+}
+
+/** urllib's unquote: %XX byte runs decoded as UTF-8 (invalid bytes become U+FFFD); the rest is kept. */
+const percentDecode = (text: string): string =>
+  text.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
+    const bytes = Uint8Array.from(run.slice(1).split("%"), (hex) => parseInt(hex, 16))
+    return new TextDecoder().decode(bytes)
+  })
+
+/**
+ * MLflow's local_file_uri_to_path on POSIX: the URI's path part, percent-decoded; the host part of
+ * `file://host/path` is ignored, `file:relative/path` stays relative.
+ */
+export const fileUriToPath = (uri: string): string => {
+  let rest = uri.slice(uri.indexOf(":") + 1)
+  if (rest.startsWith("//")) {
+    const slash = rest.indexOf("/", 2)
+    rest = slash === -1 ? "" : rest.slice(slash)
+  }
+  return percentDecode(rest.replace(/[?#].*$/s, ""))
+}
+
+/**
+ * MLflow's tracking URI for a run: MLFLOW_TRACKING_URI (a `file:` URI or a plain path, relative paths
+ * made absolute against `cwd`), else `./mlruns`. Local stores come back as `file:///abs` so a child
+ * process in another folder still finds the same store; other URIs come back unchanged.
+ */
+export const resolveTrackingUri = (env: Readonly<Record<string, string | undefined>>, cwd: string): string => {
+  const configured = env.MLFLOW_TRACKING_URI?.trim()
+  if (!configured) return pathToFileUri(resolve(cwd, "mlruns"))
+  if (profileOnlyUris.has(configured)) return configured
+  const scheme = uriScheme(configured)
+  if (scheme === "file") {
+    const path = fileUriToPath(configured)
+    return pathToFileUri(isAbsolute(path) ? path : resolve(cwd, path))
+  }
+  if (scheme === "") return pathToFileUri(resolve(cwd, configured))
+  return configured
+}
+
+/**
+ * MLflow's append_to_uri_path: joins POSIX segments onto the path part of a URI or plain path,
+ * keeping scheme, authority, query and fragment (`mlflow-artifacts:/0` → `mlflow-artifacts:/0/<run>/artifacts`).
+ */
+export const appendToUriPath = (uri: string, ...segments: string[]): string => {
+  const match = /^([a-zA-Z][a-zA-Z0-9+.-]*:)?(\/\/[^/?#]*)?([^?#]*)(.*)$/s.exec(uri)
+  const [, scheme = "", authority = "", path = "", rest = ""] = match ?? []
+  const suffix = segments.map((s) => s.replace(/^\/+/, "")).join("/")
+  const joined = path === "" ? (authority ? `/${suffix}` : suffix) : path.endsWith("/") ? path + suffix : `${path}/${suffix}`
+  return `${scheme}${authority}${joined}${rest}`
+}
+
+/** The URI without `user:password@`, for messages. */
+export const redactUri = (uri: string): string => uri.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#@]*@/, "$1")

@@ -1,0 +1,86 @@
+// Tracking URI resolution, file URIs both ways, URI path appending, and store selection by scheme.
+import { describe, expect, test } from "bun:test"
+import { isToolError } from "../../src/errors.ts"
+import { storeFor } from "../../src/tracking/store-for.ts"
+import { appendToUriPath, fileUriToPath, pathToFileUri, resolveTrackingUri } from "../../src/tracking/tracking-uri.ts"
+import { tmpdirFor } from "../lib/tmp.ts"
+
+describe("resolveTrackingUri", () => {
+  test.each([
+    [undefined, "file:///work/proj/mlruns"],
+    ["", "file:///work/proj/mlruns"],
+    ["runs", "file:///work/proj/runs"],
+    ["./my runs", "file:///work/proj/my%20runs"],
+    ["/abs/mlruns", "file:///abs/mlruns"],
+    ["file:///abs/ml%20runs", "file:///abs/ml%20runs"],
+    ["file:rel/mlruns", "file:///work/proj/rel/mlruns"],
+    ["file://localhost/abs/mlruns", "file:///abs/mlruns"],
+    ["http://127.0.0.1:5000", "http://127.0.0.1:5000"],
+    ["https://user:secret@mlflow.example.com", "https://user:secret@mlflow.example.com"],
+    ["databricks", "databricks"], // MLflow reads the bare word as the Databricks workspace
+    ["databricks_runs", "file:///work/proj/databricks_runs"],
+    ["databricks://profile", "databricks://profile"],
+    ["sqlite:///mlflow.db", "sqlite:///mlflow.db"],
+  ])("MLFLOW_TRACKING_URI=%j → %s", (value, uri) => {
+    expect(resolveTrackingUri({ MLFLOW_TRACKING_URI: value }, "/work/proj")).toBe(uri)
+  })
+})
+
+test.each([
+  ["/a b/ü~!$&()*+,;=:@'%#?[]{}^|\\\"<>", "file:///a%20b/%C3%BC~%21%24%26%28%29%2A%2B%2C%3B%3D%3A%40%27%25%23%3F%5B%5D%7B%7D%5E%7C%5C%22%3C%3E"],
+  ["/home/u/mlruns", "file:///home/u/mlruns"],
+  ["/a_b.c-d~e", "file:///a_b.c-d~e"],
+])("pathlib.Path(%j).as_uri() = %s", (path, uri) => {
+  expect(pathToFileUri(path)).toBe(uri)
+  expect(fileUriToPath(uri)).toBe(path)
+})
+
+test.each([
+  ["file:///abs/mlruns/0", ["r1", "artifacts"], "file:///abs/mlruns/0/r1/artifacts"],
+  ["file:///abs/mlruns/0/", ["r1", "artifacts"], "file:///abs/mlruns/0/r1/artifacts"],
+  ["mlflow-artifacts:/0", ["r1", "artifacts"], "mlflow-artifacts:/0/r1/artifacts"],
+  ["file:mlruns/0", ["r1", "artifacts"], "file:mlruns/0/r1/artifacts"],
+  ["./mlruns/1", ["r1", "artifacts"], "./mlruns/1/r1/artifacts"],
+  ["/Users/x/mlruns/0", ["r1", "artifacts"], "/Users/x/mlruns/0/r1/artifacts"],
+  ["s3://bucket", ["r1", "artifacts"], "s3://bucket/r1/artifacts"],
+  ["s3://bucket/path?region=eu", ["r1", "artifacts"], "s3://bucket/path/r1/artifacts?region=eu"],
+])("append_to_uri_path(%j, %j)", (uri, segments, expected) => {
+  expect(appendToUriPath(uri, ...segments)).toBe(expected)
+})
+
+describe("storeFor", () => {
+  test("file URIs and plain paths get the file store", async () => {
+    await using dir = tmpdirFor()
+    expect(storeFor(pathToFileUri(`${dir.path}/a b`)).location).toBe(`${dir.path}/a b`)
+    expect(storeFor(`${dir.path}/plain`).location).toBe(`${dir.path}/plain`)
+  })
+
+  const refusal = (uri: string) => {
+    try {
+      storeFor(uri)
+    } catch (error) {
+      if (isToolError(error)) return error
+      throw error
+    }
+    throw new Error(`storeFor(${uri}) did not refuse`)
+  }
+
+  test.each(["http://127.0.0.1:5000", "https://user:secret@host", "databricks://profile", "databricks"])("%s waits for the REST store", (uri) => {
+    const error = refusal(uri)
+    expect(error.code).toBe("tracking.unsupported")
+    expect(error.message).toContain("arrives with the REST store")
+    expect(error.message).not.toContain("secret")
+  })
+
+  test.each(["sqlite:///mlflow.db", "postgresql+psycopg2://u:p@h/db", "mysql://h/db", "mssql://h/db"])("%s is refused with a hint", (uri) => {
+    const error = refusal(uri)
+    expect(error.code).toBe("tracking.unsupported")
+    expect(error.exitCode).toBe(2)
+    expect(error.hint).toBe("set MLFLOW_TRACKING_URI=./mlruns or an http(s):// tracking server")
+    expect(error.message).not.toContain("u:p")
+  })
+
+  test("unknown schemes are refused", () => {
+    expect(refusal("gopher://x").message).toContain("'gopher'")
+  })
+})
