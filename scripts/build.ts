@@ -26,6 +26,8 @@ const compile = async (outfile: string, target?: Bun.Build.CompileTarget): Promi
       autoloadBunfig: false,
     },
     bytecode: true,
+    // Commands and SDKs are loaded with import(); separate chunks keep them off the startup path.
+    splitting: true,
     format: "esm",
     minify: true,
     define: { MLPROJECT_VERSION: JSON.stringify(version) },

@@ -72,8 +72,11 @@ export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], 
   return parsed
 }
 
-/** `-P name=value` pairs: split on the first '=', names unique, as `mlflow run` does. */
-export const parsePairs = (flag: string, items: string[], allowBare: boolean): Array<[string, string]> => {
+/**
+ * `-P name=value` pairs: split on the first '=', names unique, as `mlflow run` does. Docker args may repeat
+ * (`-A volume=a -A volume=b`), which MLflow refuses although docker means them to.
+ */
+export const parsePairs = (flag: string, items: string[], allowBare: boolean, allowRepeat = false): Array<[string, string]> => {
   const seen = new Set<string>()
   return items.map((item) => {
     const eq = item.indexOf("=")
@@ -83,7 +86,7 @@ export const parsePairs = (flag: string, items: string[], allowBare: boolean): A
     const name = eq === -1 ? item : item.slice(0, eq)
     const value = eq === -1 ? "true" : item.slice(eq + 1)
     if (name === "") throw new ToolError("usage", `Invalid format for ${flag} parameter: '${item}': the name is empty. Use ${flag} name=value.`)
-    if (seen.has(name)) throw new ToolError("usage", `Repeated parameter: '${name}'`, { hint: `give ${flag} ${name}=… once` })
+    if (seen.has(name) && !allowRepeat) throw new ToolError("usage", `Repeated parameter: '${name}'`, { hint: `give ${flag} ${name}=… once` })
     seen.add(name)
     return [name, value]
   })

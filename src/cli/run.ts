@@ -33,7 +33,7 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
     entryPoint: parsed.values["entry-point"] ?? "main",
     version: parsed.values.version,
     params: parsePairs("-P", parsed.lists["param-list"] ?? [], false),
-    dockerArgs: parsePairs("-A", parsed.lists["docker-args"] ?? [], true),
+    dockerArgs: parsePairs("-A", parsed.lists["docker-args"] ?? [], true, true),
     experimentName,
     experimentId,
     backend: parsed.values.backend ?? "local",

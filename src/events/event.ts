@@ -58,6 +58,11 @@ export type Event =
       artifact_uri: string
       resumed: boolean
     }
+  | { type: "image.pull.started"; image: string }
+  | { type: "image.pull.done"; image: string; id: string; ms: number }
+  | { type: "image.build.started"; image: string; base: string; files: number; bytes: number }
+  | { type: "image.build.output"; line: string }
+  | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }

@@ -110,6 +110,14 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "experiment.created": (e) => info(`created experiment '${e.name}' (id ${e.experiment_id})`),
     "run.created": (e) =>
       info(`${e.resumed ? "continuing" : "created"} run ${e.run_id} (${e.run_name}) in experiment ${e.experiment_id}`),
+    "image.pull.started": (e) => info(`pulling ${e.image}`),
+    "image.pull.done": (e) => {
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      info(`pulled ${e.image} in ${seconds(e.ms)}`)
+    },
+    "image.build.started": (e) => info(`building ${e.image} FROM ${e.base} (${e.files} files, ${bytes(e.bytes)})`),
+    "image.build.output": (e) => void stderr.write(`${c("2", e.line)}\n`),
+    "image.build.done": (e) => info(e.cached ? `using ${e.image} (project unchanged, no build)` : `built ${e.image} in ${seconds(e.ms)}`),
     "env.ready": (e) =>
       info(
         e.manager === "local"

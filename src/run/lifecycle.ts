@@ -2,7 +2,6 @@
 import { userInfo } from "node:os"
 import { ToolError } from "../errors.ts"
 import type { CommandContext } from "../cli/context.ts"
-import { startLocal } from "../backend/local.ts"
 import type { RunOutcome } from "../backend/types.ts"
 import { gitInfo, localSourceName } from "../source/git-info.ts"
 import { storeFor } from "../tracking/index.ts"
@@ -12,6 +11,7 @@ import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
 import { generateRunName } from "./run-name.ts"
 import { runTags } from "./tags.ts"
+import { launch } from "./launch.ts"
 
 const exitCodes: Record<"FINISHED" | "FAILED" | "KILLED", number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
 
@@ -133,23 +133,16 @@ const execute = async (plan: RunPlan, context: CommandContext): Promise<number> 
   const startedAt = Date.now()
   let outcome: RunOutcome
   try {
-    context.emit({ type: "env.ready", manager: plan.envManager, key: null, cached: false })
-    const handle = startLocal({
-      argv: plan.argv,
-      cwd: plan.cwd,
-      env: { ...context.env, ...childVariables(plan.trackingUri, runId, experimentId) },
-      runId,
-      captureOutput: context.captureOutput,
-      graceMs: plan.request.graceMs,
-      emit: context.emit,
-      interrupt: context.interrupt,
-      forceInterrupt: context.forceInterrupt,
-    })
-    context.emit({ type: "run.started", run_id: runId, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
-    outcome = await handle.wait()
+    const variables = childVariables(plan.trackingUri, runId, experimentId)
+    outcome = await launch({ plan, info, experimentId, variables, store }, context)
   } catch (error) {
-    await recordStatus(store, runId, "FAILED")
-    throw error
+    // An interrupt while an image was pulled or built stops the run before its program started.
+    if (error instanceof ToolError && error.code === "run.interrupted") {
+      outcome = { exitCode: null, signal: null, interrupted: String(context.interrupt.reason ?? "SIGINT") }
+    } else {
+      await recordStatus(store, runId, "FAILED")
+      throw error
+    }
   }
   const status = finalStatus(outcome)
   await recordStatus(store, runId, status)

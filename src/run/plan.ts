@@ -8,6 +8,8 @@ import type { EntryPoint, Project, ResolvedParameters } from "../project/types.t
 import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { resolveTrackingUri } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
+import { codeDir, planDocker, shellCommand, type DockerPlan } from "../env/docker.ts"
+import { connectDocker, type DockerClient } from "../util/docker-api.ts"
 
 export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
 
@@ -22,6 +24,8 @@ export type RunPlan = {
   /** The entry command run by `bash -c` in the project folder. */
   argv: string[]
   cwd: string
+  /** Docker projects: the checked container plan and, unless this is a dry run, a connected daemon. */
+  docker?: { plan: DockerPlan; client: DockerClient | null }
 }
 
 const notYet = (what: string, hint: string): ToolError =>
@@ -53,8 +57,6 @@ const rejectUnsupportedFlags = (request: RunRequest) => {
     throw notYet(`backend '${request.backend}'`, "run with the local backend (-b local, the default)")
   }
   if (request.backendConfig !== undefined) throw notYet("--backend-config", "the local backend takes no configuration: drop -c")
-  if (request.dockerArgs.length > 0) throw notYet("-A/--docker-args (docker projects)", "drop -A")
-  if (request.buildImage) throw notYet("--build-image (docker projects)", "drop --build-image")
   if (request.storageDir !== undefined && request.params.some(([, value]) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value))) {
     throw notYet("--storage-dir (downloads of remote path parameters)", "download the data first and pass a local path")
   }
@@ -75,6 +77,20 @@ export const planRun = async (
     env: context.env,
     fetcher: request.fetcher,
   })
+  try {
+    return await planProject(request, source, trackingUri, context)
+  } catch (error) {
+    await source.cleanup()
+    throw error
+  }
+}
+
+const planProject = async (
+  request: RunRequest,
+  source: ProjectSource,
+  trackingUri: string,
+  context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<RunPlan> => {
   const { project, warnings } = loadProject(source.dir)
   for (const warning of warnings) context.emit(warningFrom(warning))
   context.emit({
@@ -89,19 +105,26 @@ export const planRun = async (
   const parameters = resolveParameters(entryPoint, request.params, { cwd: context.cwd })
   for (const warning of parameters.warnings) context.emit(warningFrom(warning))
   const envManager = chooseEnvManager(project, request.envManager)
-  if (envManager === "docker") throw notYet("running docker_env projects", "run the command inside the image yourself")
+  const base = { request, source, project, entryPoint, parameters, envManager, trackingUri }
+  if (project.env.kind === "docker") {
+    const dockerPlan = planDocker({
+      docker: project.env.docker,
+      projectDir: project.dir,
+      projectName: project.name,
+      dockerArgs: request.dockerArgs,
+      buildImage: request.buildImage,
+      cwd: context.cwd,
+      env: context.env,
+    })
+    // Connecting here makes an unreachable daemon fail before any run is recorded.
+    const client = request.dryRun ? null : await connectDocker(context.env, context.signal)
+    return { ...base, argv: shellCommand(parameters.command), cwd: codeDir, docker: { plan: dockerPlan, client } }
+  }
+  if (request.dockerArgs.length > 0 || request.buildImage) {
+    context.emit({ type: "warning", code: "docker.ignored", message: "-A/--docker-args and --build-image apply to docker_env projects only: ignored" })
+  }
   if (envManager !== "local") {
     throw notYet(`creating ${envManager} environments`, "run in the current environment with --env-manager local")
   }
-  return {
-    request,
-    source,
-    project,
-    entryPoint,
-    parameters,
-    envManager,
-    trackingUri,
-    argv: ["bash", "-c", parameters.command],
-    cwd: project.dir,
-  }
+  return { ...base, argv: ["bash", "-c", parameters.command], cwd: project.dir }
 }

@@ -62,9 +62,7 @@ describe("usage errors exit 2 and name the offending argument", () => {
 describe("capabilities that have not landed answer clearly", () => {
   test.each([
     [["-v", "main"], "--version main: checking out a version is not supported yet"],
-    [["-A", "gpus=all"], "-A/--docker-args"],
     [["-b", "kubernetes"], "backend 'kubernetes' is not supported yet"],
-    [["--build-image"], "--build-image"],
     [["--env-manager", "virtualenv"], "creating virtualenv environments is not supported yet"],
   ])("%p", async (args, message) => {
     await using dir = tmpdirFor()

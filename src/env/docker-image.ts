@@ -1,0 +1,205 @@
+// The image a docker run uses: the base image found or pulled, and with --build-image the project image, built once per content hash.
+import { ToolError } from "../errors.ts"
+import type { Event } from "../events/event.ts"
+import { errorMessage, jsonLines, type DockerClient } from "../util/docker-api.ts"
+import { parseImageRef, registryAuthHeaders, registryCredentials, type RegistryCredentials } from "../util/docker-auth.ts"
+import { contextTar, hashContext, listContext } from "./docker-context.ts"
+import type { DockerPlan } from "./docker.ts"
+
+/** Events of image preparation; the lead adds them to the Event union (docs/events.md). */
+export type DockerEvent =
+  | { type: "image.pull.started"; image: string }
+  | { type: "image.pull.done"; image: string; id: string; ms: number }
+  | { type: "image.build.started"; image: string; base: string; files: number; bytes: number }
+  | { type: "image.build.output"; line: string }
+  | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
+
+export type DockerEmit = (event: Event | DockerEvent) => void
+
+export type DockerImage = {
+  /** The image the container runs: the base image as named, or the built tag. Tag `mlflow.docker.image.uri`. */
+  uri: string
+  /** `sha256:…`. Tag `mlflow.docker.image.id`. */
+  id: string
+  /** True when nothing was pulled or built. */
+  cached: boolean
+  built: boolean
+}
+
+export type ImageContext = { docker: DockerClient; env: Record<string, string | undefined>; emit: DockerEmit; signal?: AbortSignal }
+
+/** Bumped whenever the generated Dockerfile changes, so images built by an older recipe are not reused. */
+const recipe = "mlproject-docker-build-1"
+const dockerfileName = "Dockerfile.mlproject"
+
+export const inspectImage = async (docker: DockerClient, image: string): Promise<{ Id: string } | null> => {
+  const response = await docker.request("GET", `/images/${encodeURIComponent(image)}/json`)
+  if (response.status === 404) {
+    await response.body?.cancel()
+    return null
+  }
+  if (!response.ok) throw new ToolError("docker.image", `inspecting image ${image}: ${await errorMessage(response)}`, { exitCode: 1 })
+  return (await response.json()) as { Id: string }
+}
+
+const pullError = (image: string, message: string, registry: string, credentials: RegistryCredentials | null): ToolError => {
+  const refused = /unauthorized|authentication required|no basic auth credentials|forbidden|denied/i.test(message)
+  const missing = /not found|manifest unknown|does not exist|no such image/i.test(message)
+  if (missing && !/unauthorized|authentication required/i.test(message)) {
+    return new ToolError("docker.image.not_found", `image ${image} was not found locally nor in ${registry}: ${message}`, {
+      hint: `check docker_env.image in MLproject, or build the image first (docker build -t ${image} .)${refused ? "; if it is private, add credentials for it (docker login)" : ""}`,
+    })
+  }
+  if (refused) {
+    return new ToolError("docker.pull.denied", `${registry} refused to let us pull ${image}: ${message}`, {
+      hint: credentials
+        ? `the credentials for ${registry} from your docker config were refused: log in again (docker login ${registry})`
+        : `no credentials for ${registry} in ~/.docker/config.json: run 'docker login ${registry}' or add an "auths" entry`,
+      exitCode: 1,
+    })
+  }
+  return new ToolError("docker.pull", `pulling ${image} failed: ${message}`, {
+    hint: `the Docker daemon pulls it itself: check that it can reach ${registry} (its network and proxy settings), or load the image locally (docker load, docker build)`,
+    exitCode: 1,
+  })
+}
+
+/** Sums the bytes of every layer so one progress figure covers the whole pull. */
+const pullProgress = (image: string, emit: DockerEmit) => {
+  const layers = new Map<string, { done: number; total: number | null }>()
+  const started = performance.now()
+  let lastEmit = 0
+  return (message: Record<string, unknown>) => {
+    const id = typeof message.id === "string" ? message.id : null
+    if (!id) return
+    const detail = (message.progressDetail ?? {}) as { current?: number; total?: number }
+    const layer = layers.get(id) ?? { done: 0, total: null }
+    if (message.status === "Downloading" && detail.current !== undefined) {
+      layer.done = detail.current
+      layer.total = detail.total ?? null
+    } else if (message.status === "Download complete" || message.status === "Already exists" || message.status === "Pull complete") {
+      layer.done = layer.total ?? layer.done
+    }
+    layers.set(id, layer)
+    const now = performance.now()
+    if (now - lastEmit < 200) return
+    lastEmit = now
+    const done = [...layers.values()].reduce((sum, l) => sum + l.done, 0)
+    const total = [...layers.values()].every((l) => l.total !== null) ? [...layers.values()].reduce((sum, l) => sum + (l.total ?? 0), 0) : null
+    const rate = done / Math.max(0.001, (now - started) / 1000)
+    emit({ type: "progress", task: `pull ${image}`, done, total, rate, eta_s: total !== null && rate > 0 ? (total - done) / rate : null })
+  }
+}
+
+/** Pulls an image (credentials from the docker config), streaming progress; returns its id. */
+export const pullImage = async (image: string, context: ImageContext): Promise<string> => {
+  const ref = parseImageRef(image)
+  const credentials = await registryCredentials(ref.registry, context.env)
+  const started = performance.now()
+  context.emit({ type: "image.pull.started", image })
+  const response = await context.docker.request("POST", "/images/create", {
+    query: { fromImage: ref.name, tag: ref.reference },
+    headers: registryAuthHeaders(credentials),
+    signal: context.signal,
+  })
+  if (!response.ok) throw pullError(image, await errorMessage(response), ref.registry, credentials)
+  const progress = pullProgress(image, context.emit)
+  for await (const message of jsonLines(response.body)) {
+    if (message.error) throw pullError(image, String(message.error), ref.registry, credentials)
+    progress(message)
+  }
+  const pulled = await inspectImage(context.docker, image)
+  if (!pulled) throw new ToolError("docker.pull", `the daemon reported ${image} pulled, but it is not there`, { exitCode: 1 })
+  context.emit({ type: "image.pull.done", image, id: pulled.Id, ms: Math.round(performance.now() - started) })
+  return pulled.Id
+}
+
+/** The image as named: used when present, pulled otherwise. */
+export const ensureImage = async (image: string, context: ImageContext): Promise<DockerImage> => {
+  const present = await inspectImage(context.docker, image)
+  if (present) return { uri: image, id: present.Id, cached: true, built: false }
+  return { uri: image, id: await pullImage(image, context), cached: false, built: false }
+}
+
+/** A valid repository name from the project name (MLflow tags by the name; `docker-project` when there is none). */
+export const repositoryName = (projectName: string | null): string =>
+  (projectName ?? "")
+    .toLowerCase()
+    .replace(/[^a-z0-9._/-]+/g, "-")
+    .replace(/[._/-]{2,}/g, "-")
+    .replace(/^[._/-]+|[._/-]+$/g, "") || "docker-project"
+
+export type BuildInput = { baseImage: string; projectDir: string; projectName: string | null; exclude?: string[] }
+
+/**
+ * The project image: `FROM <base>`, the project copied to /mlflow/projects/code, the working directory there. Its tag is
+ * a hash of the base image id and the context, so an unchanged project finds its image and skips the build.
+ */
+export const buildProjectImage = async (input: BuildInput, context: ImageContext): Promise<DockerImage> => {
+  const base = await ensureImage(input.baseImage, context)
+  const started = performance.now()
+  const files = listContext(input.projectDir, input.exclude)
+  const hash = hashContext(files, `${recipe}\0${base.id}`)
+  const tag = `${repositoryName(input.projectName)}:${hash.slice(0, 16)}`
+  const existing = await inspectImage(context.docker, tag)
+  if (existing) {
+    context.emit({ type: "image.build.done", image: tag, id: existing.Id, cached: true, ms: Math.round(performance.now() - started) })
+    return { uri: tag, id: existing.Id, cached: true, built: true }
+  }
+  const bytes = files.reduce((sum, file) => sum + file.size, 0)
+  context.emit({ type: "image.build.started", image: tag, base: input.baseImage, files: files.length, bytes })
+  const dockerfile = `FROM ${input.baseImage}\nCOPY code/ /mlflow/projects/code/\nWORKDIR /mlflow/projects/code/\n`
+  let response: Response
+  try {
+    response = await context.docker.request("POST", "/build", {
+      query: { t: tag, dockerfile: dockerfileName, rm: 1, forcerm: 1, labels: JSON.stringify({ "org.mlflow.project.context": hash }) },
+      headers: { "content-type": "application/x-tar" },
+      body: contextTar(files, { name: dockerfileName, text: dockerfile }),
+      signal: context.signal,
+    })
+  } catch (error) {
+    if (error instanceof ToolError) throw error
+    throw new ToolError("docker.build", `sending the build context of ${input.projectDir} failed: ${(error as Error).message}`, { exitCode: 1, cause: error })
+  }
+  const fail = (message: string) =>
+    new ToolError("docker.build", `building ${tag} FROM ${input.baseImage} failed: ${message.trim()}`, {
+      hint: "the builder's output is above; check the base image and the project files",
+      exitCode: 1,
+    })
+  if (!response.ok) throw fail(await errorMessage(response))
+  let id: string | null = null
+  for await (const message of jsonLines(response.body)) {
+    if (message.error) throw fail(String(message.error))
+    if (typeof message.stream === "string") {
+      for (const line of message.stream.split("\n")) if (line.trim() !== "") context.emit({ type: "image.build.output", line })
+    }
+    const aux = message.aux as { ID?: string } | undefined
+    if (aux?.ID) id = aux.ID
+  }
+  id ??= (await inspectImage(context.docker, tag))?.Id ?? null
+  if (!id) throw fail("the builder finished without producing an image")
+  context.emit({ type: "image.build.done", image: tag, id, cached: false, ms: Math.round(performance.now() - started) })
+  return { uri: tag, id, cached: false, built: true }
+}
+
+/**
+ * The image a planned run uses: the project image with --build-image, else the base image. `exclude` lists absolute
+ * paths kept out of the build context (the file store when it lives inside the project).
+ */
+export const prepareDockerImage = async (plan: DockerPlan, context: ImageContext, exclude: string[] = []): Promise<DockerImage> => {
+  try {
+    return plan.buildImage
+      ? await buildProjectImage({ baseImage: plan.image, projectDir: plan.projectDir, projectName: plan.projectName, exclude }, context)
+      : await ensureImage(plan.image, context)
+  } catch (error) {
+    // An interrupt aborts the pull or build request (the daemon then cancels it): one recognisable error, exit 130.
+    if (!context.signal?.aborted) throw error
+    throw new ToolError("run.interrupted", `${String(context.signal.reason ?? "SIGINT")} while preparing the image ${plan.image}: stopped`, { exitCode: 130, cause: error })
+  }
+}
+
+/** What the run tags record about the image, as MLflow sets them with and without --build-image. */
+export const imageTags = (image: DockerImage): Array<{ key: string; value: string }> => [
+  { key: "mlflow.docker.image.uri", value: image.uri },
+  { key: "mlflow.docker.image.id", value: image.id },
+]

@@ -1,0 +1,71 @@
+// Starts the planned entry point on its backend (a local process group or a docker container) and waits for it.
+import { fileURLToPath } from "node:url"
+import type { CommandContext } from "../cli/context.ts"
+import { startDocker } from "../backend/docker.ts"
+import { startLocal } from "../backend/local.ts"
+import type { RunOutcome } from "../backend/types.ts"
+import { codeDir, containerSpec } from "../env/docker.ts"
+import { imageTags, prepareDockerImage } from "../env/docker-image.ts"
+import type { Emit } from "../events/event.ts"
+import type { RunInfo, Store } from "../tracking/types.ts"
+import type { RunPlan } from "./plan.ts"
+
+export type LaunchTarget = { plan: RunPlan; info: RunInfo; experimentId: string; variables: Record<string, string>; store: Store }
+
+const launchDocker = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
+  const { plan, info, store } = target
+  const docker = plan.docker
+  if (!docker?.client) throw new Error("a docker plan without a daemon connection reached launch")
+  // A file store inside the project must not change the build context's hash on every run.
+  const exclude = plan.trackingUri.startsWith("file:") ? [fileURLToPath(plan.trackingUri)] : []
+  const image = await prepareDockerImage(
+    docker.plan,
+    { docker: docker.client, env: context.env, emit: context.emit as Emit, signal: context.interrupt },
+    exclude,
+  )
+  await store.logBatch(info.run_id, { tags: imageTags(image) })
+  context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached })
+  const spec = containerSpec(docker.plan, {
+    image,
+    command: plan.parameters.command,
+    runId: info.run_id,
+    experimentId: target.experimentId,
+    trackingUri: plan.trackingUri,
+    artifactUri: info.artifact_uri,
+    env: context.env,
+    cwd: context.cwd,
+  })
+  const handle = await startDocker({
+    docker: docker.client,
+    spec,
+    runId: info.run_id,
+    captureOutput: context.captureOutput,
+    graceMs: plan.request.graceMs,
+    emit: context.emit,
+    interrupt: context.interrupt,
+    forceInterrupt: context.forceInterrupt,
+  })
+  context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: codeDir, pid: handle.pid })
+  return handle.wait()
+}
+
+const launchLocal = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
+  const { plan, info } = target
+  context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
+  const handle = startLocal({
+    argv: plan.argv,
+    cwd: plan.cwd,
+    env: { ...context.env, ...target.variables },
+    runId: info.run_id,
+    captureOutput: context.captureOutput,
+    graceMs: plan.request.graceMs,
+    emit: context.emit,
+    interrupt: context.interrupt,
+    forceInterrupt: context.forceInterrupt,
+  })
+  context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
+  return handle.wait()
+}
+
+export const launch = (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> =>
+  target.plan.docker ? launchDocker(target, context) : launchLocal(target, context)
