@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import("./cli/run.ts")).runCommand,
   validate: async () => (await import("./cli/validate.ts")).validateCommand,
   describe: async () => (await import("./cli/describe.ts")).describeCommand,
+  env: async () => (await import("./cli/env.ts")).envCommand,
 }
 
 const topHelp = `Usage: mlproject <command> [options]
@@ -22,6 +23,7 @@ Commands:
   run [URI]        run an entry point of a project and record it in an MLflow tracking store
   validate [URI]   check a project's MLproject file and list every error and warning
   describe [URI]   show a project's environment, entry points and parameters
+  env list|gc      show or remove cached python_env/conda environments
 
 Options:
   --version        print the version
@@ -96,7 +98,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (first === "--json" && rest.length === 0) return emit({ type: "help", command: "", text: topHelp }), 0
     const load = commands[first]
     if (!load) {
-      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe (see 'mlproject --help')" })
+      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, env (see 'mlproject --help')" })
     }
     const command = await load()
     const options = [...command.options, ...commonOptions]

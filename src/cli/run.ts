@@ -44,6 +44,7 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
     runName: parsed.values["run-name"],
     buildImage: parsed.flags["build-image"] ?? false,
     dryRun: parsed.flags["dry-run"] ?? false,
+    rebuildEnv: parsed.flags["rebuild-env"] ?? false,
     fetcher: fetcherChoice(parsed.values.fetcher),
     graceMs: graceSeconds(parsed.values.grace),
   }
@@ -69,6 +70,7 @@ export const runCommand: Command = {
     { long: "run-id", kind: "value", metavar: "RUN_ID", description: "continue this existing run instead of creating one" },
     { long: "run-name", kind: "value", metavar: "NAME", description: "the run's name (mlflow.runName)" },
     { long: "build-image", kind: "flag", description: "docker projects: build an image with the project copied in" },
+    { long: "rebuild-env", kind: "flag", description: "rebuild the python_env/conda environment even if a cached one exists" },
     { long: "fetcher", kind: "value", metavar: "auto|git|tarball", description: "how remote projects are fetched (tarball: GitHub's API, no git needed)" },
     { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
     { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },

@@ -6,6 +6,22 @@ export type RunStatusName = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "K
 export type ParameterView = { name: string; type: string; declared_type: string; default: string | null }
 export type EntryPointView = { name: string; command: string; parameters: ParameterView[]; problems: string[] }
 
+/** One cached environment as `mlproject env list` shows it. */
+export type EnvEntry = {
+  key: string
+  manager: "virtualenv" | "uv" | "conda"
+  python: string | null
+  prefix: string
+  /** Disk use in bytes (apparent size of every file, hard links counted once). */
+  bytes: number
+  created: string
+  last_used: string
+  /** The environment file it was built from, as an absolute path. */
+  source: string
+  /** False for a folder without a completion manifest: a build that crashed or is still running. */
+  complete: boolean
+}
+
 export type Event =
   | { type: "version"; version: string }
   | { type: "help"; command: string; text: string }
@@ -63,6 +79,12 @@ export type Event =
   | { type: "image.build.started"; image: string; base: string; files: number; bytes: number }
   | { type: "image.build.output"; line: string }
   | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
+  | { type: "env.creating"; manager: EnvEntry["manager"]; key: string; python: string | null; prefix: string; log: string }
+  | { type: "env.waiting"; manager: EnvEntry["manager"]; key: string; pid: number | null }
+  | { type: "env.progress"; key: string; step: string; index: number; total: number }
+  | { type: "env.listed"; root: string; envs: EnvEntry[] }
+  | { type: "env.removed"; key: string; prefix: string; bytes: number; reason: "unused" | "all" | "incomplete" }
+  | { type: "env.collected"; root: string; removed: number; bytes: number; kept: number; busy: number }
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }

@@ -1,6 +1,7 @@
 // The human renderer: results on stdout, progress, warnings and errors on stderr, colour only on a TTY.
 import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
+import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressText, envRemovedText, envWaitingText } from "./env-text.ts"
 
 type Out = { write(text: string): unknown; isTTY?: boolean }
 
@@ -13,17 +14,6 @@ const where = (x: { file?: string; line?: number; column?: number }): string =>
   x.file ? `${x.file}${x.line ? `:${x.line}` : ""}${x.line && x.column ? `:${x.column}` : ""}: ` : ""
 
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`)
-
-const bytes = (n: number): string => {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
-}
 
 const trackingPlace = (uri: string): string => (uri.startsWith("file://") ? decodeURI(uri.slice("file://".length)) : uri)
 
@@ -118,6 +108,12 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "image.build.started": (e) => info(`building ${e.image} FROM ${e.base} (${e.files} files, ${bytes(e.bytes)})`),
     "image.build.output": (e) => void stderr.write(`${c("2", e.line)}\n`),
     "image.build.done": (e) => info(e.cached ? `using ${e.image} (project unchanged, no build)` : `built ${e.image} in ${seconds(e.ms)}`),
+    "env.creating": (e) => info(envCreatingText(e)),
+    "env.waiting": (e) => info(envWaitingText(e)),
+    "env.progress": (e) => info(envProgressText(e)),
+    "env.listed": (e) => void stdout.write(envListedText(e)),
+    "env.removed": (e) => void stdout.write(`${envRemovedText(e)}\n`),
+    "env.collected": (e) => void stdout.write(`${envCollectedText(e)}\n`),
     "env.ready": (e) =>
       info(
         e.manager === "local"

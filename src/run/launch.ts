@@ -6,6 +6,8 @@ import { startLocal } from "../backend/local.ts"
 import type { RunOutcome } from "../backend/types.ts"
 import { codeDir, containerSpec } from "../env/docker.ts"
 import { imageTags, prepareDockerImage } from "../env/docker-image.ts"
+import { activatedEnv, wrapCommand } from "../env/activate.ts"
+import { buildEnvironment } from "../env/index.ts"
 import type { Emit } from "../events/event.ts"
 import type { RunInfo, Store } from "../tracking/types.ts"
 import type { RunPlan } from "./plan.ts"
@@ -51,11 +53,14 @@ const launchDocker = async (target: LaunchTarget, context: CommandContext): Prom
 
 const launchLocal = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
   const { plan, info } = target
-  context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
+  const prepared = plan.env
+    ? await buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv })
+    : null
+  if (!prepared) context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
   const handle = startLocal({
-    argv: plan.argv,
+    argv: prepared ? ["bash", "-c", wrapCommand(prepared, plan.parameters.command)] : plan.argv,
     cwd: plan.cwd,
-    env: { ...context.env, ...target.variables },
+    env: { ...(prepared ? activatedEnv(prepared, context.env) : context.env), ...target.variables },
     runId: info.run_id,
     captureOutput: context.captureOutput,
     graceMs: plan.request.graceMs,

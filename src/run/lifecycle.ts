@@ -74,7 +74,7 @@ const openRun = async (store: Store, plan: RunPlan, experimentId: string, contex
     gitBranch: source.git?.branch,
     runName,
     backend: "local",
-    envManager: plan.envManager,
+    envManager: plan.env?.tag ?? plan.envManager,
   })
   const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags })
   const params = plan.parameters.parameters.map((p) => ({ key: p.name, value: p.logged }))
@@ -136,8 +136,8 @@ const execute = async (plan: RunPlan, context: CommandContext): Promise<number> 
     const variables = childVariables(plan.trackingUri, runId, experimentId)
     outcome = await launch({ plan, info, experimentId, variables, store }, context)
   } catch (error) {
-    // An interrupt while an image was pulled or built stops the run before its program started.
-    if (error instanceof ToolError && error.code === "run.interrupted") {
+    // An interrupt while an image or environment was built stops the run before its program started.
+    if (error instanceof ToolError && (error.code === "run.interrupted" || error.code === "env.interrupted")) {
       outcome = { exitCode: null, signal: null, interrupted: String(context.interrupt.reason ?? "SIGINT") }
     } else {
       await recordStatus(store, runId, "FAILED")

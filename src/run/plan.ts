@@ -10,6 +10,7 @@ import { resolveTrackingUri } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
 import { codeDir, planDocker, shellCommand, type DockerPlan } from "../env/docker.ts"
 import { connectDocker, type DockerClient } from "../util/docker-api.ts"
+import { planEnvironment, type EnvPlan } from "../env/index.ts"
 
 export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
 
@@ -24,6 +25,8 @@ export type RunPlan = {
   /** The entry command run by `bash -c` in the project folder. */
   argv: string[]
   cwd: string
+  /** python_env/conda projects: the checked environment plan (built at launch), null for the local environment. */
+  env: EnvPlan | null
   /** Docker projects: the checked container plan and, unless this is a dry run, a connected daemon. */
   docker?: { plan: DockerPlan; client: DockerClient | null }
 }
@@ -105,7 +108,7 @@ const planProject = async (
   const parameters = resolveParameters(entryPoint, request.params, { cwd: context.cwd })
   for (const warning of parameters.warnings) context.emit(warningFrom(warning))
   const envManager = chooseEnvManager(project, request.envManager)
-  const base = { request, source, project, entryPoint, parameters, envManager, trackingUri }
+  const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
   if (project.env.kind === "docker") {
     const dockerPlan = planDocker({
       docker: project.env.docker,
@@ -123,8 +126,10 @@ const planProject = async (
   if (request.dockerArgs.length > 0 || request.buildImage) {
     context.emit({ type: "warning", code: "docker.ignored", message: "-A/--docker-args and --build-image apply to docker_env projects only: ignored" })
   }
-  if (envManager !== "local") {
-    throw notYet(`creating ${envManager} environments`, "run in the current environment with --env-manager local")
-  }
-  return { ...base, argv: ["bash", "-c", parameters.command], cwd: project.dir }
+  // Planning checks the environment file, requirements, tools and interpreter before any run exists; building waits for launch.
+  const env =
+    envManager === "local" || envManager === "docker"
+      ? null
+      : await planEnvironment({ project, manager: envManager, emit: context.emit, signal: context.signal, env: context.env, rebuild: request.rebuildEnv })
+  return { ...base, env, argv: ["bash", "-c", parameters.command], cwd: project.dir }
 }

@@ -16,6 +16,8 @@ export type RunRequest = {
   runName?: string
   buildImage: boolean
   dryRun: boolean
+  /** Rebuild the python_env/conda environment even when a cached one exists. */
+  rebuildEnv: boolean
   /** How a remote project is fetched: git when installed, else the GitHub tarball API. */
   fetcher: "auto" | "git" | "tarball"
   /** How long an interrupted entry point may take to stop before it is killed. */

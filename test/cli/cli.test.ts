@@ -63,7 +63,6 @@ describe("capabilities that have not landed answer clearly", () => {
   test.each([
     [["-v", "main"], "--version main: checking out a version is not supported yet"],
     [["-b", "kubernetes"], "backend 'kubernetes' is not supported yet"],
-    [["--env-manager", "virtualenv"], "creating virtualenv environments is not supported yet"],
   ])("%p", async (args, message) => {
     await using dir = tmpdirFor()
     const result = await cli(["run", example, ...args], { cwd: dir.path })

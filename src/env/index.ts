@@ -1,0 +1,159 @@
+// Prepares a project's python_env or conda environment: plan (validate, find tools, key), then build once, cached.
+import { dirname, relative } from "node:path"
+import { ToolError } from "../errors.ts"
+import { readPythonEnv } from "../project/python-env.ts"
+import { pythonRepr } from "../project/python-str.ts"
+import type { Project } from "../project/types.ts"
+import { readYaml, toPython, type YNode } from "../project/yaml.ts"
+import { condaActivation, virtualenvActivation } from "./activate.ts"
+import { buildOnce, type BuildRecipe } from "./build.ts"
+import { envRoot } from "./cache.ts"
+import { buildConda, findConda } from "./conda.ts"
+import { noPythonWarning, pythonEnvFromConda } from "./conda-to-python.ts"
+import type { EnvEmit, EnvTool } from "./events.ts"
+import { findInterpreter } from "./interpreter.ts"
+import { envKey } from "./key.ts"
+import { referencedFiles } from "./requirements.ts"
+import { chooseUv } from "./uv.ts"
+import { buildVirtualenv, virtualenvSteps, type PythonSpec } from "./virtualenv.ts"
+
+type Env = Record<string, string | undefined>
+
+export type PrepareInput = {
+  project: Project
+  manager: "virtualenv" | "uv" | "conda"
+  emit: EnvEmit
+  signal?: AbortSignal
+  env: Env
+  rebuild: boolean
+}
+
+/** Everything known before building: validated spec, tools found, cache key. Cheap; throws exit-2 errors. */
+export type EnvPlan = {
+  manager: EnvTool
+  key: string
+  /** The exact python version when known before building. */
+  python: string | null
+  /** The value of the `mlflow.project.env` tag, as MLflow sets it. */
+  tag: "virtualenv" | "conda"
+  recipe: BuildRecipe
+}
+
+export type PreparedEnv = {
+  manager: EnvTool
+  key: string
+  cached: boolean
+  prefix: string
+  python: string | null
+  tag: "virtualenv" | "conda"
+  /** Merge over the run's environment (PATH first, VIRTUAL_ENV or CONDA_PREFIX…) after removing `unset`. */
+  vars: Record<string, string>
+  unset: string[]
+  /** conda activation hooks to source before the command: pass the command through wrapCommand. */
+  scripts: string[]
+}
+
+const display = (project: Project, file: string) => relative(project.dir, file) || file
+
+const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | null, warnMissing: boolean): Promise<EnvPlan> => {
+  const { project, env } = input
+  const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
+  const tool: EnvTool = uv ? "uv" : "virtualenv"
+  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null })
+  if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
+  const lines = [...spec.build_dependencies, ...spec.dependencies]
+  const files = referencedFiles(lines, project.dir, { file: file ? display(project, file) : "python_env.yaml" })
+  const key = envKey({
+    tool,
+    python: interpreter.version,
+    spec: { build_dependencies: spec.build_dependencies, dependencies: spec.dependencies },
+    files,
+    projectDir: project.dir,
+  })
+  const job = { spec, interpreter, projectDir: project.dir, env, uv }
+  const recipe: BuildRecipe = {
+    tool,
+    key,
+    root: envRoot(env),
+    python: interpreter.version,
+    source: file ?? project.dir,
+    steps: virtualenvSteps(job),
+    build: (runner) => buildVirtualenv(runner, job),
+  }
+  return { manager: tool, key, python: interpreter.version, tag: "virtualenv", recipe }
+}
+
+/** conda.yaml as plain data minus `name`/`prefix`, which do not change what gets installed. */
+const normalisedConda = (root: YNode | null): string => {
+  if (root?.kind !== "map") return pythonRepr(toPython(root))
+  const kept = { ...root, entries: root.entries.filter((e) => !(e.key.kind === "scalar" && (e.key.value === "name" || e.key.value === "prefix"))) }
+  return pythonRepr(toPython(kept))
+}
+
+const pipLines = (root: YNode | null): string[] => {
+  const deps = root?.kind === "map" ? root.entries.find((e) => e.key.kind === "scalar" && e.key.value === "dependencies")?.value : undefined
+  if (deps?.kind !== "seq") return []
+  return deps.items.flatMap((item) => {
+    const pip = item.kind === "map" ? item.entries.find((e) => e.key.kind === "scalar" && e.key.value === "pip")?.value : undefined
+    return pip?.kind === "seq" ? pip.items.flatMap((p) => (p.kind === "scalar" && typeof p.value === "string" ? [p.value] : [])) : []
+  })
+}
+
+const planConda = (input: PrepareInput, file: string): EnvPlan => {
+  const { project, env } = input
+  const tools = findConda(env)
+  const shown = display(project, file)
+  const root = readYaml(file, shown).root
+  const files = referencedFiles(pipLines(root), dirname(file), { file: shown })
+  const key = envKey({ tool: "conda", python: null, spec: normalisedConda(root), files, projectDir: project.dir })
+  const job = { tools, file, projectDir: project.dir, env }
+  const recipe: BuildRecipe = {
+    tool: "conda",
+    key,
+    root: envRoot(env),
+    python: null,
+    source: file,
+    steps: ["creating the conda environment"],
+    build: (runner) => buildConda(runner, job),
+  }
+  return { manager: "conda", key, python: null, tag: "conda", recipe }
+}
+
+/** Validates and resolves without building: the lead calls this before the run exists (errors exit 2). */
+export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => {
+  const { project, manager } = input
+  const env = project.env
+  if (env.kind === "docker") throw new ToolError("env.incompatible", "docker_env projects run in their image, not in a python environment", { exitCode: 1 })
+  if (manager === "conda") {
+    if (env.kind === "python_env") {
+      throw new ToolError(
+        "env.incompatible",
+        "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.",
+      )
+    }
+    if (env.kind === "none") {
+      throw new ToolError("env.incompatible", "this project has no conda.yaml for --env-manager conda to build", {
+        hint: "add a conda.yaml, or run with --env-manager local",
+      })
+    }
+    return planConda(input, env.file)
+  }
+  if (env.kind === "python_env") return planPython(input, readPythonEnv(env.file, display(project, env.file)), env.file, false)
+  if (env.kind === "conda_env") {
+    const converted = pythonEnvFromConda(env.file, display(project, env.file))
+    for (const w of converted.warnings) input.emit({ type: "warning", code: "conda_env.converted", message: w.message, file: display(project, env.file), ...(w.line ? { line: w.line } : {}) })
+    return planPython(input, converted.spec, env.file, converted.spec.python === undefined)
+  }
+  // No environment file: MLflow builds an empty virtualenv with the current python.
+  return planPython(input, { build_dependencies: [], dependencies: [] }, null, false)
+}
+
+/** Builds (or reuses) the planned environment and says how to run inside it. */
+export const buildEnvironment = async (plan: EnvPlan, input: Pick<PrepareInput, "emit" | "signal" | "env" | "rebuild">): Promise<PreparedEnv> => {
+  const { cached, manifest } = await buildOnce(plan.recipe, { emit: input.emit, signal: input.signal, rebuild: input.rebuild })
+  const activation = plan.tag === "conda" ? condaActivation(manifest.prefix, input.env) : virtualenvActivation(manifest.prefix, input.env)
+  input.emit({ type: "env.ready", manager: plan.manager, key: plan.key, cached })
+  return { manager: plan.manager, key: plan.key, cached, prefix: manifest.prefix, python: manifest.python, tag: plan.tag, ...activation }
+}
+
+export const prepareEnvironment = async (input: PrepareInput): Promise<PreparedEnv> => buildEnvironment(await planEnvironment(input), input)
