@@ -1,13 +1,8 @@
 // Starts the planned entry point on its backend (a local process group or a docker container) and waits for it.
 import { fileURLToPath } from "node:url"
 import type { CommandContext } from "../cli/context.ts"
-import { startDocker } from "../backend/docker.ts"
 import { startLocal } from "../backend/local.ts"
 import type { RunOutcome } from "../backend/types.ts"
-import { codeDir, containerSpec } from "../env/docker.ts"
-import { imageTags, prepareDockerImage } from "../env/docker-image.ts"
-import { activatedEnv, wrapCommand } from "../env/activate.ts"
-import { buildEnvironment } from "../env/index.ts"
 import type { Emit } from "../events/event.ts"
 import type { RunInfo, Store } from "../tracking/types.ts"
 import type { RunPlan } from "./plan.ts"
@@ -18,6 +13,11 @@ const launchDocker = async (target: LaunchTarget, context: CommandContext): Prom
   const { plan, info, store } = target
   const docker = plan.docker
   if (!docker?.client) throw new Error("a docker plan without a daemon connection reached launch")
+  const [{ startDocker }, { codeDir, containerSpec }, { imageTags, prepareDockerImage }] = await Promise.all([
+    import("../backend/docker.ts"),
+    import("../env/docker.ts"),
+    import("../env/docker-image.ts"),
+  ])
   // A file store inside the project must not change the build context's hash on every run.
   const exclude = plan.trackingUri.startsWith("file:") ? [fileURLToPath(plan.trackingUri)] : []
   const image = await prepareDockerImage(
@@ -53,14 +53,17 @@ const launchDocker = async (target: LaunchTarget, context: CommandContext): Prom
 
 const launchLocal = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
   const { plan, info } = target
-  const prepared = plan.env
-    ? await buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv })
-    : null
+  const environments = plan.env ? await Promise.all([import("../env/index.ts"), import("../env/activate.ts")]) : null
+  const prepared =
+    plan.env && environments
+      ? await environments[0].buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv })
+      : null
+  const activation = environments?.[1]
   if (!prepared) context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
   const handle = startLocal({
-    argv: prepared ? ["bash", "-c", wrapCommand(prepared, plan.parameters.command)] : plan.argv,
+    argv: prepared && activation ? ["bash", "-c", activation.wrapCommand(prepared, plan.parameters.command)] : plan.argv,
     cwd: plan.cwd,
-    env: { ...(prepared ? activatedEnv(prepared, context.env) : context.env), ...target.variables },
+    env: { ...(prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env), ...target.variables },
     runId: info.run_id,
     captureOutput: context.captureOutput,
     graceMs: plan.request.graceMs,

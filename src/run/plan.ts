@@ -8,9 +8,9 @@ import type { EntryPoint, Project, ResolvedParameters } from "../project/types.t
 import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { resolveTrackingUri } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
-import { codeDir, planDocker, shellCommand, type DockerPlan } from "../env/docker.ts"
-import { connectDocker, type DockerClient } from "../util/docker-api.ts"
-import { planEnvironment, type EnvPlan } from "../env/index.ts"
+import type { DockerPlan } from "../env/docker.ts"
+import type { DockerClient } from "../util/docker-api.ts"
+import type { EnvPlan } from "../env/index.ts"
 
 export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
 
@@ -110,6 +110,8 @@ const planProject = async (
   const envManager = chooseEnvManager(project, request.envManager)
   const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
   if (project.env.kind === "docker") {
+    // Docker and python environment code is loaded only by the projects that need it: a plain run starts faster.
+    const [{ codeDir, planDocker, shellCommand }, { connectDocker }] = await Promise.all([import("../env/docker.ts"), import("../util/docker-api.ts")])
     const dockerPlan = planDocker({
       docker: project.env.docker,
       projectDir: project.dir,
@@ -130,6 +132,6 @@ const planProject = async (
   const env =
     envManager === "local" || envManager === "docker"
       ? null
-      : await planEnvironment({ project, manager: envManager, emit: context.emit, signal: context.signal, env: context.env, rebuild: request.rebuildEnv })
+      : await (await import("../env/index.ts")).planEnvironment({ project, manager: envManager, emit: context.emit, signal: context.signal, env: context.env, rebuild: request.rebuildEnv })
   return { ...base, env, argv: ["bash", "-c", parameters.command], cwd: project.dir }
 }

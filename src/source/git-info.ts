@@ -1,11 +1,21 @@
 // What a local folder's Git work tree says about it: root, commit, first remote (for mlflow.source.git.* tags).
-import { relative } from "node:path"
+import { existsSync } from "node:fs"
+import { dirname, join, relative } from "node:path"
 import { tryOutput } from "../util/exec.ts"
 
 export type GitInfo = { root: string; commit: string; remote_url: string | null }
 
+/** A `.git` folder or file in the folder or a parent: saves two git processes on every run outside Git. */
+const insideGitTree = (dir: string): boolean => {
+  for (let current = dir; ; current = dirname(current)) {
+    if (existsSync(join(current, ".git"))) return true
+    if (dirname(current) === current) return false
+  }
+}
+
 /** Null when the folder is not inside a Git work tree with a commit, or git is not installed. */
 export const gitInfo = async (dir: string): Promise<GitInfo | null> => {
+  if (!process.env.GIT_DIR && !insideGitTree(dir)) return null
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" }
   const [head, remotes] = await Promise.all([
     tryOutput(["git", "-C", dir, "rev-parse", "--show-toplevel", "HEAD"], { env }),
