@@ -4,7 +4,7 @@ import { ToolError, isToolError } from "../errors.ts"
 import { start } from "../util/exec.ts"
 import { ensureDir, entryPaths, readManifest, touchManifest, writeManifest, type EntryPaths, type Manifest } from "./cache.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
-import { acquireLock, type BuildLock } from "./lock.ts"
+import { acquireLock, type Lock as BuildLock } from "../util/lock.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -97,6 +97,7 @@ export const buildOnce = async (recipe: BuildRecipe, options: BuildOptions): Pro
   ensureDir(recipe.root)
   const lock = await acquireLock(paths.lock, {
     signal: options.signal,
+    what: "env",
     onWait: (holder) => options.emit({ type: "env.waiting", manager: recipe.tool, key: recipe.key, pid: holder?.pid ?? null }),
   })
   try {

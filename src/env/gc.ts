@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { entryPaths, listEntries, readManifest } from "./cache.ts"
 import type { EnvEmit } from "./events.ts"
-import { tryLock } from "./lock.ts"
+import { tryLock } from "../util/lock.ts"
 
 const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }
 

@@ -5,7 +5,7 @@ import { ToolError } from "../errors.ts"
 import { run } from "../util/exec.ts"
 import type { StepRunner } from "./build.ts"
 import { pyenvInstall, type Interpreter } from "./interpreter.ts"
-import { acquireLock } from "./lock.ts"
+import { acquireLock } from "../util/lock.ts"
 import { installFile } from "./requirements.ts"
 import { seedFrom, writeLaunchers } from "./seed.ts"
 import { uvInstallArgv, uvVenvArgv } from "./uv.ts"
@@ -122,7 +122,7 @@ export const buildVirtualenv = async (runner: StepRunner, job: VirtualenvJob): P
     runner.step(`installing Python ${job.interpreter.install} with pyenv`)
     const pyenv = pyenvInstall(job.env, job.interpreter.install)
     // Two environments may need the same new Python: pyenv must not build it twice into one folder.
-    const lock = await acquireLock(join(runner.paths.root, `.pyenv-install-${job.interpreter.install}.lock`))
+    const lock = await acquireLock(join(runner.paths.root, `.pyenv-install-${job.interpreter.install}.lock`), { what: "env" })
     try {
       await runner.run(pyenv.argv, { env: pyenv.env, label: `pyenv install ${job.interpreter.install}` })
     } finally {

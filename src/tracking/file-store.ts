@@ -5,7 +5,7 @@ import { ToolError } from "../errors.ts"
 import { terminalStatuses, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
 import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
 import { isDirectory, pathExists } from "./fs-atomic.ts"
-import { withLockFile } from "./fs-lock.ts"
+import { withLock, type LockOptions } from "../util/lock.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
 import { experimentMetaRecord, runMetaRecord, type StoredRunInfo } from "./meta-records.ts"
@@ -55,12 +55,16 @@ export const createFileStore = (rootPath: string): Store => {
     }
   }
 
+  // Experiment creation holds this lock for milliseconds; on a shared NFS store a silent holder is abandoned after 30 s.
+  const lockOptions: LockOptions = { timeoutMs: 45_000, foreignStaleMs: 30_000, pollMs: 50, what: "tracking.lock" }
+  const lockedStore = <T>(fn: () => T): Promise<T> => withLock(lockFile, fn, lockOptions)
+
   /** Reads never write to an existing store; only a missing or empty one gets Default and .trash. */
   const ensureStore = async (): Promise<void> => {
     if (ready) return
     if (needsDefault()) {
       mkdirSync(root, { recursive: true })
-      await withLockFile(lockFile, () => {
+      await lockedStore(() => {
         if (needsDefault()) createExperimentLocked(defaultExperiment.name, defaultExperiment.id)
         mkdirSync(join(root, read.trashFolder), { recursive: true })
       })
@@ -131,7 +135,7 @@ export const createFileStore = (rootPath: string): Store => {
       const existing = activeNamed(name)
       if (existing) return { experiment_id: existing.experiment_id, created: false }
       ensureTrash()
-      return withLockFile(lockFile, () => {
+      return lockedStore(() => {
         const raced = activeNamed(name)
         if (raced) return { experiment_id: raced.experiment_id, created: false }
         if (experimentsNamed(name, "all").length > 0)

@@ -9,7 +9,7 @@ import { entryPaths, envRoot } from "../../src/env/cache.ts"
 import type { EnvEntry } from "../../src/env/events.ts"
 import { parseAge } from "../../src/env/gc.ts"
 import { prepareEnvironment } from "../../src/env/index.ts"
-import { acquireLock } from "../../src/env/lock.ts"
+import { acquireLock } from "../../src/util/lock.ts"
 import { envListedText } from "../../src/events/env-text.ts"
 import { envProject, installedPython, isolatedEnv, recorder, removeEnvHomes } from "../lib/env-project.ts"
 

@@ -1,4 +1,4 @@
-// The build lock of one environment: an O_EXCL file naming its holder and the installer processes it started.
+// The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
 import { randomBytes } from "node:crypto"
 import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
@@ -7,7 +7,7 @@ import { ToolError } from "../errors.ts"
 type Proc = { pid: number; start: string | null }
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
 
-export type BuildLock = {
+export type Lock = {
   holder: Holder
   /** Records an installer process group, so whoever takes over after a crash can stop it first. */
   track(pid: number): void
@@ -71,10 +71,10 @@ const ageMs = (path: string): number => {
   }
 }
 
-/** A lock from another host cannot be checked by pid; past this age it is treated as abandoned. */
-const foreignStaleMs = 6 * 3600_000
+/** A lock from another host (a shared cache on NFS) cannot be checked by pid; past this age it is abandoned. */
+const defaultForeignStaleMs = 6 * 3600_000
 
-const isStale = (path: string, holder: Holder | null): boolean => {
+const isStale = (path: string, holder: Holder | null, foreignStaleMs = defaultForeignStaleMs): boolean => {
   // The holder writes its JSON right after creating the file; one still unreadable after 2 s was orphaned.
   if (holder === null) return ageMs(path) > 2000
   if (holder.host !== hostname()) return Date.now() - holder.since > foreignStaleMs
@@ -129,10 +129,19 @@ const breakStale = async (path: string, judged: { holder: Holder | null; text: s
  * Takes the lock, waiting as long as a live process holds it (a build may take many minutes), breaking it
  * when its holder is dead. `onWait` is called once, with the holder, when we have to wait.
  */
-export const acquireLock = async (
-  path: string,
-  options: { signal?: AbortSignal; onWait?: (holder: Holder | null) => void; pollMs?: number } = {},
-): Promise<BuildLock> => {
+export type LockOptions = {
+  signal?: AbortSignal
+  onWait?: (holder: Holder | null) => void
+  pollMs?: number
+  /** Give up after this long (a clear error naming the holder); by default wait as long as the holder lives. */
+  timeoutMs?: number
+  foreignStaleMs?: number
+  /** The error code of a timeout or an interrupt, e.g. `env.interrupted`, `tracking.lock.timeout`. */
+  what?: string
+}
+
+export const acquireLock = async (path: string, options: LockOptions = {}): Promise<Lock> => {
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
   const holder: Holder = {
     pid: process.pid,
     start: processStart(process.pid),
@@ -151,7 +160,7 @@ export const acquireLock = async (
   let waited = false
   let delay = 20
   for (;;) {
-    if (options.signal?.aborted) throw new ToolError("env.interrupted", `interrupted while waiting for ${path}`, { exitCode: 130 })
+    if (options.signal?.aborted) throw new ToolError(`${options.what ?? "lock"}.interrupted`, `interrupted while waiting for ${path}`, { exitCode: 130 })
     try {
       write("wx")
       break
@@ -160,9 +169,16 @@ export const acquireLock = async (
     }
     const seen = readHolder(path)
     if (seen === null) continue
-    if (isStale(path, seen.holder)) {
+    if (isStale(path, seen.holder, options.foreignStaleMs)) {
       await breakStale(path, seen)
       continue
+    }
+    if (Date.now() > deadline) {
+      const who = seen.holder ? `process ${seen.holder.pid} on ${seen.holder.host}` : "another process"
+      throw new ToolError(`${options.what ?? "lock"}.timeout`, `timed out waiting for ${path}, held by ${who}`, {
+        hint: `if no other mlproject is running, delete ${path}`,
+        exitCode: 1,
+      })
     }
     if (!waited) options.onWait?.(seen.holder)
     waited = true
@@ -187,7 +203,7 @@ export const acquireLock = async (
 }
 
 /** Takes the lock only if it is free (or stale) right now; null when a live process holds it. */
-export const tryLock = async (path: string): Promise<BuildLock | null> => {
+export const tryLock = async (path: string): Promise<Lock | null> => {
   const seen = readHolder(path)
   if (seen !== null && !isStale(path, seen.holder)) return null
   const controller = new AbortController()
@@ -203,4 +219,14 @@ export const tryLock = async (path: string): Promise<BuildLock | null> => {
     throw error
   })
   return lock
+}
+
+/** Runs `fn` while holding the lock at `path`. */
+export const withLock = async <T>(path: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> => {
+  const lock = await acquireLock(path, options)
+  try {
+    return await fn()
+  } finally {
+    lock.release()
+  }
 }

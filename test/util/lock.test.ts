@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
-import { acquireLock, processStart, tryLock } from "../../src/env/lock.ts"
+import { acquireLock, processStart, tryLock } from "../../src/util/lock.ts"
 
 const lockPath = () => join(mkdtempSync(join(tmpdir(), "mlproject-lock-")), "env.lock")
 
@@ -16,7 +16,7 @@ const deadPid = async (): Promise<number> => {
 const holderJson = (pid: number, start: string | null) =>
   JSON.stringify({ pid, start, host: hostname(), since: Date.now(), token: "t", children: [] })
 
-describe("build lock", () => {
+describe("lock", () => {
   test("a second taker waits for the holder, is told once, and gets the lock when it is released", async () => {
     const path = lockPath()
     const first = await acquireLock(path)
@@ -63,7 +63,7 @@ describe("build lock", () => {
     const path = lockPath()
     const held = await acquireLock(path)
     const controller = new AbortController()
-    const waiting = acquireLock(path, { signal: controller.signal, pollMs: 20 })
+    const waiting = acquireLock(path, { signal: controller.signal, pollMs: 20, what: "env" })
     controller.abort()
     await expect(waiting).rejects.toMatchObject({ code: "env.interrupted", exitCode: 130 })
     held.release()
