@@ -16,7 +16,8 @@ const version = process.env.MLPROJECT_VERSION ?? pkg.version
 
 const compile = async (outfile: string, target?: Bun.Build.CompileTarget): Promise<boolean> => {
   const result = await Bun.build({
-    entrypoints: [join(root, "src/bin.ts")],
+    // The hash worker is its own entry point so checksums run off the main thread; it is found at /$bunfs/root/storage/.
+    entrypoints: [join(root, "src/bin.ts"), join(root, "src/storage/hash-worker.ts")],
     compile: {
       outfile,
       ...(target ? { target } : {}),

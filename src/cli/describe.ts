@@ -3,9 +3,9 @@ import { resolveSource } from "../source/index.ts"
 import { loadProject } from "../project/load.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
-import { warningFrom, type Event } from "../events/event.ts"
+import { warningFrom, type Emit, type Event } from "../events/event.ts"
 import type { Project } from "../project/types.ts"
-import { parsePairs } from "./args.ts"
+import { parsePairs, type Parsed } from "./args.ts"
 import { entryPointOption, paramOption } from "./project-uri.ts"
 import type { Command } from "./context.ts"
 
@@ -22,33 +22,41 @@ export const describeCommand: Command = {
   summary: "Show a project's name, environment, entry points and parameters (types and defaults).\nWith -e or -P, also show the exact command that entry point would run.",
   maxPositionals: 1,
   options: [entryPointOption, paramOption],
-  async execute(parsed, { emit, cwd }) {
-    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit })
+  async execute(parsed, { emit, cwd, env, interrupt }) {
     const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
-    const { project, warnings } = loadProject(source.dir)
-    for (const warning of warnings) emit(warningFrom(warning))
-    const wanted = parsed.values["entry-point"]
-    let resolved: { entry_point: string; command: string } | undefined
-    if (wanted !== undefined || given.length > 0) {
-      const name = wanted ?? "main"
-      const parameters = resolveParameters(entryPointFor(project, name), given, { cwd })
-      for (const warning of parameters.warnings) emit(warningFrom(warning))
-      resolved = { entry_point: name, command: parameters.command }
+    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit, env, signal: interrupt })
+    try {
+      describe(source.dir, parsed, given, emit, cwd)
+    } finally {
+      await source.cleanup()
     }
-    emit({
-      type: "project.described",
-      dir: project.dir,
-      file: project.file,
-      name: project.name,
-      env: envView(project),
-      entry_points: project.entry_points.map((ep) => ({
-        name: ep.name,
-        command: ep.command,
-        parameters: ep.parameters.map((p) => ({ name: p.name, type: p.type, declared_type: p.declared_type, default: p.default })),
-        problems: ep.problems.map((p) => p.message),
-      })),
-      ...(resolved ? { resolved } : {}),
-    })
     return 0
   },
+}
+
+const describe = (dir: string, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
+  const { project, warnings } = loadProject(dir)
+  for (const warning of warnings) emit(warningFrom(warning))
+  const wanted = parsed.values["entry-point"]
+  let resolved: { entry_point: string; command: string } | undefined
+  if (wanted !== undefined || given.length > 0) {
+    const name = wanted ?? "main"
+    const parameters = resolveParameters(entryPointFor(project, name), given, { cwd })
+    for (const warning of parameters.warnings) emit(warningFrom(warning))
+    resolved = { entry_point: name, command: parameters.command }
+  }
+  emit({
+    type: "project.described",
+    dir: project.dir,
+    file: project.file,
+    name: project.name,
+    env: envView(project),
+    entry_points: project.entry_points.map((ep) => ({
+      name: ep.name,
+      command: ep.command,
+      parameters: ep.parameters.map((p) => ({ name: p.name, type: p.type, declared_type: p.declared_type, default: p.default })),
+      problems: ep.problems.map((p) => p.message),
+    })),
+    ...(resolved ? { resolved } : {}),
+  })
 }

@@ -45,6 +45,7 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
     buildImage: parsed.flags["build-image"] ?? false,
     dryRun: parsed.flags["dry-run"] ?? false,
     rebuildEnv: parsed.flags["rebuild-env"] ?? false,
+    noCache: parsed.flags["no-cache"] ?? false,
     fetcher: fetcherChoice(parsed.values.fetcher),
     graceMs: graceSeconds(parsed.values.grace),
   }
@@ -54,7 +55,7 @@ export const runCommand: Command = {
   name: "run",
   usage: "mlproject run [URI] [options]",
   summary:
-    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
+    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), a Git URL (https://, ssh://,\ngit@host:org/repo, git://, a bare repository) or an archive (.zip, .tar, .tar.gz, .tgz as a path or an\nhttp(s)://, s3://, gs:// or dbfs:/ URL), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
   maxPositionals: 1,
   options: [
     entryPointOption,
@@ -71,6 +72,7 @@ export const runCommand: Command = {
     { long: "run-name", kind: "value", metavar: "NAME", description: "the run's name (mlflow.runName)" },
     { long: "build-image", kind: "flag", description: "docker projects: build an image with the project copied in" },
     { long: "rebuild-env", kind: "flag", description: "rebuild the python_env/conda environment even if a cached one exists" },
+    { long: "no-cache", kind: "flag", description: "download remote path parameters again instead of using the download cache" },
     { long: "fetcher", kind: "value", metavar: "auto|git|tarball", description: "how remote projects are fetched (tarball: GitHub's API, no git needed)" },
     { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
     { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },

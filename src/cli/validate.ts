@@ -1,6 +1,7 @@
 // `mlproject validate [URI]`: list every error and warning of a project's MLproject file.
 import { resolveSource } from "../source/index.ts"
 import { inspectProject } from "../project/load.ts"
+import type { Diagnostic } from "../project/types.ts"
 import type { Command } from "./context.ts"
 
 export const validateCommand: Command = {
@@ -9,9 +10,14 @@ export const validateCommand: Command = {
   summary: "Check a project's MLproject file (and its environment files) and list every error and warning.\nExit 0 when valid, 2 on errors (or on warnings with --strict).",
   maxPositionals: 1,
   options: [{ long: "strict", kind: "flag", description: "treat warnings as errors (exit 2)" }],
-  async execute(parsed, { emit, cwd }) {
-    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit })
-    const { diagnostics } = inspectProject(source.dir)
+  async execute(parsed, { emit, cwd, env, interrupt }) {
+    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit, env, signal: interrupt })
+    let diagnostics: Diagnostic[]
+    try {
+      diagnostics = inspectProject(source.dir).diagnostics
+    } finally {
+      await source.cleanup()
+    }
     const errors = diagnostics.filter((d) => d.severity === "error").length
     const warnings = diagnostics.length - errors
     const ok = errors === 0 && !(parsed.flags.strict && warnings > 0)

@@ -21,7 +21,8 @@ const checkGiven = (given: Array<[string, string]>) => {
 }
 
 /** The value a declared parameter hands to the command, after MLflow's uri/path rules and our type checks. */
-const valueOf = (spec: ParameterSpec, raw: string, fromUser: boolean, cwd: string): string => {
+const valueOf = (spec: ParameterSpec, raw: string, fromUser: boolean, options: ResolveOptions): string => {
+  const cwd = options.cwd
   const invalid = (message: string, hint: string) => new ToolError("param.invalid", message, { hint })
   // MLflow validates neither; we check what the user typed (defaults were warned about at load time).
   if (fromUser && spec.type === "float" && !isPythonFloat(raw)) {
@@ -35,9 +36,11 @@ const valueOf = (spec: ParameterSpec, raw: string, fromUser: boolean, cwd: strin
   }
   if (spec.type !== "path") return raw
   const local = localPathOf(raw)
+  // A remote path is downloaded by the caller (src/run/remote-paths.ts), which then renders the command again.
+  if (local === null && options.remotePaths === "keep") return raw
   if (local === null) {
-    throw new ToolError("param.remote_unsupported", `parameter '${spec.name}' is the remote path ${raw}, which mlproject cannot download yet`, {
-      hint: "download it first and pass the local path; remote path parameters arrive in a later version",
+    throw new ToolError("param.remote_unsupported", `parameter '${spec.name}' is the remote path ${raw}, which is only downloaded by 'mlproject run'`, {
+      hint: "pass a local path here",
     })
   }
   // os.path.exists(relative) in MLflow looks from the process's directory, without normalising `..`.
@@ -50,7 +53,14 @@ const valueOf = (spec: ParameterSpec, raw: string, fromUser: boolean, cwd: strin
   return resolve(cwd, local)
 }
 
-const commandOf = (entryPoint: EntryPoint, parameters: ResolvedParameter[]): string => {
+export type ResolveOptions = {
+  cwd: string
+  /** "keep" leaves remote `path` values (s3://…) as they are, for a download step; "refuse" (default) rejects them. */
+  remotePaths?: "keep" | "refuse"
+}
+
+/** The shell command: the template filled with the quoted declared values, extras appended as ` --key value`. */
+export const renderCommand = (entryPoint: EntryPoint, parameters: ResolvedParameter[]): string => {
   const template = parseTemplate(entryPoint.command)
   const values = new Map(parameters.filter((p) => p.declared).map((p) => [p.name, shellQuote(p.value)]))
   const undeclared = template.parts.find((p) => typeof p !== "string" && !values.has(p.name))
@@ -67,7 +77,7 @@ const commandOf = (entryPoint: EntryPoint, parameters: ResolvedParameter[]): str
   return [renderTemplate(template.parts, values), ...extras].join(" ")
 }
 
-export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, string]>, options: { cwd: string }): ResolvedParameters => {
+export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, string]>, options: ResolveOptions): ResolvedParameters => {
   const [problem] = entryPoint.problems
   if (problem) throw new ToolError("entry_point.invalid", `entry point '${entryPoint.name}' cannot run: ${problem.message}`, { hint: problem.hint })
   checkGiven(given)
@@ -83,7 +93,7 @@ export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, 
   const parameters: ResolvedParameter[] = entryPoint.parameters.map((spec) => {
     const fromUser = user.has(spec.name)
     const raw = user.get(spec.name) ?? spec.default ?? ""
-    const value = valueOf(spec, raw, fromUser, options.cwd)
+    const value = valueOf(spec, raw, fromUser, options)
     return { name: spec.name, type: spec.type, declared: true, value, logged: raw, source: fromUser ? "user" : "default" }
   })
   for (const [name, value] of given) {
@@ -104,5 +114,5 @@ export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, 
     }
     parameters.push({ name, type: "string", declared: false, value, logged: value, source: "user" })
   }
-  return { parameters, command: commandOf(entryPoint, parameters), warnings }
+  return { parameters, command: renderCommand(entryPoint, parameters), warnings }
 }

@@ -8,6 +8,7 @@ import type { EntryPoint, Project, ResolvedParameters } from "../project/types.t
 import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { resolveTrackingUri } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
+import { downloadRemotePaths } from "./remote-paths.ts"
 import type { DockerPlan } from "../env/docker.ts"
 import type { DockerClient } from "../util/docker-api.ts"
 import type { EnvPlan } from "../env/index.ts"
@@ -60,9 +61,6 @@ const rejectUnsupportedFlags = (request: RunRequest) => {
     throw notYet(`backend '${request.backend}'`, "run with the local backend (-b local, the default)")
   }
   if (request.backendConfig !== undefined) throw notYet("--backend-config", "the local backend takes no configuration: drop -c")
-  if (request.storageDir !== undefined && request.params.some(([, value]) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value))) {
-    throw notYet("--storage-dir (downloads of remote path parameters)", "download the data first and pass a local path")
-  }
 }
 
 export const planRun = async (
@@ -105,9 +103,18 @@ const planProject = async (
     entry_points: project.entry_points.map((ep) => ep.name),
   })
   const entryPoint = entryPointFor(project, request.entryPoint)
-  const parameters = resolveParameters(entryPoint, request.params, { cwd: context.cwd })
-  for (const warning of parameters.warnings) context.emit(warningFrom(warning))
+  const checked = resolveParameters(entryPoint, request.params, { cwd: context.cwd, remotePaths: "keep" })
+  for (const warning of checked.warnings) context.emit(warningFrom(warning))
   const envManager = chooseEnvManager(project, request.envManager)
+  // Downloads happen here, after every check and before any run exists: a failed download records nothing.
+  const parameters = await downloadRemotePaths(entryPoint, checked, {
+    storageDir: request.storageDir,
+    noCache: request.noCache,
+    dryRun: request.dryRun,
+    emit: context.emit,
+    env: context.env,
+    signal: context.signal,
+  })
   const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
   if (project.env.kind === "docker") {
     // Docker and python environment code is loaded only by the projects that need it: a plain run starts faster.

@@ -18,6 +18,8 @@ export type RunRequest = {
   dryRun: boolean
   /** Rebuild the python_env/conda environment even when a cached one exists. */
   rebuildEnv: boolean
+  /** Download remote path parameters again instead of reusing the download cache. */
+  noCache: boolean
   /** How a remote project is fetched: git when installed, else the GitHub tarball API. */
   fetcher: "auto" | "git" | "tarball"
   /** How long an interrupted entry point may take to stop before it is killed. */

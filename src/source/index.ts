@@ -1,7 +1,17 @@
-// Resolves a project URI to a local folder; one resolver per kind of URI, chosen by its form.
+// Resolves a project URI to a local folder; one fetcher per kind of source, chosen from a record by the URI's form.
 import { ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
-import { isRemoteUri, resolveLocal } from "./local.ts"
+import { fetchArchive } from "./archive.ts"
+import { projectsDir } from "./cache.ts"
+import { fetchGit, hasGit } from "./git.ts"
+import { fetchLocalVersion } from "./git-local.ts"
+import { fetchGithub } from "./github.ts"
+import { resolveLocal } from "./local.ts"
+import { classify, githubRepoOf, type Target, type Via } from "./uri.ts"
+import type { Fetcher } from "./working.ts"
+
+export { isRemoteUri, normaliseSubdir } from "./local.ts"
+export { gitInfo, localSourceName } from "./git-info.ts"
 
 export type ProjectSource = {
   /** Absolute folder holding the MLproject file (the `#subdir` applied). */
@@ -9,8 +19,13 @@ export type ProjectSource = {
   /** What `mlflow.source.name` records (credentials removed). */
   name: string
   kind: "local" | "git" | "github" | "archive"
-  /** For fetched Git/GitHub sources: what the mlflow.source.git.* tags record (URL without credentials). */
-  git?: { commit: string; repo_url: string; branch?: string }
+  /**
+   * For fetched Git/GitHub sources: what the mlflow.source.git.* tags record (URL without credentials; null for a
+   * local repository without a remote, where MLflow records no repoURL). `branch` only when --version names a branch.
+   */
+  git?: { commit: string; repo_url: string | null; branch?: string }
+  /** For archives: the sha256 of the archive (its cache key). */
+  archive?: { sha256: string }
   /** Removes whatever the fetch created; a local folder is used in place and nothing is removed. */
   cleanup(): Promise<void>
 }
@@ -26,16 +41,51 @@ export type SourceRequest = {
   fetcher?: "auto" | "git" | "tarball"
 }
 
+const fetchers: Record<Via, Fetcher> = {
+  local: (target, request) => resolveLocal(target.uri, request.cwd),
+  "local-git": fetchLocalVersion,
+  git: fetchGit,
+  github: fetchGithub,
+  archive: fetchArchive,
+}
+
+/** A remote Git URI goes to git, or to GitHub's tarball API when asked (--fetcher tarball) or when git is missing. */
+const chooseVia = (target: Target, request: SourceRequest): Via => {
+  if (target.via !== "git" || target.path !== undefined) return target.via
+  const env = request.env ?? process.env
+  const github = githubRepoOf(target.base, env) !== null
+  const fetcher = request.fetcher ?? "auto"
+  if (fetcher === "tarball") {
+    if (github) return "github"
+    throw new ToolError("source.fetcher", `--fetcher tarball works for GitHub repositories only; ${target.name} is not one`, {
+      hint: "drop --fetcher tarball (git fetches any repository); for GitHub Enterprise set GITHUB_API_URL",
+    })
+  }
+  if (fetcher === "git" || hasGit(env) || !github) return "git"
+  return "github"
+}
+
 export const resolveSource = async (request: SourceRequest): Promise<ProjectSource> => {
-  if (isRemoteUri(request.uri, request.cwd)) {
-    throw new ToolError("source.unsupported", `cannot fetch '${request.uri}': this version runs projects from local folders and file:// URIs only`, {
-      hint: "clone or download the project first, then run its folder (Git, GitHub and archive sources are not supported yet)",
+  const target = classify(request.uri, request.cwd, request.version !== undefined)
+  if (request.version !== undefined && target.via === "archive") {
+    throw new ToolError("source.version", `Setting a version is only supported for Git project URIs; ${target.name} is an archive`, {
+      hint: "drop --version, or give the Git repository instead of the archive",
     })
   }
-  if (request.version !== undefined) {
-    throw new ToolError("source.unsupported", `--version ${request.version}: checking out a version is not supported yet`, {
-      hint: "check the version out yourself (git worktree add …) and run that folder",
-    })
+  try {
+    return await fetchers[chooseVia(target, request)](target, request)
+  } catch (error) {
+    throw cacheFailure(error, request)
   }
-  return resolveLocal(request.uri, request.cwd)
+}
+
+// File-system failures (read-only or full cache, permissions) are the user's environment, not a bug.
+const cacheFailure = (error: unknown, request: SourceRequest): unknown => {
+  const code = (error as NodeJS.ErrnoException | null)?.code
+  if (error instanceof ToolError || typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return error
+  return new ToolError("source.cache", `could not prepare the project in the fetch cache (${projectsDir(request.env ?? process.env)}): ${(error as Error).message}`, {
+    exitCode: 1,
+    hint: code === "ENOSPC" || code === "EDQUOT" ? "free some disk space, or point MLPROJECT_HOME at a larger disk" : "check that MLPROJECT_HOME is writable (or point it elsewhere)",
+    cause: error,
+  })
 }

@@ -6,9 +6,9 @@ import { ToolError } from "../errors.ts"
 import type { ProjectSource } from "./index.ts"
 
 /** MLflow strips quotes a shell left around the URI. */
-const unquote = (uri: string): string => uri.replace(/^['"]+|['"]+$/g, "")
+export const unquote = (uri: string): string => uri.replace(/^['"]+|['"]+$/g, "")
 
-const splitSubdir = (uri: string): { base: string; subdir: string | null } => {
+export const splitSubdir = (uri: string): { base: string; subdir: string | null } => {
   const hash = uri.indexOf("#")
   return hash === -1 ? { base: uri, subdir: null } : { base: uri.slice(0, hash), subdir: uri.slice(hash + 1) }
 }
@@ -39,7 +39,7 @@ export const normaliseSubdir = (subdir: string): string => {
   return normal === "." ? "" : normal
 }
 
-const toPath = (base: string, cwd: string): string => {
+export const toPath = (base: string, cwd: string): string => {
   if (!base.startsWith("file:")) return resolve(cwd, base === "" ? "." : base)
   try {
     return fileURLToPath(base.startsWith("file://") ? base : `file://${base.slice("file:".length)}`)
@@ -62,7 +62,7 @@ export const resolveLocal = async (raw: string, cwd: string): Promise<ProjectSou
   }
   if (!rootStat.isDirectory()) {
     throw new ToolError("source.not_directory", `'${base}' is a file, not a project folder`, {
-      hint: "give the folder that holds the MLproject file (archives are not supported yet)",
+      hint: "give the folder that holds the MLproject file, or an archive ending in .zip, .tar, .tar.gz or .tgz",
     })
   }
   const relative = subdir === null ? "" : normaliseSubdir(subdir)

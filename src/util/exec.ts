@@ -11,6 +11,8 @@ export type ExecOptions = {
   group?: boolean
   stdin?: "inherit" | "ignore"
   signal?: AbortSignal
+  /** Also end a line at '\r', so progress that redraws one line (git, curl) arrives as it happens. */
+  splitCarriageReturn?: boolean
 }
 
 export type ExecResult = { code: number | null; signal: string | null; stdout: string; stderr: string }
@@ -28,16 +30,17 @@ export type ProcessHandle = {
 const cleanEnv = (env: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 
-const pumpLines = async (stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> => {
+const pumpLines = async (stream: ReadableStream<Uint8Array>, onLine: (line: string) => void, splitCarriageReturn = false): Promise<void> => {
   const decoder = new TextDecoder()
+  const lineEnd = splitCarriageReturn ? /\r\n|\r|\n/ : /\r?\n/
   let pending = ""
   for await (const chunk of stream) {
     pending += decoder.decode(chunk, { stream: true })
-    let newline = pending.indexOf("\n")
-    while (newline !== -1) {
-      onLine(pending.slice(0, newline).replace(/\r$/, ""))
-      pending = pending.slice(newline + 1)
-      newline = pending.indexOf("\n")
+    for (let match = lineEnd.exec(pending); match; match = lineEnd.exec(pending)) {
+      // A '\r' at the very end may be the first half of "\r\n": wait for the next chunk.
+      if (match[0] === "\r" && match.index === pending.length - 1) break
+      onLine(pending.slice(0, match.index))
+      pending = pending.slice(match.index + match[0].length)
     }
   }
   pending += decoder.decode()
@@ -80,7 +83,8 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
     }
   }
   const onAbort = () => kill("SIGTERM")
-  options.signal?.addEventListener("abort", onAbort, { once: true })
+  if (options.signal?.aborted) onAbort()
+  else options.signal?.addEventListener("abort", onAbort, { once: true })
 
   const collected = { stdout: [] as string[], stderr: [] as string[] }
   const sink = (stream: "stdout" | "stderr") => (line: string) =>
@@ -88,8 +92,8 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
   const readers =
     piped === "pipe"
       ? [
-          pumpLines(child.stdout as ReadableStream<Uint8Array>, sink("stdout")),
-          pumpLines(child.stderr as ReadableStream<Uint8Array>, sink("stderr")),
+          pumpLines(child.stdout as ReadableStream<Uint8Array>, sink("stdout"), options.splitCarriageReturn),
+          pumpLines(child.stderr as ReadableStream<Uint8Array>, sink("stderr"), options.splitCarriageReturn),
         ]
       : []
 

@@ -59,10 +59,10 @@ describe("usage errors exit 2 and name the offending argument", () => {
   })
 })
 
-describe("capabilities that have not landed answer clearly", () => {
+describe("unsupported backends and versions answer clearly", () => {
   test.each([
-    [["-v", "main"], "--version main: checking out a version is not supported yet"],
     [["-b", "kubernetes"], "backend 'kubernetes' is not supported yet"],
+    [["-b", "databricks"], "backend 'databricks' is not supported yet"],
   ])("%p", async (args, message) => {
     await using dir = tmpdirFor()
     const result = await cli(["run", example, ...args], { cwd: dir.path })
@@ -71,10 +71,13 @@ describe("capabilities that have not landed answer clearly", () => {
     expect(existsSync(join(dir.path, "mlruns"))).toBe(false)
   })
 
-  test("a Git URL is refused without touching the network", async () => {
-    const result = await cli(["run", "https://github.com/mlflow/mlflow-example"])
+  test("--version on a folder outside Git says why", async () => {
+    await using dir = tmpdirFor()
+    dir.write("project/MLproject", "entry_points:\n  main:\n    command: 'true'\n")
+    const result = await cli(["run", "project", "-v", "main"], { cwd: dir.path })
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain("local folders and file:// URIs only")
+    expect(result.stderr).toContain("Setting a version is only supported for Git project URIs")
+    expect(existsSync(join(dir.path, "mlruns"))).toBe(false)
   })
 })
 

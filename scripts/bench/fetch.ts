@@ -1,0 +1,100 @@
+// Fetch benchmark: an old commit of a deep repository over git://, ours (cold and cached) against doing it by hand.
+// Usage: bun scripts/bench/fetch.ts [--module] (ROUNDS=15 COMMITS=5000). Uses dist/mlproject when it runs, else
+// calls resolveSource in-process (--module forces that): then the numbers exclude our process start and tracking.
+// Everything (repository, checkouts, cache) lives under TMPDIR: TMPDIR=/dev/shm takes the disk out of the comparison.
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { resolveSource } from "../../src/source/index.ts"
+import { gitRepo } from "../../test/lib/git.ts"
+import { gitDaemon } from "../../test/lib/git-daemon.ts"
+import { median, report } from "./lib.ts"
+
+const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
+let useBinary = !process.argv.includes("--module") && existsSync(binary) && Bun.spawnSync([binary, "--version"]).exitCode === 0
+const rounds = Number(process.env.ROUNDS ?? 15)
+const commits = Number(process.env.COMMITS ?? 5000)
+const work = mkdtempSync(join(tmpdir(), "mlproject-bench-fetch-"))
+
+const shell = (script: string) => (): void => {
+  const result = Bun.spawnSync(["sh", "-c", script], { stdout: "ignore", stderr: "pipe" })
+  if (result.exitCode !== 0) throw new Error(`${script} failed: ${result.stderr.toString()}`)
+}
+
+const timed = async (fn: () => unknown): Promise<number> => {
+  const started = performance.now()
+  await fn()
+  return performance.now() - started
+}
+
+console.log(`building a ${commits}-commit repository with git fast-import …`)
+const files = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`src/module_${i}.py`, `# module ${i}\n${"x = 1\n".repeat(200)}`]))
+const repo = gitRepo({ commits, churn: 10, files, base: work })
+const daemon = await gitDaemon(work)
+const url = `${daemon.url}/repo.git`
+const sha = repo.commit(Math.floor(commits / 5))
+
+const ours = async (home: string): Promise<void> => {
+  if (useBinary) {
+    const result = Bun.spawnSync([binary, "run", url, "-v", sha, "--env-manager", "local"], {
+      cwd: work,
+      env: { ...process.env, MLPROJECT_HOME: home, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` },
+      stdout: "ignore",
+      stderr: "pipe",
+    })
+    if (result.exitCode !== 0) throw new Error(`mlproject run failed: ${result.stderr.toString()}`)
+    return
+  }
+  const source = await resolveSource({ uri: url, version: sha, cwd: work, emit: () => {}, env: { ...process.env, MLPROJECT_HOME: home } })
+  await source.cleanup()
+}
+
+const byHand = shell(
+  `d=$(mktemp -d) && git init -q "$d" && git -C "$d" fetch -q --depth 1 ${url} ${sha} && git -C "$d" -c advice.detachedHead=false checkout -q FETCH_HEAD; rc=$?; rm -rf "$d"; exit $rc`,
+)
+const fullClone = shell(`d=$(mktemp -d) && git clone -q ${url} "$d/c" && git -C "$d/c" -c advice.detachedHead=false checkout -q ${sha}; rc=$?; rm -rf "$d"; exit $rc`)
+
+try {
+  const warmHome = join(work, "warm-home")
+  await ours(warmHome).catch(async (error) => {
+    if (!useBinary) throw error
+    console.log(`dist/mlproject cannot run this yet (${(error as Error).message.split("\n").at(-1)}); measuring resolveSource in-process`)
+    useBinary = false
+    await ours(warmHome)
+  })
+  // With the binary, the same project run from a local folder separates our run overhead from the fetch.
+  const local = join(work, "local-checkout")
+  Bun.spawnSync(["git", "clone", "-q", repo.path, local])
+  Bun.spawnSync(["git", "-C", local, "checkout", "-q", sha])
+  const inPlace = async (): Promise<void> => {
+    if (!useBinary) return
+    const result = Bun.spawnSync([binary, "run", local, "--env-manager", "local"], { cwd: work, env: { ...process.env, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` }, stdout: "ignore" })
+    if (result.exitCode !== 0) throw new Error("mlproject run of the local checkout failed")
+  }
+  const samples: Record<string, number[]> = {
+    "(a) git init + fetch --depth 1 + checkout": [],
+    "(b) git clone + checkout": [],
+    "ours, cold cache": [],
+    "ours, cached": [],
+    ...(useBinary ? { "(run of a local folder, no fetch)": [] } : {}),
+  }
+  for (let i = 0; i < rounds + 2; i++) {
+    const coldHome = mkdtempSync(join(work, "cold-"))
+    const round = [await timed(byHand), await timed(fullClone), await timed(() => ours(coldHome)), await timed(() => ours(warmHome)), await timed(inPlace)]
+    rmSync(coldHome, { recursive: true, force: true })
+    // The first two rounds warm the page cache and the daemon.
+    if (i < 2) continue
+    Object.values(samples).forEach((list, j) => list.push(round[j] as number))
+  }
+  const medians = new Map(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+  const what = useBinary ? "`mlproject run <git://…> -v <sha>` (binary, includes start-up and tracking)" : "resolveSource() + cleanup() in-process (no binary)"
+  // Other work on the machine skews the file-copy share of these numbers most: say how busy it was.
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} cores`)
+  report(`fetch of commit ${Math.floor(commits / 5)} of ${commits} over git daemon, median of ${rounds} interleaved rounds; ours = ${what}`, medians, "(a) git init + fetch --depth 1 + checkout", {
+    "ours, cold cache": "<= 1.3x (a)",
+    "ours, cached": "<= 0.3x (a)",
+  })
+} finally {
+  await daemon[Symbol.asyncDispose]()
+  rmSync(work, { recursive: true, force: true })
+}

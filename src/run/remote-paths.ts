@@ -1,0 +1,47 @@
+// Remote `path` parameters (s3://, gs://, dbfs:/, http(s)://) downloaded before the run exists, then the command re-rendered.
+import { join } from "node:path"
+import type { Emit } from "../events/event.ts"
+import { localPathOf } from "../project/python-url.ts"
+import { renderCommand } from "../project/parameters.ts"
+import type { EntryPoint, ResolvedParameters } from "../project/types.ts"
+
+export type RemotePathOptions = {
+  storageDir?: string
+  noCache: boolean
+  dryRun: boolean
+  emit: Emit
+  env: Record<string, string | undefined>
+  signal?: AbortSignal
+}
+
+/**
+ * MLflow downloads into `<storage dir>/param_<i>/` where i is the parameter's place among the declared ones; the
+ * storage code is loaded only when a run has remote data.
+ */
+export const downloadRemotePaths = async (
+  entryPoint: EntryPoint,
+  resolved: ResolvedParameters,
+  options: RemotePathOptions,
+): Promise<ResolvedParameters> => {
+  const remote = resolved.parameters
+    .map((parameter, index) => ({ parameter, index }))
+    .filter(({ parameter }) => parameter.declared && parameter.type === "path" && localPathOf(parameter.value) === null)
+  if (remote.length === 0) return resolved
+  const storage = await import("../storage/index.ts")
+  const storageDir = options.dryRun ? join(options.storageDir ?? "<storage dir>", "<run folder>") : storage.createRunStorageDir(options.storageDir, options.env)
+  const parameters = [...resolved.parameters]
+  for (const { parameter, index } of remote) {
+    const local = options.dryRun
+      ? join(storageDir, `param_${index}`, storage.lastSegment(parameter.value))
+      : await storage.downloadPathParameter(parameter.value, {
+          storageDir,
+          index,
+          env: options.env,
+          emit: options.emit,
+          signal: options.signal,
+          noCache: options.noCache,
+        })
+    parameters[index] = { ...parameter, value: local }
+  }
+  return { ...resolved, parameters, command: renderCommand(entryPoint, parameters) }
+}

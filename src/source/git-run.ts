@@ -1,0 +1,164 @@
+// Runs the system git for a fetch: a sealed environment (allowed protocols, credentials as config variables), progress, scrubbed errors.
+import { ToolError } from "../errors.ts"
+import { start } from "../util/exec.ts"
+import { parseGitProgress, type Reporter } from "./progress.ts"
+import { displayUri, secretsOf, scrub, splitCredentials } from "../util/redact.ts"
+
+export type GitSession = {
+  /** The remote as passed to git: credentials removed (they travel in `env`). */
+  url: string
+  /** The remote as shown to people. */
+  name: string
+  env: Record<string, string | undefined>
+  secrets: string[]
+  signal?: AbortSignal
+  report: Reporter
+}
+
+export type GitResult = { ok: boolean; stdout: string; stderr: string }
+
+// Variables that would point our git commands at someone else's repository (e.g. when run from a git hook).
+const repoVariables = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"]
+
+const sshSchemes = /^(ssh|git\+ssh|ssh\+git):\/\//i
+
+/** Protocols git may use, for the project and every submodule. `file` only when the user named a local repository. */
+const allowedProtocols = (env: Record<string, string | undefined>, allowFile: boolean): string => {
+  const ours = ["git", "http", "https", "ssh", ...(allowFile ? ["file"] : [])]
+  const theirs = env.GIT_ALLOW_PROTOCOL?.split(":")
+  // A stricter policy the user set stays in force.
+  return (theirs ? ours.filter((p) => theirs.includes(p)) : ours).join(":")
+}
+
+/** GitHub, GitLab and similar tokens, or any long opaque string: never a plain user name. */
+const looksLikeToken = (user: string): boolean => /^(gh[pousr]_|github_pat_|glpat-|x-access-token$)/.test(user) || /^[A-Za-z0-9_.~-]{30,}$/.test(user)
+
+const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`
+
+/**
+ * Everything a git fetch of `base` needs. Credentials from the URL (or GITHUB_TOKEN for GitHub) become an
+ * `http.<origin>/.extraHeader` passed through GIT_CONFIG_* variables, so they never appear in argv (`ps`).
+ */
+export const gitSession = (
+  base: string,
+  options: { env: Record<string, string | undefined>; signal?: AbortSignal; report: Reporter; local?: boolean; github?: boolean },
+): GitSession => {
+  const { url: bare, credentials: given } = splitCredentials(base)
+  // A user name alone stays in the URL (git asks its credential helper for the password), unless it is a token;
+  // an ssh user name is never a secret and ssh needs it (git ignores a password in an ssh URL).
+  const userOnly = given !== null && !given.password && !looksLikeToken(given.user)
+  const keepUser = given !== null && (sshSchemes.test(base) || userOnly)
+  const url = keepUser ? bare.replace("://", `://${encodeURIComponent(given.user)}@`) : bare
+  const credentials = keepUser ? null : given
+  const env: Record<string, string | undefined> = { ...options.env }
+  for (const name of repoVariables) delete env[name]
+  const config: Array<[string, string]> = [
+    ["init.defaultBranch", "main"],
+    ["advice.detachedHead", "false"],
+    ["core.hooksPath", "/dev/null"],
+    ["core.fsmonitor", "false"],
+    // Write the checkout with one worker per core (git's default is one in all).
+    ["checkout.workers", "0"],
+    ["gc.auto", "0"],
+    ["maintenance.auto", "false"],
+  ]
+  const http = /^https?:\/\/[^/]+/i.exec(url)?.[0]
+  const token = options.github && /^https:/i.test(url) ? (env.GITHUB_TOKEN ?? env.GH_TOKEN) : undefined
+  if (http && credentials) config.push([`http.${http}/.extraHeader`, basic(credentials.user, credentials.password ?? "")])
+  else if (http && token) config.push([`http.${http}/.extraHeader`, basic("x-access-token", token)])
+  // Our own repository is the remote: let its upload-pack hand out any commit, even one no branch points at.
+  if (options.local) config.push(["uploadpack.allowAnySHA1InWant", "true"])
+  const first = Number(env.GIT_CONFIG_COUNT ?? 0) || 0
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${first + i}`] = key
+    env[`GIT_CONFIG_VALUE_${first + i}`] = value
+  })
+  env.GIT_CONFIG_COUNT = String(first + config.length)
+  env.GIT_ALLOW_PROTOCOL = allowedProtocols(options.env, options.local ?? false)
+  env.GIT_TERMINAL_PROMPT = "0"
+  // English messages, so failures can be told apart.
+  env.LC_ALL = "C"
+  env.LANGUAGE = "C"
+  return {
+    url,
+    name: displayUri(base),
+    env,
+    secrets: secretsOf(given, token),
+    signal: options.signal,
+    report: options.report,
+  }
+}
+
+/** Runs git; progress lines become fetch.progress, other stderr lines are kept (scrubbed) for errors. */
+export const git = async (s: GitSession, args: string[], options: { cwd?: string } = {}): Promise<GitResult> => {
+  const interrupted = () => new ToolError("source.interrupted", `interrupted while fetching ${s.name}`, { exitCode: 130 })
+  if (s.signal?.aborted) throw interrupted()
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const handle = start(["git", ...args], {
+    cwd: options.cwd,
+    env: s.env,
+    output: "lines",
+    signal: s.signal,
+    splitCarriageReturn: true,
+    onLine: (stream, line) => {
+      if (stream === "stdout") return void stdout.push(line)
+      const progress = parseGitProgress(line)
+      if (progress) return s.report.progress(progress.phase, progress.done, progress.total)
+      const text = line.split("\r").at(-1)?.trim() ?? ""
+      if (text !== "") stderr.push(scrub(text, s.secrets))
+      if (stderr.length > 40) stderr.shift()
+    },
+  })
+  const result = await handle.done
+  if (s.signal?.aborted) throw interrupted()
+  return { ok: result.code === 0, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
+}
+
+const firstLine = (stderr: string) =>
+  stderr
+    .split("\n")
+    .find((line) => /^(fatal|error):/.test(line))
+    ?.replace(/^(fatal|error):\s*/, "") ?? stderr.split("\n").at(-1) ?? ""
+
+/** Failures that no retry with another strategy can fix: bad credentials, no such repository, no network. */
+export const hardFailure = (s: GitSession, stderr: string): ToolError | null => {
+  const detail = firstLine(stderr)
+  if (/Repository not found|does not appear to be a git repository|not exported|returned error: 404|No such file or directory|not a git repository/i.test(stderr)) {
+    return new ToolError("source.git.not_found", `${s.name} is not a git repository, or it does not exist: ${detail}`, {
+      hint: "check the URL; a private repository also looks like this without credentials",
+    })
+  }
+  if (/Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: 40[13]|HTTP Basic: Access denied|Permission denied \(publickey|Host key verification failed/i.test(stderr)) {
+    return new ToolError("source.git.auth", `authentication failed for git repo ${s.name}: ${detail}`, {
+      hint: "put a token in the URL (https://user:TOKEN@host/…, never logged), set GITHUB_TOKEN for GitHub, or set up a git credential helper or ssh-agent",
+    })
+  }
+  if (/Could not resolve (host|proxy)|Connection refused|Failed to connect|unable to connect|timed out|Network is unreachable|No route to host|Connection reset|early EOF|hung up unexpectedly/i.test(stderr)) {
+    return new ToolError("source.git.unreachable", `cannot reach git repo ${s.name}: ${detail}`, {
+      exitCode: 1,
+      hint: "check the host name, your network and proxy settings (HTTPS_PROXY), then run again",
+    })
+  }
+  if (/transport '[^']*' not allowed/i.test(stderr)) {
+    return new ToolError("source.git.protocol", `git refused a transport while fetching ${s.name}: ${detail}`, {
+      hint: "only https, http, ssh and git transports are allowed (file:// only for a repository you name yourself, not for submodules of a remote one)",
+    })
+  }
+  return null
+}
+
+export const versionError = (s: GitSession, version: string, detail = ""): ToolError =>
+  new ToolError(
+    "source.git.version",
+    `Unable to checkout version '${version}' of git repo ${s.name} - please ensure that the version exists in the repo${detail ? `. Error: ${detail}` : ""}`,
+    { hint: "give a branch, a tag, or a commit (full or abbreviated) that exists in the repository: git ls-remote URL lists them" },
+  )
+
+/** A ToolError for a failed git step: the specific kinds first, else the scrubbed git message. */
+export const gitError = (s: GitSession, step: string, stderr: string): ToolError =>
+  hardFailure(s, stderr) ??
+  new ToolError("source.git.fetch", `git ${step} failed for ${s.name}: ${firstLine(stderr) || "no error message"}`, {
+    exitCode: 1,
+    hint: stderr.includes("\n") ? `git said:\n${stderr.split("\n").slice(-6).join("\n")}` : "run again; if it persists, try the same git command by hand",
+  })

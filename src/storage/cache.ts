@@ -1,0 +1,80 @@
+// The download cache in MLPROJECT_HOME/downloads: one file per URI and version, filled under a lock, linked into runs.
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { cacheDir } from "../util/paths.ts"
+import { withLock } from "../util/lock.ts"
+import { printable } from "./uri.ts"
+import type { Env, ObjectInfo } from "./types.ts"
+
+export type Filled = { bytes: number; fetched: number }
+export type CacheResult = Filled & { cached: boolean }
+export type CacheOptions = { env: Env; signal?: AbortSignal; noCache: boolean }
+
+/** The cache key: the printable URI (no credentials) and the version, hashed. */
+export const cacheKey = (info: ObjectInfo): string =>
+  new Bun.CryptoHasher("sha256").update(`${printable(info.uri)}\n${info.version}`).digest("hex").slice(0, 40)
+
+const isHit = (entry: string, info: ObjectInfo): boolean => {
+  try {
+    const size = statSync(entry).size
+    return info.size === null || size === info.size
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Puts the cached file at `dest`: a hard link (instant, no extra disk), or a copy when linking fails
+ * (another filesystem, a filesystem without links). The link appears under its final name atomically.
+ */
+export const place = (entry: string, dest: string): void => {
+  mkdirSync(dirname(dest), { recursive: true })
+  const temporary = `${dest}.link-${process.pid}-${Math.random().toString(36).slice(2)}`
+  try {
+    linkSync(entry, temporary)
+  } catch {
+    copyFileSync(entry, temporary)
+    chmodSync(temporary, 0o644)
+  }
+  try {
+    renameSync(temporary, dest)
+  } catch (error) {
+    rmSync(temporary, { force: true })
+    throw error
+  }
+}
+
+/**
+ * Makes `dest` hold the object: from the cache when this URI and version were downloaded before, else by
+ * `fill` into the cache (under a lock, so concurrent runs download it once) and then linked. Objects
+ * without a version, and `noCache`, download straight to `dest`.
+ */
+export const throughCache = async (info: ObjectInfo, dest: string, options: CacheOptions, fill: (path: string) => Promise<Filled>): Promise<CacheResult> => {
+  if (options.noCache || info.version === null) {
+    mkdirSync(dirname(dest), { recursive: true })
+    return { ...(await fill(dest)), cached: false }
+  }
+  const dir = cacheDir("downloads", options.env)
+  mkdirSync(dir, { recursive: true })
+  const entry = join(dir, cacheKey(info))
+  const hit = (): CacheResult => {
+    place(entry, dest)
+    return { bytes: statSync(entry).size, fetched: 0, cached: true }
+  }
+  if (isHit(entry, info)) return hit()
+  return withLock(
+    `${entry}.lock`,
+    async () => {
+      // Another run may have filled it while we waited for the lock.
+      if (isHit(entry, info)) return hit()
+      if (existsSync(entry)) rmSync(entry, { force: true })
+      const filled = await fill(entry)
+      // Read-only, because runs get hard links to this very file: a program writing its input must not change the cache.
+      chmodSync(entry, 0o444)
+      writeFileSync(`${entry}.json`, JSON.stringify({ uri: printable(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
+      place(entry, dest)
+      return { ...filled, cached: false }
+    },
+    { signal: options.signal, what: "storage" },
+  )
+}

@@ -1,0 +1,70 @@
+// The storage errors users see: each names the URI (without credentials) and the reason, then the fix.
+import { ToolError } from "../errors.ts"
+import { isAbort } from "./http.ts"
+import { printable } from "./uri.ts"
+
+export const notFound = (uri: string, detail?: string): ToolError =>
+  new ToolError("storage.not_found", `${printable(uri)}: no such object${detail ? ` (${detail})` : ""}`, {
+    hint: "check the spelling of the bucket and the path; a folder must hold at least one object",
+  })
+
+export const denied = (uri: string, detail: string, hint: string): ToolError =>
+  new ToolError("storage.denied", `${printable(uri)}: access denied (${detail})`, { hint })
+
+export const missingCredentials = (uri: string, service: string, hint: string): ToolError =>
+  new ToolError("storage.credentials", `${printable(uri)}: no ${service} credentials found`, { hint })
+
+export const unreachable = (uri: string, endpoint: string, reason: string, hint?: string): ToolError =>
+  new ToolError("storage.unreachable", `${printable(uri)}: cannot reach ${endpoint} (${reason})`, {
+    hint: hint ?? "check the endpoint address and your network connection, then try again",
+    exitCode: 1,
+  })
+
+export const failed = (uri: string, reason: string, cause?: unknown): ToolError =>
+  new ToolError("storage.failed", `${printable(uri)}: ${reason}`, { hint: "try again; the transfer failed part-way", exitCode: 1, cause })
+
+export const changed = (uri: string): ToolError =>
+  new ToolError("storage.changed", `${printable(uri)} changed while it was being downloaded`, {
+    hint: "try again once whatever writes the object has finished",
+    exitCode: 1,
+  })
+
+export const checksumMismatch = (uri: string, algorithm: string, expected: string, actual: string): ToolError =>
+  new ToolError("storage.checksum", `${printable(uri)}: downloaded bytes do not match the service's ${algorithm} (expected ${expected}, got ${actual})`, {
+    hint: "try again; if it persists the stored object or a proxy in between is corrupting data",
+    exitCode: 1,
+  })
+
+export const unsupportedScheme = (uri: string, scheme: string): ToolError =>
+  new ToolError("storage.scheme", `${printable(uri)}: cannot download '${scheme}:' URIs`, {
+    hint: "supported: s3://, gs://, dbfs:/, http(s)://, file:// and local paths",
+  })
+
+export const interrupted = (uri: string): ToolError =>
+  new ToolError("interrupted", `download of ${printable(uri)} interrupted`, { exitCode: 130 })
+
+export const unavailable = (uri: string, detail: string): ToolError =>
+  new ToolError("storage.unavailable", `${printable(uri)}: the service keeps failing (${detail})`, {
+    hint: "try again later; the request was already retried with backoff",
+    exitCode: 1,
+  })
+
+// Requests are already retried where they are sent (our HTTP helper, the SDKs); what is left to retry
+// here is a stream that broke or stalled mid-way, which resumes where it stopped.
+const transientCodes = new Set(["storage.failed", "storage.truncated"])
+
+/** Worth another attempt: a stream cut short or stalled, a raw socket error. Definitive answers are not. */
+export const isTransient = (error: unknown): boolean => {
+  if (error instanceof ToolError) return transientCodes.has(error.code)
+  return !isAbort(error)
+}
+
+export const truncated = (uri: string, got: number, expected: number): ToolError =>
+  new ToolError("storage.truncated", `${printable(uri)}: the connection ended after ${got} of ${expected} bytes`, { exitCode: 1 })
+
+/** Low-level network failures as one reason string: "ECONNREFUSED", "timed out", … */
+export const networkReason = (error: unknown): string => {
+  const e = error as { code?: string; name?: string; message?: string; cause?: { code?: string } }
+  if (e?.name === "TimeoutError") return "timed out"
+  return e?.code ?? e?.cause?.code ?? e?.message ?? String(error)
+}

@@ -1,0 +1,155 @@
+// Downloads one object to a path: parallel ranged parts, retries that resume, checksum check, atomic rename.
+import { ToolError } from "../errors.ts"
+import { hasherFor } from "./checksum.ts"
+import { checksumMismatch, failed, interrupted, isTransient, truncated } from "./errors.ts"
+import { backoffMs, sleep } from "./http.ts"
+import { coveredBytes, missing, openPart, type PartFile, type Spans } from "./part-file.ts"
+import { runSpans, type Span } from "./schedule.ts"
+import { followHash, type Follower } from "./verify.ts"
+import type { Adapter, AdapterContext, ObjectInfo, Tuning } from "./types.ts"
+
+export type TransferOptions = {
+  ctx: AdapterContext
+  tuning: Tuning
+  verify: boolean
+  /** Bytes that arrived over the network (negative when a non-resumable download starts over). */
+  onBytes(bytes: number): void
+  /** Bytes found on disk from an interrupted earlier attempt, reported once before any fetching. */
+  onResumed(bytes: number): void
+}
+
+export type Transferred = { bytes: number; fetched: number }
+
+type Job = { adapter: Adapter; info: ObjectInfo; part: PartFile; options: TransferOptions; follower: Follower | null; save: () => void }
+
+/** A non-resumable stream broke mid-way: the whole object starts over. */
+class Restart extends Error {}
+
+/** Streams a span into the part file; a transient failure resumes at the last byte written. */
+const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<void> => {
+  const { info, part, options } = job
+  const { tuning, ctx } = options
+  for (let attempt = 0; ; attempt++) {
+    const idle = new AbortController()
+    const timer = setTimeout(() => idle.abort(new DOMException("no data", "TimeoutError")), tuning.idleTimeoutMs)
+    try {
+      const range = { start: span.position, end: Number.isFinite(span.end) ? span.end : null }
+      const stream = await job.adapter.read(info, range, { env: ctx.env, signal: AbortSignal.any([signal, idle.signal]) })
+      for await (const chunk of stream) {
+        timer.refresh()
+        // The span's end may have moved back (its tail went to another stream): keep only what is ours.
+        const room = span.end - span.position
+        const bytes = chunk.length > room ? chunk.subarray(0, room) : chunk
+        part.write(bytes, span.position)
+        span.position += bytes.length
+        options.onBytes(bytes.length)
+        const first = part.done[0]
+        if (first && first[0] === 0) job.follower?.advance(first[1])
+        job.save()
+        if (span.position >= span.end) break
+      }
+      if (Number.isFinite(span.end) && span.position < span.end) throw truncated(info.uri, span.position - span.start, span.end - span.start)
+      // A finished span is worth recording at once: a killed process loses at most the spans in flight.
+      part.save()
+      return
+    } catch (caught) {
+      if (ctx.signal?.aborted) throw interrupted(info.uri)
+      const error = idle.signal.aborted ? failed(info.uri, `no data received for ${tuning.idleTimeoutMs / 1000} s`) : caught
+      // Stopped because another stream failed: that failure is the one to report.
+      if (signal.aborted && !idle.signal.aborted) throw error
+      if (!isTransient(error) || attempt >= tuning.retries) throw error
+      part.save()
+      if (!info.ranges && span.position > span.start) throw new Restart(undefined, { cause: error })
+      await sleep(backoffMs(attempt), signal)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+const throttle = (fn: () => void, ms: number) => {
+  let last = performance.now()
+  return () => {
+    const now = performance.now()
+    if (now - last < ms) return
+    last = now
+    fn()
+  }
+}
+
+/** One pass: resume what is on disk, fetch the rest (hashing as it lands), verify, rename. */
+const transferOnce = async (adapter: Adapter, info: ObjectInfo, dest: string, options: TransferOptions): Promise<Transferred> => {
+  const { tuning } = options
+  const part = openPart(dest, info)
+  const hasher = options.verify ? hasherFor(info) : null
+  const follower = hasher ? followHash(part.path, hasher, info.size, options.ctx.signal) : null
+  let finished = false
+  try {
+    const already = coveredBytes(part.done)
+    if (already > 0) options.onResumed(already)
+    const job: Job = { adapter, info, part, options, follower, save: throttle(part.save, 500) }
+    const first = part.done[0]
+    if (first && first[0] === 0) follower?.advance(first[1])
+    let fetched = 0
+    const counting = (span: Span, signal: AbortSignal) => {
+      const from = span.position
+      return fetchSpan(job, span, signal).finally(() => (fetched += span.position - from))
+    }
+    const spans: Spans = info.size === null ? [[0, Infinity]] : missing(part.done, info.size)
+    const parallel = info.ranges && info.size !== null && info.size >= tuning.parallelThreshold
+    const schedule = { concurrency: parallel ? tuning.concurrency : 1, partSize: parallel ? tuning.partSize : Infinity, adaptive: tuning.adaptive, probeMs: tuning.probeMs, signal: options.ctx.signal }
+    await runSpans(spans, schedule, counting, () => coveredBytes(part.done) - already)
+    const bytes = info.size ?? coveredBytes(part.done)
+    if (hasher !== null && follower !== null) {
+      const actual = await follower.finish(bytes)
+      if (actual !== hasher.expected) {
+        part.discard()
+        finished = true
+        throw checksumMismatch(info.uri, hasher.algorithm, hasher.expected, actual)
+      }
+    }
+    part.commit()
+    finished = true
+    return { bytes, fetched }
+  } catch (error) {
+    if (options.ctx.signal?.aborted && !(error instanceof ToolError && error.code === "interrupted")) throw interrupted(info.uri)
+    // Bytes of a version that no longer exists are worth nothing: drop them rather than leave them to resume.
+    if (error instanceof ToolError && error.code === "storage.changed") {
+      part.discard()
+      finished = true
+    }
+    throw error
+  } finally {
+    follower?.close()
+    if (!finished) {
+      part.save()
+      part.close()
+    }
+  }
+}
+
+/**
+ * Downloads `info` to `dest`. The partial file lives at `<dest>.part` until it is complete and verified, so
+ * `dest` never holds a partial object. A checksum mismatch starts over once; a non-resumable stream that
+ * breaks starts over up to `tuning.retries` times.
+ */
+export const transfer = async (adapter: Adapter, info: ObjectInfo, dest: string, options: TransferOptions): Promise<Transferred> => {
+  let fetched = 0
+  for (let round = 0; ; round++) {
+    let counted = 0
+    const counting: TransferOptions = {
+      ...options,
+      onBytes: (n) => ((fetched += n), (counted += n), options.onBytes(n)),
+      onResumed: (n) => ((counted += n), options.onResumed(n)),
+    }
+    try {
+      const result = await transferOnce(adapter, info, dest, counting)
+      return { bytes: result.bytes, fetched }
+    } catch (error) {
+      const again = error instanceof Restart ? round < options.tuning.retries : error instanceof ToolError && error.code === "storage.checksum" && round === 0
+      if (!again) throw error instanceof Restart ? error.cause : error
+      options.onBytes(-counted)
+      openPart(dest, info).discard()
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// The shapes every storage adapter shares: object info, byte ranges, and the small adapter interface.
+import type { Emit } from "../events/event.ts"
+
+export type Env = Record<string, string | undefined>
+
+/** Bytes [start, end); `end` null means "to the end of an object of unknown size". */
+export type Range = { start: number; end: number | null }
+
+export type ObjectInfo = {
+  /** The object's URI as the user would write it (never with credentials). */
+  uri: string
+  size: number | null
+  /** What changes when the content changes (ETag, generation, mtime+size); null: no caching, no resume. */
+  version: string | null
+  /** Checksums the service publishes: MD5 as hex, CRC32C as base64 of the big-endian value. */
+  md5?: string
+  crc32c?: string
+  /** The service honours byte ranges, so parts can be fetched in parallel and resumed. */
+  ranges: boolean
+  /** Adapter-private token that pins reads to this exact version (S3 ETag, GCS generation, HTTP validator). */
+  pin?: string
+}
+
+/** One object under a prefix: its path relative to the prefix ('/'-separated) and its info. */
+export type Entry = { path: string; info: ObjectInfo }
+
+export type AdapterContext = { env: Env; signal?: AbortSignal }
+
+/** What a scheme must provide; the download engine, cache and events are shared on top of it. */
+export type Adapter = {
+  /** The object's info, or null when there is no such object (a prefix may still exist). */
+  stat(uri: string, ctx: AdapterContext): Promise<ObjectInfo | null>
+  /** Every object below `uri` taken as a folder, recursively; [] when there is none. */
+  list(uri: string, ctx: AdapterContext): Promise<Entry[]>
+  /** The bytes of `range` of exactly the version `info` describes; throws `storage.changed` if it moved on. */
+  read(info: ObjectInfo, range: Range, ctx: AdapterContext): Promise<AsyncIterable<Uint8Array>>
+  upload(localPath: string, uri: string, ctx: AdapterContext): Promise<void>
+}
+
+/** Knobs for the download engine; the defaults suit real networks, tests shrink them. */
+export type Tuning = {
+  /** Objects at least this large may be fetched as parallel ranged streams. */
+  parallelThreshold: number
+  /** Fixed mode: the part size; adaptive mode: the smallest range worth a stream of its own. */
+  partSize: number
+  /** Most parallel streams for one object (and objects at once for a prefix). */
+  concurrency: number
+  /** Start with one stream and add more only while they raise the throughput (see schedule.ts). */
+  adaptive: boolean
+  /** How long each adaptive throughput measurement lasts. */
+  probeMs: number
+  /** Retries of one part after a transient failure (each retry resumes where the part stopped). */
+  retries: number
+  /** A part whose stream delivers nothing for this long is abandoned and retried. */
+  idleTimeoutMs: number
+}
+
+export const defaultTuning: Tuning = {
+  parallelThreshold: 64 * 1024 * 1024,
+  partSize: 16 * 1024 * 1024,
+  concurrency: 8,
+  adaptive: true,
+  probeMs: 500,
+  retries: 5,
+  idleTimeoutMs: 60_000,
+}
+
+export type DownloadOptions = {
+  env?: Env
+  signal?: AbortSignal
+  emit?: Emit
+  /** Neither read nor fill the download cache. */
+  noCache?: boolean
+  /** Check the service's checksum (default true). */
+  verify?: boolean
+  tuning?: Partial<Tuning>
+}
+
+export type Downloaded = {
+  /** The URI without credentials. */
+  uri: string
+  /** The local file, or folder for a prefix. */
+  path: string
+  bytes: number
+  files: number
+  /** Every byte came from the download cache. */
+  cached: boolean
+  /** Bytes that crossed the network in this call (less than `bytes` after a resume or a cache hit). */
+  fetched: number
+}
