@@ -13,6 +13,8 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import("./cli/validate.ts")).validateCommand,
   describe: async () => (await import("./cli/describe.ts")).describeCommand,
   env: async () => (await import("./cli/env.ts")).envCommand,
+  log: async () => (await import("./cli/log.ts")).logCommand,
+  runs: async () => (await import("./cli/runs.ts")).runsCommand,
 }
 
 const topHelp = `Usage: mlproject <command> [options]
@@ -23,6 +25,8 @@ Commands:
   run [URI]        run an entry point of a project and record it in an MLflow tracking store
   validate [URI]   check a project's MLproject file and list every error and warning
   describe [URI]   show a project's environment, entry points and parameters
+  log KIND ...     log a param, metric, tag, artifact or batch to the active run (MLFLOW_RUN_ID)
+  runs show ID     show a run's status, params, metrics and tags
   env list|gc      show or remove cached python_env/conda environments
 
 Options:
@@ -98,7 +102,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (first === "--json" && rest.length === 0) return emit({ type: "help", command: "", text: topHelp }), 0
     const load = commands[first]
     if (!load) {
-      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, env (see 'mlproject --help')" })
+      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, log, runs, env (see 'mlproject --help')" })
     }
     const command = await load()
     const options = [...command.options, ...commonOptions]

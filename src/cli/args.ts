@@ -52,7 +52,8 @@ export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], 
       take(spec, eq !== -1 ? arg.slice(eq + 1) : spec.kind === "flag" ? undefined : next(), `--${name}`)
       continue
     }
-    if (arg.startsWith("-") && arg.length > 1) {
+    // "-1.5", "-.5", "-inf": a negative number is a value (`log metric delta -1.5`), never a short option.
+    if (arg.startsWith("-") && arg.length > 1 && !/^-(\d|\.\d|inf|nan)/i.test(arg)) {
       const spec = byShort.get(arg[1] as string)
       if (!spec) throw usage(command, `unknown option '${arg.slice(0, 2)}' for 'mlproject ${command}'`)
       const attached = arg.length > 2 ? arg.slice(2) : undefined

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ToolError } from "../errors.ts"
+import { publicVariables } from "../util/redact.ts"
 import type { DockerEnv } from "../project/types.ts"
 import { bindSpec, mapDockerArgs, type MappedArgs } from "./docker-args.ts"
 import type { DockerImage } from "./docker-image.ts"
@@ -141,7 +142,7 @@ export type RunContext = {
 
 export type ContainerSpec = {
   name: string
-  /** The create body. It carries credentials in Env: never log it; show `publicVariables` instead. */
+  /** The create body. It carries credentials in Env: never log it; show `containerVariables` instead. */
   body: Record<string, unknown> & { Image: string; Cmd: string[]; Env: string[] }
   /** Host folders the backend creates before starting (the store and artifact folders). */
   hostDirs: string[]
@@ -203,14 +204,13 @@ export const containerSpec = (plan: DockerPlan, run: RunContext): ContainerSpec 
   }
 }
 
-const secretName = /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|ACCESS_KEY|PRIVATE|_KEY$|^DATABRICKS_CLIENT/i
-
 /** The container's variables for display (dry run, debugging): values of credential-like names masked. */
-export const publicVariables = (spec: ContainerSpec): Record<string, string> =>
-  Object.fromEntries(
-    spec.body.Env.map((entry) => {
-      const eq = entry.indexOf("=")
-      const name = entry.slice(0, eq)
-      return [name, secretName.test(name) ? "***" : entry.slice(eq + 1)]
-    }),
+export const containerVariables = (spec: ContainerSpec): Record<string, string> =>
+  publicVariables(
+    Object.fromEntries(
+      spec.body.Env.map((entry) => {
+        const eq = entry.indexOf("=")
+        return [entry.slice(0, eq), entry.slice(eq + 1)]
+      }),
+    ),
   )

@@ -89,6 +89,23 @@ export type Event =
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }
   | { type: "run.signal"; run_id: string; signal: string; action: "forwarded" | "killed" }
+  | { type: "run.logged"; run_id: string; tracking_uri: string; params: number; metrics: number; tags: number; artifacts: string[] }
+  | {
+      type: "run.shown"
+      run_id: string
+      experiment_id: string
+      run_name: string
+      user_id: string
+      status: RunStatusName
+      start_time: number
+      end_time: number | null
+      artifact_uri: string
+      lifecycle_stage: "active" | "deleted"
+      tracking_uri: string
+      params: Record<string, string>
+      metrics: Record<string, { value: number; timestamp: number; step: number }>
+      tags: Record<string, string>
+    }
   | {
       type: "run.finished"
       run_id: string

@@ -123,6 +123,26 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "run.started": (e) => info(`running in ${e.cwd}: ${e.command}`),
     log: (e) => void (e.stream === "stdout" ? stdout : stderr).write(`${e.line}\n`),
     "run.signal": (e) => info(`${e.signal}: ${e.action === "forwarded" ? "stopping the run" : "the run did not stop in time; killed"}`),
+    // `mlproject log` runs in loops inside entry points: silence on success, like `mlflow.log_metric`.
+    "run.logged": () => {},
+    "run.shown": (e) => {
+      const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString())
+      const section = (title: string, rows: Array<[string, string]>) =>
+        rows.length === 0 ? [`${title}: (none)`] : [`${title}:`, ...rows.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `  ${k}: ${v}`)]
+      const lines = [
+        `run:         ${o("1", e.run_id)}${e.run_name ? ` (${e.run_name})` : ""}`,
+        `status:      ${e.status}${e.lifecycle_stage === "deleted" ? " (deleted)" : ""}`,
+        `experiment:  ${e.experiment_id}`,
+        `user:        ${e.user_id || "-"}`,
+        `started:     ${time(e.start_time)}`,
+        `ended:       ${time(e.end_time)}`,
+        `artifacts:   ${e.artifact_uri}`,
+        ...section("params", Object.entries(e.params)),
+        ...section("metrics", Object.entries(e.metrics).map(([k, m]): [string, string] => [k, `${m.value} (step ${m.step})`])),
+        ...section("tags", Object.entries(e.tags)),
+      ]
+      stdout.write(`${lines.join("\n")}\n`)
+    },
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"
       const why = e.status === "FAILED" && e.exit_code !== null ? ` (exit code ${e.exit_code})` : e.signal ? ` (${e.signal})` : ""

@@ -4,9 +4,9 @@ import { ToolError } from "../errors.ts"
 import type { CommandContext } from "../cli/context.ts"
 import type { RunOutcome } from "../backend/types.ts"
 import { gitInfo, localSourceName } from "../source/git-info.ts"
-import { storeFor } from "../tracking/index.ts"
+import { childTrackingVariables, storeFor } from "../tracking/index.ts"
 import { terminalStatuses, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
-import { redactUrl } from "../util/redact.ts"
+import { publicVariables, redactUrl } from "../util/redact.ts"
 import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
 import { generateRunName } from "./run-name.ts"
@@ -24,9 +24,10 @@ const loginName = (env: Record<string, string | undefined>): string => {
 }
 
 /** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
-export const childVariables = (trackingUri: string, runId: string, experimentId: string): Record<string, string> => ({
+export const childVariables = (trackingUri: string, runId: string, experimentId: string, env: Record<string, string | undefined>): Record<string, string> => ({
   MLFLOW_RUN_ID: runId,
-  MLFLOW_TRACKING_URI: trackingUri,
+  // MLFLOW_TRACKING_URI, plus for databricks[://profile] MLflow's DATABRICKS_HOST/TOKEN/… and URI "databricks".
+  ...childTrackingVariables(trackingUri, env),
   MLFLOW_EXPERIMENT_ID: experimentId,
   // MLflow >= 3.13 refuses a file store unless this is set.
   ...(trackingUri.startsWith("file:") ? { MLFLOW_ALLOW_FILE_STORE: "true" } : {}),
@@ -102,10 +103,10 @@ export const runProject = async (request: RunRequest, context: CommandContext): 
         command: plan.parameters.command,
         argv: plan.argv,
         cwd: plan.cwd,
-        env: childVariables(plan.trackingUri, "<new run id>", request.experimentId ?? "<resolved at run time>"),
+        env: publicVariables(childVariables(plan.trackingUri, "<new run id>", request.experimentId ?? "<resolved at run time>", context.env)),
         env_manager: plan.envManager,
         parameters: Object.fromEntries(plan.parameters.parameters.map((p) => [p.name, p.value])),
-        tracking_uri: plan.trackingUri,
+        tracking_uri: redactUrl(plan.trackingUri),
         experiment_id: request.experimentId ?? null,
       })
       return 0
@@ -117,7 +118,7 @@ export const runProject = async (request: RunRequest, context: CommandContext): 
 }
 
 const execute = async (plan: RunPlan, context: CommandContext): Promise<number> => {
-  const store = storeFor(plan.trackingUri)
+  const store = storeFor(plan.trackingUri, context.env)
   const experimentId = await resolveExperiment(store, plan.request, context)
   const { info, resumed } = await openRun(store, plan, experimentId, context)
   const runId = info.run_id
@@ -126,14 +127,14 @@ const execute = async (plan: RunPlan, context: CommandContext): Promise<number> 
     run_id: runId,
     experiment_id: experimentId,
     run_name: info.run_name,
-    tracking_uri: plan.trackingUri,
+    tracking_uri: redactUrl(plan.trackingUri),
     artifact_uri: info.artifact_uri,
     resumed,
   })
   const startedAt = Date.now()
   let outcome: RunOutcome
   try {
-    const variables = childVariables(plan.trackingUri, runId, experimentId)
+    const variables = childVariables(plan.trackingUri, runId, experimentId, context.env)
     outcome = await launch({ plan, info, experimentId, variables, store }, context)
   } catch (error) {
     // An interrupt while an image or environment was built stops the run before its program started.
@@ -153,7 +154,7 @@ const execute = async (plan: RunPlan, context: CommandContext): Promise<number> 
     exit_code: outcome.exitCode,
     signal: outcome.interrupted ?? outcome.signal,
     duration_ms: Date.now() - startedAt,
-    tracking_uri: plan.trackingUri,
+    tracking_uri: redactUrl(plan.trackingUri),
     experiment_id: experimentId,
   })
   return exitCodes[status]

@@ -4,3 +4,8 @@ export { resolveTrackingUri, pathToFileUri, fileUriToPath } from "./tracking-uri
 export { storeFor } from "./store-for.ts"
 export { createFileStore } from "./file-store.ts"
 export { runNameTag } from "./run-files.ts"
+export { createRestStore } from "./rest-store.ts"
+export { restConfigFromUri, type RestConfig } from "./rest-config.ts"
+export { childTrackingVariables, databricksCreds, isDatabricksUri } from "./databricks-config.ts"
+export { activeRun, logToRun, readBatch, type LogRequest, type LogResult, type LogTarget } from "./rest-log.ts"
+export { splitBatch } from "./rest-batch.ts"

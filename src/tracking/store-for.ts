@@ -4,23 +4,23 @@ import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
 import { createFileStore } from "./file-store.ts"
 import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
+import { databricksRestConfig } from "./databricks-config.ts"
+import { restConfigFromUri } from "./rest-config.ts"
+import { createRestStore } from "./rest-store.ts"
 
-type StoreFactory = (uri: string) => Store
+type Env = Readonly<Record<string, string | undefined>>
+type StoreFactory = (uri: string, env: Env) => Store
 
 const hint = "set MLFLOW_TRACKING_URI=./mlruns or an http(s):// tracking server"
 
-const trackingServer: StoreFactory = (uri) => {
-  throw new ToolError(
-    "tracking.unsupported",
-    `Tracking URI ${redactUri(uri)} points at an MLflow tracking server; support for servers arrives with the REST store, and until then only local mlruns folders work`,
-    { hint: "set MLFLOW_TRACKING_URI=./mlruns (or leave it unset) to record runs in a local folder", exitCode: 2 },
-  )
-}
+const trackingServer: StoreFactory = (uri, env) => createRestStore(restConfigFromUri(uri, env))
+
+const databricks: StoreFactory = (uri, env) => createRestStore(databricksRestConfig(uri, env))
 
 const database: StoreFactory = (uri) => {
   throw new ToolError(
     "tracking.unsupported",
-    `Tracking URI scheme '${uriScheme(uri)}' is a database store, which mlproject does not write; it supports file stores (an mlruns folder) and, soon, MLflow tracking servers over http(s)`,
+    `Tracking URI scheme '${uriScheme(uri)}' is a database store, which mlproject does not write; it supports file stores (an mlruns folder), MLflow tracking servers over http(s) and Databricks`,
     { hint, exitCode: 2 },
   )
 }
@@ -34,7 +34,7 @@ const stores: Readonly<Record<string, StoreFactory>> = {
   file: (uri) => createFileStore(resolve(fileUriToPath(uri))),
   http: trackingServer,
   https: trackingServer,
-  databricks: trackingServer,
+  databricks,
   "databricks-uc": registryOnly,
   uc: registryOnly,
   sqlite: database,
@@ -43,11 +43,15 @@ const stores: Readonly<Record<string, StoreFactory>> = {
   mssql: database,
 }
 
-/** The store for a tracking URI (as resolveTrackingUri returns it): `file:` or a plain path → the file store. */
-export const storeFor = (uri: string): Store => {
+/**
+ * The store for a tracking URI (as resolveTrackingUri returns it): `file:` or a plain path → the file store,
+ * `http(s)://` → an MLflow tracking server, `databricks[://profile]` → a Databricks workspace. `env` holds
+ * the server's credentials and HTTP settings (MLFLOW_TRACKING_*, MLFLOW_HTTP_REQUEST_*, DATABRICKS_*).
+ */
+export const storeFor = (uri: string, env: Env = process.env): Store => {
   // SQLAlchemy URIs name a driver after "+": postgresql+psycopg2://…
   const scheme = uriScheme(uri).split("+")[0] ?? ""
   const factory = stores[scheme]
-  if (factory) return factory(uri)
+  if (factory) return factory(uri, env)
   throw new ToolError("tracking.unsupported", `Tracking URI scheme '${scheme}' is not supported (${redactUri(uri)})`, { hint, exitCode: 2 })
 }

@@ -93,3 +93,9 @@ export const redactUrl = displayUri
  * runs to the last '@' before the path, so a password holding '@' is removed whole.
  */
 export const redactText = (text: string): string => text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/\s]*@/g, "$1")
+
+const secretName = /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|ACCESS_KEY|PRIVATE|_KEY$|^DATABRICKS_CLIENT/i
+
+/** Environment variables for display (dry runs, debugging): credential-like names masked, URLs without userinfo. */
+export const publicVariables = (variables: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, secretName.test(name) ? "***" : redactText(value)]))

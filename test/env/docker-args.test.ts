@@ -1,7 +1,7 @@
 // -A docker arguments and docker_env values mapped to the Engine API: table-driven, no daemon needed.
 import { describe, expect, test } from "bun:test"
 import { bindSpec, gpuRequest, mapDockerArgs } from "../../src/env/docker-args.ts"
-import { artifactAccess, containerSpec, planDocker, publicVariables, resolveEnvironment, shellCommand, trackingAccess } from "../../src/env/docker.ts"
+import { artifactAccess, containerSpec, containerVariables, planDocker, resolveEnvironment, shellCommand, trackingAccess } from "../../src/env/docker.ts"
 import { isToolError } from "../../src/errors.ts"
 
 const map = (pairs: Array<[string, string]>, env: Record<string, string> = {}) => mapDockerArgs(pairs, { cwd: "/work", env })
@@ -137,7 +137,7 @@ describe("the container spec", () => {
     ])
     expect(spec.body.WorkingDir).toBe("/mlflow/projects/code")
     expect(spec.hostDirs).toEqual([`${tmp}/mlruns`, `${tmp}/mlruns/7/r/artifacts`])
-    expect(publicVariables(spec)).toMatchObject({ SECRET: "***", LAST: "wins", MLFLOW_EXPERIMENT_ID: "7" })
+    expect(containerVariables(spec)).toMatchObject({ SECRET: "***", LAST: "wins", MLFLOW_EXPERIMENT_ID: "7" })
     expect(spec.body.HostConfig).toMatchObject({
       Init: true,
       ShmSize: 1024 ** 3,

@@ -133,15 +133,17 @@ describe("MLflow's compute_parameters and compute_command", () => {
       expect(e.hint).toBe("relative paths are read from the current directory (/tmp)")
     })
 
-    test("cases 26, 27 and 30: remote paths (s3, gs, dbfs, http, a remote default) wait for the download support", () => {
+    test("cases 26, 27 and 30: remote paths (s3, gs, dbfs, http, a remote default) are kept for the download step, refused elsewhere", () => {
       for (const value of ["s3://bucket/data.csv", "gs://b/k", "dbfs:/x", "https://example.com/x.csv", "file://host/x"]) {
+        const kept = resolveParameters(pathEp, [["data", value]], { cwd, remotePaths: "keep" })
+        expect(kept.parameters[0]).toMatchObject({ name: "data", value, logged: value })
         const e = error(() => resolveParameters(pathEp, [["data", value]], { cwd }))
         expect(e.code).toBe("param.remote_unsupported")
-        expect(e.message).toBe(`parameter 'data' is the remote path ${value}, which mlproject cannot download yet`)
-        expect(e.hint).toBe("download it first and pass the local path; remote path parameters arrive in a later version")
+        expect(e.message).toBe(`parameter 'data' is the remote path ${value}, which is only downloaded by 'mlproject run'`)
       }
       const remoteDefault = entryPoint("cat {data}", [spec("data", "path", "s3://b/data_file.csv")])
       expect(error(() => resolveParameters(remoteDefault, [], { cwd })).code).toBe("param.remote_unsupported")
+      expect(resolveParameters(remoteDefault, [], { cwd, remotePaths: "keep" }).command).toBe("cat s3://b/data_file.csv")
     })
 
     test("case 26: a uri default is passed unchanged; the user overrides it; unknown names are extras", () => {

@@ -65,13 +65,6 @@ describe("storeFor", () => {
     throw new Error(`storeFor(${uri}) did not refuse`)
   }
 
-  test.each(["http://127.0.0.1:5000", "https://user:secret@host", "databricks://profile", "databricks"])("%s waits for the REST store", (uri) => {
-    const error = refusal(uri)
-    expect(error.code).toBe("tracking.unsupported")
-    expect(error.message).toContain("arrives with the REST store")
-    expect(error.message).not.toContain("secret")
-  })
-
   test.each(["sqlite:///mlflow.db", "postgresql+psycopg2://u:p@h/db", "mysql://h/db", "mssql://h/db"])("%s is refused with a hint", (uri) => {
     const error = refusal(uri)
     expect(error.code).toBe("tracking.unsupported")

@@ -1,0 +1,86 @@
+// Logging into an existing run from outside it (`mlproject log`): the active run, batches from JSON, and each kind of write.
+import { readFileSync } from "node:fs"
+import { ToolError } from "../errors.ts"
+import { splitBatch } from "./rest-batch.ts"
+import { batchFromJson, type Batch } from "./rest-json.ts"
+import { storeFor } from "./store-for.ts"
+import { redactUri, resolveTrackingUri } from "./tracking-uri.ts"
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export type LogTarget = { runId: string; trackingUri: string }
+
+export type LogRequest =
+  | { kind: "param"; key: string; value: string }
+  | { kind: "tag"; key: string; value: string }
+  | { kind: "metric"; key: string; value: number; step: number; timestamp: number }
+  | { kind: "batch"; batch: Batch }
+  | { kind: "artifact"; localPath: string; artifactPath?: string }
+
+export type LogResult = { run_id: string; tracking_uri: string; params: number; metrics: number; tags: number; artifacts: string[] }
+
+/** The run `mlproject run` (or `mlflow run`) hands its entry point: MLFLOW_RUN_ID in MLFLOW_TRACKING_URI (default ./mlruns). */
+export const activeRun = (env: Env, cwd: string, runId?: string): LogTarget => {
+  const id = (runId ?? env.MLFLOW_RUN_ID)?.trim()
+  if (!id)
+    throw new ToolError("log.no_run", "no active run to log to: MLFLOW_RUN_ID is not set", {
+      hint: "run this inside `mlproject run`, or set MLFLOW_RUN_ID (and MLFLOW_TRACKING_URI) to the run to log to, or pass --run-id",
+      exitCode: 2,
+    })
+  return { runId: id, trackingUri: resolveTrackingUri(env, cwd) }
+}
+
+/** A log-batch JSON document from a file, or from standard input for "-". */
+export const readBatch = async (source: string, now: number): Promise<Batch> => {
+  let text: string
+  try {
+    text = source === "-" ? await Bun.stdin.text() : readFileSync(source, "utf8")
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new ToolError("log.batch.invalid", `cannot read ${source} (${code})`, { exitCode: 2 })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new ToolError("log.batch.invalid", `${source === "-" ? "standard input" : source} is not valid JSON: ${(error as Error).message}`, {
+      hint: 'expected {"metrics":[{"key":"loss","value":0.1,"step":1}],"params":[{"key":"alpha","value":"0.5"}],"tags":[…]}',
+      exitCode: 2,
+    })
+  }
+  return batchFromJson(json, now)
+}
+
+/** Performs one `mlproject log …` write and says what was written. */
+export const logToRun = async (target: LogTarget, request: LogRequest, env: Env): Promise<LogResult> => {
+  const store = storeFor(target.trackingUri, env)
+  const result: LogResult = { run_id: target.runId, tracking_uri: redactUri(target.trackingUri), params: 0, metrics: 0, tags: 0, artifacts: [] }
+  switch (request.kind) {
+    case "param":
+      await store.logBatch(target.runId, { params: [{ key: request.key, value: request.value }] })
+      return { ...result, params: 1 }
+    case "tag":
+      await store.setTag(target.runId, request.key, request.value)
+      return { ...result, tags: 1 }
+    case "metric":
+      await store.logMetric(target.runId, { key: request.key, value: request.value, timestamp: request.timestamp, step: request.step })
+      return { ...result, metrics: 1 }
+    case "batch":
+      // Split here too, so the file store (which enforces MLflow's per-request limits) takes any size.
+      for (const piece of splitBatch(request.batch)) await store.logBatch(target.runId, piece)
+      return { ...result, params: request.batch.params.length, metrics: request.batch.metrics.length, tags: request.batch.tags.length }
+    case "artifact": {
+      const run = await store.getRun(target.runId)
+      // Loaded here only: the artifact path reaches the storage layer, which `log metric` loops must not load.
+      const { logArtifact } = await import("./rest-artifacts.ts")
+      const artifacts = await logArtifact({
+        trackingUri: target.trackingUri,
+        env,
+        artifactUri: run.info.artifact_uri,
+        localPath: request.localPath,
+        artifactPath: request.artifactPath,
+      })
+      return { ...result, artifacts }
+    }
+  }
+}
