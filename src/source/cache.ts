@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, r
 import { hostname } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { run } from "../util/exec.ts"
+import { run, spawnDetached } from "../util/exec.ts"
 import { cacheDir } from "../util/paths.ts"
 import { acquireLock } from "../util/lock.ts"
 
@@ -170,7 +170,22 @@ export const workingCopy = async (from: string, env: Record<string, string | und
       cause: error,
     })
   }
-  return { root, remove: async () => rmSync(root, { recursive: true, force: true }) }
+  return { root, remove: async () => removeInBackground(root) }
+}
+
+/**
+ * Deleting thousands of files can take longer than the run itself on some disks: the folder is renamed away at once
+ * and deleted by a detached `rm`. If that dies, the name still carries our pid and the next run's reapDead removes it.
+ */
+const removeInBackground = (root: string): void => {
+  const doomed = `${root}.trash`
+  try {
+    renameSync(root, doomed)
+  } catch {
+    rmSync(root, { recursive: true, force: true })
+    return
+  }
+  if (!spawnDetached(["rm", "-rf", "--", doomed])) rmSync(doomed, { recursive: true, force: true })
 }
 
 /**

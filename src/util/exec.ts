@@ -124,3 +124,13 @@ export const tryOutput = async (argv: string[], options: ExecOptions = {}): Prom
     throw error
   }
 }
+
+/** Starts a program in its own session and does not wait for it (background cleanup); false when it cannot start. */
+export const spawnDetached = (argv: string[]): boolean => {
+  try {
+    Bun.spawn(argv, { detached: true, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref()
+    return true
+  } catch {
+    return false
+  }
+}

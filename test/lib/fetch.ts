@@ -81,3 +81,12 @@ const safeList = (dir: string): string[] => {
     return []
   }
 }
+
+/** Leftovers once background deletions of working copies (`*.trash`, removed by a detached rm) have finished. */
+export const leftoversAfterCleanup = async (h: Home): Promise<string[]> => {
+  for (let waited = 0; waited < 5000; waited += 25) {
+    if (!leftovers(h).some((path) => path.endsWith(".trash"))) break
+    await Bun.sleep(25)
+  }
+  return leftovers(h)
+}

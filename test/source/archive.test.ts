@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { tar, zip, type TarEntry, type ZipEntry } from "../lib/archives.ts"
-import { fetchError, fetchSource, filesContaining, home, leftovers, type Home } from "../lib/fetch.ts"
+import { fetchError, fetchSource, filesContaining, home, leftovers, leftoversAfterCleanup, type Home } from "../lib/fetch.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
 const project = "name: packed\nentry_points:\n  main:\n    command: \"true\"\n"
@@ -42,7 +42,7 @@ describe("archives that are fine", () => {
     const again = await fetchSource(h, file)
     expect(again.events.at(-1)).toMatchObject({ cached: true })
     await again.source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("a zip without a top-level folder, with #subdir, deflated and stored entries", async () => {
@@ -95,7 +95,7 @@ describe("archives that are fine", () => {
     const refused = await fetchError(h, `http://u:wrong@127.0.0.1:${server.port}/p.tgz`)
     expect(refused).toMatchObject({ code: "source.archive.auth", exitCode: 2 })
     expect(refused.message).not.toContain("wrong")
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("setuid, setgid and sticky bits are dropped; the executable bit is kept", async () => {
@@ -182,7 +182,7 @@ describe("hostile zip archives are refused and nothing is written", () => {
     const file = save(dir, "broken.zip", new TextEncoder().encode("<html>404</html>"))
     const error = await fetchError(h, file)
     expect(error.code).toBe("source.archive.invalid")
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 
@@ -203,6 +203,6 @@ describe("archives in object stores", () => {
     expect(events.some((e) => e.type === "download.done")).toBe(true)
     expect(events.at(-1)).toMatchObject({ type: "fetch.done", cached: false })
     await source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })

@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { ToolError } from "../../src/errors.ts"
 import { ensureEntry, publish, readEntry } from "../../src/source/cache.ts"
 import { acquireLock } from "../../src/util/lock.ts"
-import { fetchSource, home, leftovers } from "../lib/fetch.ts"
+import { fetchSource, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
 import { gitRepo, type GitRepo } from "../lib/git.ts"
 import { gitDaemon, type GitDaemon } from "../lib/git-daemon.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -112,7 +112,7 @@ describe("entries", () => {
     }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ToolError)
     expect((error as ToolError).exitCode).toBe(130)
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
     expect(readdirSync(join(h.path, "projects", "git"), { recursive: true }).filter((p) => String(p).split("/").length === 2)).toEqual([])
     const { source, events } = await fetchSource(h, `${daemon.url}/repo.git`, { version: repo.commit(250) })
     expect(events.at(-1)).toMatchObject({ cached: false, commit: repo.commit(250) })
@@ -126,6 +126,6 @@ describe("entries", () => {
     const { source } = await fetchSource(h, `${daemon.url}/repo.git`, { version: repo.commit(10) })
     expect(existsSync(orphan)).toBe(false)
     await source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })

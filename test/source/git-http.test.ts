@@ -4,7 +4,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gitRepo, sh, type GitRepo } from "../lib/git.ts"
 import { gitHttp } from "../lib/git-http.ts"
-import { fetchError, fetchSource, filesContaining, home, leftovers } from "../lib/fetch.ts"
+import { fetchError, fetchSource, filesContaining, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
 const token = "ghp_Sup3rSecretT0ken_9f8e7d"
@@ -60,7 +60,7 @@ describe("a token in the URL", () => {
       expect(text).not.toContain(wrong)
       expect(text).not.toContain(token)
     }
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("a user name alone stays with git, whose credential helper (the user's own config) supplies the password", async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gitRepo, sh, type GitRepo } from "../lib/git.ts"
-import { fetchError, fetchSource, home, leftovers } from "../lib/fetch.ts"
+import { fetchError, fetchSource, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
 let repo: GitRepo
@@ -56,7 +56,7 @@ describe("a local work tree with --version", () => {
     expect(readFileSync(join(source.dir, "counter.txt"), "utf8")).toBe(`${commit}\n`)
     expect(events.at(-1)).toMatchObject({ type: "fetch.done", commit: repo.commit(commit), cached: false })
     await source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("a subfolder of the work tree, with #subdir", async () => {

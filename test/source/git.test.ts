@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gitRepo, sh, type GitRepo } from "../lib/git.ts"
 import { gitDaemon, type GitDaemon } from "../lib/git-daemon.ts"
-import { fetchError, fetchSource, home, leftovers } from "../lib/fetch.ts"
+import { fetchError, fetchSource, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
 
 let repo: GitRepo
 let daemon: GitDaemon
@@ -75,7 +75,7 @@ describe("git versions", () => {
     expect(error.code).toBe("source.git.version")
     expect(error.exitCode).toBe(2)
     expect(error.message).toBe(`Unable to checkout version 'no-such-branch' of git repo ${url} - please ensure that the version exists in the repo`)
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 
@@ -104,7 +104,7 @@ describe("#subdir", () => {
     await using h = home()
     const error = await fetchError(h, `${url}#nope`, { version: "feature" })
     expect(error.message).toBe(`Could not find subdirectory nope of ${url}#nope`)
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 
@@ -146,7 +146,7 @@ describe("the fetch cache", () => {
     expect(counter(c.source.dir)).toBe("700")
     expect(existsSync(join(c.source.dir, "output.bin"))).toBe(false)
     await c.source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("concurrent runs of one commit fetch it once", async () => {
@@ -162,7 +162,7 @@ describe("the fetch cache", () => {
     expect(done.filter((e) => e?.cached === false)).toHaveLength(1)
     expect(await daemon.requests()).toBe(before + 1)
     expect(readdirSync(join(h.path, "projects", "git")).length).toBe(1)
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 
@@ -183,7 +183,7 @@ describe("submodules", () => {
     await using top = gitRepo({ commits: 1, base: repo.base, name: "sneaky.git", submodules: { leak: { url: `file://${sub.path}`, commit: sub.head } } })
     const error = await fetchError(h, `${daemon.url}/sneaky.git`)
     expect(error.code).toBe("source.git.protocol")
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { gitRepo, type GitRepo } from "../lib/git.ts"
 import { githubApi, type GithubApi } from "../lib/github-api.ts"
-import { fetchError, fetchSource, filesContaining, home, leftovers } from "../lib/fetch.ts"
+import { fetchError, fetchSource, filesContaining, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
 
 const token = "ghp_PrivateRepoT0ken_abc123"
 let repo: GitRepo
@@ -42,7 +42,7 @@ describe("GitHub tarballs when git is missing", () => {
     expect(events[0]).toMatchObject({ type: "fetch.started", kind: "github" })
     expect(events.at(-1)).toMatchObject({ type: "fetch.done", commit: repo.commit(commit), cached: false })
     await source.cleanup()
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
   test("a full sha: one tarball download, then no API call at all", async () => {
@@ -84,7 +84,7 @@ describe("GitHub tarballs when git is missing", () => {
     const error = await fetchError(h, `${api.url}/acme/proj`, { version: "nope", env: noGit })
     expect(error.code).toBe("source.git.version")
     expect(error.message).toBe(`Unable to checkout version 'nope' of git repo ${api.url}/acme/proj - please ensure that the version exists in the repo`)
-    expect(leftovers(h)).toEqual([])
+    expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
 
