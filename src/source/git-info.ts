@@ -3,6 +3,9 @@ import { existsSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { tryOutput } from "../util/exec.ts"
 
+/** Whether a `git` program is on the PATH the fetch will use. */
+export const hasGit = (env: Record<string, string | undefined>): boolean => Bun.which("git", { PATH: env.PATH ?? "" }) !== null
+
 export type GitInfo = { root: string; commit: string; remote_url: string | null }
 
 /** A `.git` folder or file in the folder or a parent: saves two git processes on every run outside Git. */

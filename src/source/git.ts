@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { entriesWithPrefix, ensureEntry, keyFor, projectsDir, publish, reapTemps, tempBeside, type Entry } from "./cache.ts"
 import { acquireLock } from "../util/lock.ts"
+import { hasGit } from "./git-info.ts"
 import { git, gitError, gitSession, hardFailure, versionError, type GitSession } from "./git-run.ts"
 import { reporter } from "./progress.ts"
 import { displayUri } from "../util/redact.ts"
@@ -16,7 +17,6 @@ export type Resolved = { commit: string | null; ref?: string; branch?: string; a
 const fullSha = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i
 const shortSha = /^[0-9a-f]{4,63}$/i
 
-export const hasGit = (env: Record<string, string | undefined>): boolean => Bun.which("git", { PATH: env.PATH ?? "" }) !== null
 
 export const requireGit = (env: Record<string, string | undefined>, name: string, github = false): void => {
   if (hasGit(env)) return

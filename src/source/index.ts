@@ -1,12 +1,9 @@
 // Resolves a project URI to a local folder; one fetcher per kind of source, chosen from a record by the URI's form.
 import { ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
-import { fetchArchive } from "./archive.ts"
-import { projectsDir } from "./cache.ts"
-import { fetchGit, hasGit } from "./git.ts"
-import { fetchLocalVersion } from "./git-local.ts"
-import { fetchGithub } from "./github.ts"
+import { hasGit } from "./git-info.ts"
 import { resolveLocal } from "./local.ts"
+import { cacheDir } from "../util/paths.ts"
 import { classify, githubRepoOf, type Target, type Via } from "./uri.ts"
 import type { Fetcher } from "./working.ts"
 
@@ -41,13 +38,15 @@ export type SourceRequest = {
   fetcher?: "auto" | "git" | "tarball"
 }
 
+// Remote fetchers are loaded on first use: a run of a local folder never pays for git, tar or Octokit code.
 const fetchers: Record<Via, Fetcher> = {
   local: (target, request) => resolveLocal(target.uri, request.cwd),
-  "local-git": fetchLocalVersion,
-  git: fetchGit,
-  github: fetchGithub,
-  archive: fetchArchive,
+  "local-git": async (target, request) => (await import("./git-local.ts")).fetchLocalVersion(target, request),
+  git: async (target, request) => (await import("./git.ts")).fetchGit(target, request),
+  github: async (target, request) => (await import("./github.ts")).fetchGithub(target, request),
+  archive: async (target, request) => (await import("./archive.ts")).fetchArchive(target, request),
 }
+
 
 /** A remote Git URI goes to git, or to GitHub's tarball API when asked (--fetcher tarball) or when git is missing. */
 const chooseVia = (target: Target, request: SourceRequest): Via => {
@@ -83,7 +82,7 @@ export const resolveSource = async (request: SourceRequest): Promise<ProjectSour
 const cacheFailure = (error: unknown, request: SourceRequest): unknown => {
   const code = (error as NodeJS.ErrnoException | null)?.code
   if (error instanceof ToolError || typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return error
-  return new ToolError("source.cache", `could not prepare the project in the fetch cache (${projectsDir(request.env ?? process.env)}): ${(error as Error).message}`, {
+  return new ToolError("source.cache", `could not prepare the project in the fetch cache (${cacheDir("projects", request.env ?? process.env)}): ${(error as Error).message}`, {
     exitCode: 1,
     hint: code === "ENOSPC" || code === "EDQUOT" ? "free some disk space, or point MLPROJECT_HOME at a larger disk" : "check that MLPROJECT_HOME is writable (or point it elsewhere)",
     cause: error,
