@@ -6,6 +6,7 @@ import { ToolError } from "../errors.ts"
 import { run, spawnDetached } from "../util/exec.ts"
 import { cacheDir } from "../util/paths.ts"
 import { acquireLock } from "../util/lock.ts"
+import { claimPooled, returnToPool, snapshot } from "./working-pool.ts"
 
 /** What a cache entry holds besides its `tree/`: enough to use it without asking the network again. */
 export type EntryMeta = {
@@ -154,23 +155,38 @@ const copyTree = async (from: string, to: string): Promise<void> => {
 
 export type WorkingCopy = { root: string; remove(): Promise<void> }
 
-/** A private copy of a folder of an entry's tree for one run, removed by `remove()`. */
+/**
+ * A private copy of a folder of an entry's tree for one run. `remove()` returns an untouched copy to the pool, where the
+ * next run of the same tree claims it instead of copying every file again; a changed copy is deleted.
+ */
 export const workingCopy = async (from: string, env: Record<string, string | undefined>): Promise<WorkingCopy> => {
   const runs = join(projectsDir(env), "runs")
+  const pool = join(projectsDir(env), "pool")
   mkdirSync(runs, { recursive: true })
+  mkdirSync(pool, { recursive: true })
   reapDead(runs)
   const root = join(runs, scratchName())
-  try {
-    await copyTree(from, root)
-  } catch (error) {
-    rmSync(root, { recursive: true, force: true })
-    throw new ToolError("source.cache.copy", `could not copy ${from} into a working folder: ${(error as Error).message}`, {
-      exitCode: 1,
-      hint: `check free space and permissions under ${runs}`,
-      cause: error,
-    })
+  let made = claimPooled(pool, from, root)
+  if (!made) {
+    try {
+      await copyTree(from, root)
+      made = snapshot(root)
+    } catch (error) {
+      rmSync(root, { recursive: true, force: true })
+      throw new ToolError("source.cache.copy", `could not copy ${from} into a working folder: ${(error as Error).message}`, {
+        exitCode: 1,
+        hint: `check free space and permissions under ${runs}`,
+        cause: error,
+      })
+    }
   }
-  return { root, remove: async () => removeInBackground(root) }
+  const pristine = made
+  return {
+    root,
+    remove: async () => {
+      if (!returnToPool(pool, from, root, pristine)) removeInBackground(root)
+    },
+  }
 }
 
 /**

@@ -1,12 +1,12 @@
 // The fetch cache's lock and build rules: stale locks broken, waiters wait, interrupted builds leave nothing a later run trusts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../../src/errors.ts"
 import { ensureEntry, publish, readEntry } from "../../src/source/cache.ts"
 import { acquireLock } from "../../src/util/lock.ts"
-import { fetchSource, home, leftovers, leftoversAfterCleanup } from "../lib/fetch.ts"
+import { fetchSource, home, leftovers, leftoversAfterCleanup, type Home } from "../lib/fetch.ts"
 import { gitRepo, type GitRepo } from "../lib/git.ts"
 import { gitDaemon, type GitDaemon } from "../lib/git-daemon.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -129,3 +129,53 @@ describe("entries", () => {
     expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 })
+
+describe("the working-copy pool", () => {
+  const inode = (path: string) => statSync(path).ino
+  const fetchCommit = (h: Home) => fetchSource(h, `${daemon.url}/repo.git`, { version: repo.commit(20) })
+
+  test("an untouched working copy is claimed by the next run of the same tree instead of copied again", async () => {
+    await using h = home()
+    const first = await fetchCommit(h)
+    const file = readdirSync(first.source.dir).find((name) => statSync(join(first.source.dir, name)).isFile()) as string
+    const firstInode = inode(join(first.source.dir, file))
+    await first.source.cleanup()
+    expect(readdirSync(join(h.path, "projects", "pool")).filter((n) => !n.endsWith(".json"))).toHaveLength(1)
+    const second = await fetchCommit(h)
+    expect(second.source.dir).not.toBe(first.source.dir)
+    expect(inode(join(second.source.dir, file))).toBe(firstInode)
+    await second.source.cleanup()
+  })
+
+  test.each([
+    ["writes a new file", (dir: string) => writeFileSync(join(dir, "output.bin"), "x")],
+    ["rewrites a file in place, restoring its size and mtime", (dir: string) => {
+      const name = readdirSync(dir).find((n) => statSync(join(dir, n)).isFile()) as string
+      const path = join(dir, name)
+      const before = statSync(path)
+      const content = readFileSync(path)
+      writeFileSync(path, Buffer.from(content.map((byte) => byte ^ 1)))
+      utimesSync(path, before.atime, before.mtime)
+    }],
+    ["deletes a file", (dir: string) => rmSync(join(dir, readdirSync(dir).find((n) => statSync(join(dir, n)).isFile()) as string))],
+  ])("a copy whose run %s is never reused", async (_, change) => {
+    await using h = home()
+    const first = await fetchCommit(h)
+    change(first.source.dir)
+    const changed = snapshotOf(first.source.dir)
+    await first.source.cleanup()
+    const second = await fetchCommit(h)
+    expect(snapshotOf(second.source.dir)).not.toEqual(changed)
+    expect(existsSync(join(second.source.dir, "output.bin"))).toBe(false)
+    await second.source.cleanup()
+    expect(await leftoversAfterCleanup(h)).toEqual([])
+  })
+})
+
+/** File names and contents below a folder, to compare what two runs were given. */
+const snapshotOf = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    (readdirSync(dir, { recursive: true }) as string[])
+      .filter((p) => statSync(join(dir, p)).isFile())
+      .map((p) => [p, readFileSync(join(dir, p), "utf8")]),
+  )

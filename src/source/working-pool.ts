@@ -1,0 +1,84 @@
+// Pristine working copies kept for the next run of the same tree: reused only when lstat proves nothing changed.
+import { createHash, randomBytes } from "node:crypto"
+import { lstatSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+
+/** Relative path → what lstat says; ctime cannot be set from user space, so any write, chmod or rename shows. */
+type Snapshot = Record<string, string>
+
+const maxPooledPerTree = 4
+
+const walk = (root: string, relative: string, out: Snapshot): void => {
+  for (const entry of readdirSync(join(root, relative), { withFileTypes: true })) {
+    const path = relative === "" ? entry.name : `${relative}/${entry.name}`
+    const stat = lstatSync(join(root, path), { bigint: true })
+    out[path] = `${stat.mode}:${stat.size}:${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}`
+    if (entry.isDirectory()) walk(root, path, out)
+  }
+}
+
+/** Every entry below the root (the root itself is renamed in and out of the pool, which changes its ctime). */
+export const snapshot = (root: string): Snapshot => {
+  const out: Snapshot = {}
+  walk(root, "", out)
+  return out
+}
+
+const same = (a: Snapshot, b: Snapshot): boolean => {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
+}
+
+const keyOf = (from: string): string => createHash("sha256").update(from).digest("hex").slice(0, 16)
+
+const pooled = (pool: string, key: string): string[] => {
+  try {
+    return readdirSync(pool).filter((name) => name.startsWith(`${key}-`) && !name.endsWith(".json"))
+  } catch {
+    return []
+  }
+}
+
+/** Moves a pooled copy of `from` to `to`; returns its snapshot, or null when there is none (another run may win the race). */
+export const claimPooled = (pool: string, from: string, to: string): Snapshot | null => {
+  for (const name of pooled(pool, keyOf(from))) {
+    try {
+      renameSync(join(pool, name), to)
+    } catch {
+      continue
+    }
+    try {
+      const taken = JSON.parse(readFileSync(join(pool, `${name}.json`), "utf8")) as Snapshot
+      rmSync(join(pool, `${name}.json`), { force: true })
+      return taken
+    } catch {
+      // No record of what it looked like: it cannot be trusted as pristine.
+      rmSync(to, { recursive: true, force: true })
+      return null
+    }
+  }
+  return null
+}
+
+/** Puts a copy back for the next run when it is exactly as it was made; false when the run changed anything. */
+export const returnToPool = (pool: string, from: string, root: string, made: Snapshot): boolean => {
+  const key = keyOf(from)
+  if (pooled(pool, key).length >= maxPooledPerTree) return false
+  let now: Snapshot
+  try {
+    now = snapshot(root)
+  } catch {
+    return false
+  }
+  if (!same(made, now)) return false
+  const name = `${key}-${randomBytes(6).toString("hex")}`
+  // The record goes first: a claimer that wins the folder always finds it.
+  writeFileSync(join(pool, `${name}.json`), JSON.stringify(made))
+  try {
+    renameSync(root, join(pool, name))
+    return true
+  } catch {
+    rmSync(join(pool, `${name}.json`), { force: true })
+    return false
+  }
+}
