@@ -1,31 +1,13 @@
 // Loads every real MLproject folder of the shared corpus and checks the outcome MLflow's behaviour predicts.
 import { describe, expect, test } from "bun:test"
-import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { fileLevelErrors, inspectProject } from "../../src/project/load.ts"
 import type { Diagnostic } from "../../src/project/types.ts"
-import { corpusDir, hasShared, sharedSkipReason } from "../lib/shared.ts"
+import { hasShared, sharedSkipReason } from "../lib/shared.ts"
+import { corpusRoot as root, projectDirFor, rows } from "./corpus-layout.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { expected, type Outcome } from "./corpus-expected.ts"
-
-const root = corpusDir("mlproject")
-const outside = "_outside_project_dir"
-
-type Row = { id: string; repoPath: string; folder: string }
-
-const rows = (): Row[] => {
-  if (!hasShared) return []
-  const folders = readdirSync(root)
-  return readFileSync(join(root, "INDEX.tsv"), "utf8")
-    .trim()
-    .split("\n")
-    .slice(1)
-    .map((line) => {
-      const [id = "", , repoPath = ""] = line.split("\t")
-      const folder = folders.find((f) => f.startsWith(`${id}__`)) ?? ""
-      return { id, repoPath, folder }
-    })
-}
 
 const outcomeOf = (diagnostics: Diagnostic[]): Outcome => {
   const [fileError] = fileLevelErrors(diagnostics)
@@ -34,20 +16,6 @@ const outcomeOf = (diagnostics: Diagnostic[]): Outcome => {
   const pythonEnv = diagnostics.some((d) => d.code === "python_env.invalid")
   if (broken.length || pythonEnv) return { ...(broken.length ? { broken } : {}), ...(pythonEnv ? { python_env_invalid: true as const } : {}) }
   return diagnostics.length ? { warnings: [...new Set(diagnostics.map((d) => d.code))].sort() } : "ok"
-}
-
-/**
- * Env files outside the project folder are stored under _outside_project_dir/<repo path>; rebuild the
- * repository layout in a temp folder so `conda_env: ../../environment.yaml` finds its file as it would.
- */
-const projectDirFor = (row: Row, scratch: string): string => {
-  const source = join(root, row.folder)
-  if (!existsSync(join(source, outside))) return source
-  const repo = join(scratch, row.id)
-  const projectDir = join(repo, dirname(row.repoPath))
-  cpSync(source, projectDir, { recursive: true, filter: (src) => !src.includes(`/${outside}`) })
-  cpSync(join(source, outside), repo, { recursive: true })
-  return projectDir
 }
 
 describe.skipIf(!hasShared)(`the real-world MLproject corpus${hasShared ? "" : ` (${sharedSkipReason})`}`, () => {
