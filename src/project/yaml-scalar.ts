@@ -1,30 +1,9 @@
-// PyYAML's YAML 1.1 scalar rules (resolver regexes and SafeConstructor), so `1e-5` stays a string as in MLflow.
+// PyYAML's SafeConstructor for YAML 1.1 scalars (the tags come from util/pyyaml-resolver.ts), so `1e-5` stays a string as in MLflow.
+import type { Tag } from "../util/pyyaml-resolver.ts"
 import type { PyDate, PyDateTime, PyScalar } from "./python-str.ts"
 
-// The implicit resolvers of PyYAML's resolver.py, anchored as Python's re.match(...$) anchors them.
-const boolRe = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/
-const floatRe =
-  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/
-const intRe = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/
-const nullRe = /^(?:~|null|Null|NULL|)$/
-const timestampRe =
-  /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/
 const timestampParts =
   /^([0-9]{4})-([0-9][0-9]?)-([0-9][0-9]?)(?:(?:[Tt]|[ \t]+)([0-9][0-9]?):([0-9][0-9]):([0-9][0-9])(?:\.([0-9]*))?(?:[ \t]*(Z|([-+])([0-9][0-9]?)(?::([0-9][0-9]))?))?)?$/
-
-export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp" | "merge" | "value"
-
-/** Which tag PyYAML gives an untagged plain scalar (quoted scalars are always str). */
-export const resolvePlain = (text: string): Tag => {
-  if (boolRe.test(text)) return "bool"
-  if (floatRe.test(text)) return "float"
-  if (intRe.test(text)) return "int"
-  if (text === "<<") return "merge"
-  if (nullRe.test(text)) return "null"
-  if (timestampRe.test(text)) return "timestamp"
-  if (text === "=") return "value"
-  return "str"
-}
 
 /** Thrown when PyYAML's constructor would raise (ValueError and friends); the caller adds the location. */
 export class ScalarError extends Error {}

@@ -2,9 +2,10 @@
 import { readFileSync, statSync } from "node:fs"
 import { CST, Lexer, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Scalar } from "yaml"
 import { ToolError } from "../errors.ts"
+import { resolvePlain, type Tag } from "../util/pyyaml-resolver.ts"
 import { pythonRepr, pythonStr, type PyScalar, type PyValue } from "./python-str.ts"
 import { reindentQuoted } from "./yaml-repair.ts"
-import { ScalarError, constructScalar, resolvePlain, type Tag } from "./yaml-scalar.ts"
+import { ScalarError, constructScalar } from "./yaml-scalar.ts"
 
 export type Pos = { line: number; column: number }
 export type YNode =

@@ -2,8 +2,8 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { errorText, request } from "../util/http.ts"
 import { denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
-import { errorText, request } from "./http.ts"
 import { readIni } from "./ini.ts"
 import type { Adapter, AdapterContext, Entry, Env, ObjectInfo } from "./types.ts"
 

@@ -1,6 +1,6 @@
 // The storage errors users see: each names the URI (without credentials) and the reason, then the fix.
 import { ToolError } from "../errors.ts"
-import { isAbort } from "./http.ts"
+import { isAbort } from "../util/http.ts"
 import { printable } from "./uri.ts"
 
 export const notFound = (uri: string, detail?: string): ToolError =>

@@ -1,8 +1,9 @@
 // http(s):// objects: stat by a one-byte ranged GET, reads pinned to one version with If-Range, PUT uploads.
 import { ToolError } from "../errors.ts"
+import { errorText, request, type HttpOptions } from "../util/http.ts"
+import { byteRange, parseContentRange } from "../util/http-range.ts"
 import { base64ToHex } from "./checksum.ts"
 import { changed, denied, failed, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
-import { byteRange, errorText, parseContentRange, request, type HttpOptions } from "./http.ts"
 import type { Adapter, AdapterContext, ObjectInfo } from "./types.ts"
 
 // Raw bytes: a gzip-encoded response decoded on the fly would not match the size or the ranges.

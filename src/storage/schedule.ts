@@ -1,5 +1,5 @@
 // Spreads an object's missing bytes over parallel ranged streams: fixed parts, or adaptively, adding streams while they help.
-import { sleep } from "./http.ts"
+import { sleep } from "../util/http-retry.ts"
 import type { Spans } from "./part-file.ts"
 
 /** A range being fetched; `end` shrinks when its tail is handed to another stream. Infinity: unknown size. */

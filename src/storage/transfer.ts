@@ -1,8 +1,8 @@
 // Downloads one object to a path: parallel ranged parts, retries that resume, checksum check, atomic rename.
 import { ToolError } from "../errors.ts"
+import { defaultRetry, sleep } from "../util/http-retry.ts"
 import { hasherFor } from "./checksum.ts"
 import { checksumMismatch, failed, interrupted, isTransient, truncated } from "./errors.ts"
-import { backoffMs, sleep } from "./http.ts"
 import { coveredBytes, missing, openPart, type PartFile, type Spans } from "./part-file.ts"
 import { runSpans, type Span } from "./schedule.ts"
 import { followHash, type Follower } from "./verify.ts"
@@ -60,7 +60,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
       if (!isTransient(error) || attempt >= tuning.retries) throw error
       part.save()
       if (!info.ranges && span.position > span.start) throw new Restart(undefined, { cause: error })
-      await sleep(backoffMs(attempt), signal)
+      await sleep(defaultRetry.backoffMs(attempt + 1), signal)
     } finally {
       clearTimeout(timer)
     }

@@ -1,6 +1,5 @@
 // Storage URI helpers: scheme, bucket and key, the local name a download gets, and a printable form.
 import { ToolError } from "../errors.ts"
-import { safeUrl } from "./http.ts"
 
 /** The lower-cased scheme, or null for a plain path (a one-letter "scheme" is a Windows drive: C:\data). */
 export const schemeOf = (value: string): string | null => {
@@ -19,6 +18,24 @@ export const bucketAndKey = (uri: string): { bucket: string; key: string } => {
   const match = uri.match(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/]+)\/?(.*)$/s)
   if (!match?.[1]) throw new ToolError("storage.uri", `'${printable(uri)}' does not name a bucket`, { hint: "write it as scheme://bucket/key" })
   return { bucket: match[1], key: match[2] ?? "" }
+}
+
+const sensitiveParam = /sig|signature|token|key|secret|password|credential|auth|session/i
+
+/** A URL safe to print: no userinfo, and the values of signature/token-like query parameters replaced. */
+export const safeUrl = (url: string): string => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@\s]*@/, "$1")
+  }
+  parsed.username = ""
+  parsed.password = ""
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (sensitiveParam.test(name)) parsed.searchParams.set(name, "REDACTED")
+  }
+  return parsed.toString()
 }
 
 /** The URI without credentials or signatures, for messages, events and tags. */

@@ -1,6 +1,7 @@
 // Writes and reads the flat meta.yaml mappings of an mlruns store, in PyYAML safe_dump's exact form.
 import { isMap, isScalar, isSeq, parseDocument } from "yaml"
 import { ToolError } from "../errors.ts"
+import { resolvePlain } from "../util/pyyaml-resolver.ts"
 import { parseFlatYaml } from "./flat-yaml.ts"
 import { emitStringValue } from "./yaml-emit.ts"
 
@@ -60,14 +61,12 @@ const parseGeneralYaml = (source: string, file: string): MetaMap => {
   return entries
 }
 
-const nullForms = new Set(["", "~", "null", "Null", "NULL"])
-
 /** A string field: undefined when absent, null when YAML null, otherwise the text (ints read as text). */
 export const metaString = (meta: MetaMap, key: string): string | null | undefined => {
   const value = meta.get(key)
   if (value === undefined) return undefined
   if (value === "collection") return null
-  if (value.plain && nullForms.has(value.text)) return null
+  if (value.plain && resolvePlain(value.text) === "null") return null
   return value.text
 }
 

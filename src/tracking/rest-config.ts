@@ -1,11 +1,10 @@
 // How to reach an MLflow tracking server: base URL, auth, TLS, timeout and retry settings from MLflow's variables.
 import { readFileSync } from "node:fs"
 import { ToolError } from "../errors.ts"
+import type { TlsOptions } from "../util/http.ts"
 import { version } from "../version.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
-
-export type TlsOptions = { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
 
 export type RestConfig = {
   /** Scheme, host, port and path prefix; no credentials, no trailing slash. */

@@ -1,10 +1,7 @@
-// Calls to an MLflow REST API: MLflow's retry policy (urllib3 backoff, Retry-After), timeouts, and errors that name no secret.
-//
-// This sits on `fetch` rather than src/storage/http.ts because a tracking server needs what that helper
-// does not offer: a CA bundle and a client certificate, MLflow's backoff formula and variables, and a
-// way to check whether an unanswered POST took effect before sending it again (see `recover`).
+// Calls to an MLflow REST API through the HTTP helper: MLflow's retry policy and variables, and errors that name no secret.
 import { ToolError } from "../errors.ts"
-import { retryAfterMs } from "../storage/http.ts"
+import { HttpUnreachable, exchange } from "../util/http.ts"
+import { transientStatus, urllib3Backoff, type RetryPolicy } from "../util/http-retry.ts"
 import type { RestConfig } from "./rest-config.ts"
 
 export type Payload = Record<string, unknown>
@@ -23,50 +20,18 @@ export class RestError extends ToolError {
 export const isRestError = (error: unknown, errorCode?: string): error is RestError =>
   error instanceof RestError && (errorCode === undefined || error.errorCode === errorCode)
 
-// urllib3's Retry as MLflow configures it: these statuses are retried, these honour Retry-After.
-const retryStatus = new Set([408, 429, 500, 502, 503, 504])
+// urllib3's Retry as MLflow configures it: the statuses it retries are the helper's transient ones; these honour Retry-After.
 const retryAfterStatus = new Set([413, 429, 503])
-// urllib3's DEFAULT_BACKOFF_MAX.
-const maxBackoffMs = 120_000
 
-/** urllib3's get_backoff_time: none before the first retry, then factor·2^(n-1) plus jitter, capped. */
-export const backoffDelayMs = (config: Pick<RestConfig, "backoffFactorMs" | "jitterMs">, failures: number): number => {
-  if (failures <= 1) return 0
-  return Math.min(maxBackoffMs, config.backoffFactorMs * 2 ** (failures - 1) + Math.random() * config.jitterMs)
-}
+/** MLFLOW_HTTP_REQUEST_MAX_RETRIES, _BACKOFF_FACTOR, _BACKOFF_JITTER and _RESPECT_RETRY_AFTER_HEADER as a retry policy. */
+const mlflowRetry = (config: RestConfig): RetryPolicy => ({
+  retries: config.maxRetries,
+  retryStatus: transientStatus,
+  backoffMs: urllib3Backoff(config.backoffFactorMs, config.jitterMs),
+  ...(config.respectRetryAfter ? { retryAfter: { statuses: (status: number) => retryAfterStatus.has(status), maxMs: Infinity } } : {}),
+})
 
 type Answer = { status: number; headers: Headers; text: string }
-/** `unsent`: the request never reached the server (connection refused), so sending again is always safe. */
-type Outcome = { answer: Answer } | { failure: string; unsent: boolean }
-
-const reasonOf = (error: unknown): { reason: string; unsent: boolean } => {
-  const e = error as { code?: string; message?: string }
-  const code = e?.code ?? ""
-  const message = e?.message?.startsWith(code) ? e.message.slice(code.length).replace(/^:\s*/, "") : e?.message
-  return { reason: [code, message].filter(Boolean).join(": ") || String(error), unsent: code === "ConnectionRefused" || code === "ECONNREFUSED" }
-}
-
-/** One attempt; the timeout covers the whole exchange, body included, like requests' read timeout in practice. */
-const attempt = async (config: RestConfig, request: RequestShape): Promise<Outcome> => {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), config.timeoutMs)
-  try {
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: { ...config.headers, ...request.headers },
-      body: request.body,
-      signal: controller.signal,
-      ...(config.tls ? { tls: config.tls } : {}),
-    })
-    return { answer: { status: response.status, headers: response.headers, text: await response.text() } }
-  } catch (error) {
-    if (controller.signal.aborted) return { failure: `no response within ${config.timeoutMs / 1000} s`, unsent: false }
-    const { reason, unsent } = reasonOf(error)
-    return { failure: reason, unsent }
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 export type RequestShape = { method: string; url: string; headers?: Record<string, string>; body?: string | Blob }
 
@@ -82,31 +47,37 @@ const describe = (request: RequestShape, config: RestConfig): string => `${reque
 
 /** Sends with MLflow's retries; returns the final answer of any status, or a recovered result. */
 export const send = async <T>(config: RestConfig, request: RequestShape, options: SendOptions<T> = {}): Promise<{ answer: Answer } | { recovered: T }> => {
-  for (let failures = 1; ; failures++) {
-    const outcome = await attempt(config, request)
-    const retriable = "answer" in outcome ? retryStatus.has(outcome.answer.status) : true
-    if ("answer" in outcome && !retriable) return outcome
-    // 429 and refused connections are never processed; anything else may have been, even on the last try.
-    const processed = "answer" in outcome ? outcome.answer.status !== 429 : !outcome.unsent
-    if (processed && options.recover) {
-      const recovered = await options.recover()
-      if (recovered !== null) return { recovered }
-    }
-    if (failures > config.maxRetries) {
-      if ("answer" in outcome) return outcome
-      throw unreachable(config, request, outcome.failure)
-    }
-    const retryAfter = "answer" in outcome && config.respectRetryAfter && retryAfterStatus.has(outcome.answer.status)
-      ? retryAfterMs(outcome.answer.headers.get("retry-after"))
-      : null
-    await Bun.sleep(retryAfter ?? backoffDelayMs(config, failures))
+  const { recover } = options
+  const recovered =
+    recover &&
+    (async () => {
+      const found = await recover()
+      return found === null ? null : { recovered: found }
+    })
+  try {
+    return await exchange<{ answer: Answer } | { recovered: T }>(request.url, {
+      method: request.method,
+      headers: { ...config.headers, ...request.headers },
+      body: request.body,
+      tls: config.tls,
+      timeoutMs: config.timeoutMs,
+      retry: mlflowRetry(config),
+      // MLflow's session retries every method (urllib3's allowed_methods=None); the one call that must not repeat brings `recover`.
+      idempotent: true,
+      // The timeout covers the whole exchange, body included, like requests' read timeout in practice.
+      read: async (response) => ({ answer: { status: response.status, headers: response.headers, text: await response.text() } }),
+      recover: recovered,
+    })
+  } catch (error) {
+    if (error instanceof HttpUnreachable) throw unreachable(config, request, error)
+    throw error
   }
 }
 
-const unreachable = (config: RestConfig, request: RequestShape, failure: string): ToolError => {
-  const timedOut = failure.startsWith("no response within")
-  return new ToolError("tracking.unreachable", `${config.label}: ${describe(request, config)} failed after ${config.maxRetries + 1} attempts: ${failure}`, {
-    hint: timedOut
+const unreachable = (config: RestConfig, request: RequestShape, lost: HttpUnreachable): ToolError => {
+  const failure = lost.timedOut ? `no response within ${config.timeoutMs / 1000} s` : lost.reason
+  return new ToolError("tracking.unreachable", `${config.label}: ${describe(request, config)} failed after ${lost.attempts} attempts: ${failure}`, {
+    hint: lost.timedOut
       ? "the server is slow or stuck; raise MLFLOW_HTTP_REQUEST_TIMEOUT (seconds) to wait longer"
       : "check MLFLOW_TRACKING_URI and that the server is running; MLFLOW_HTTP_REQUEST_MAX_RETRIES sets how often to retry",
     exitCode: 1,

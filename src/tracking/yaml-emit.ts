@@ -5,22 +5,17 @@
 // and line folding. Where libyaml and PyYAML's pure-Python emitter differ (emoji, U+0085, folding of
 // long double-quoted strings) this follows libyaml. Every rule here was checked against PyYAML 6.
 
+import { resolvePlain } from "../util/pyyaml-resolver.ts"
+
 const bestWidth = 80
 /** Continuation lines of a top-level mapping value are indented by PyYAML's default indent. */
 const valueIndent = 2
 
-// PyYAML's implicit resolvers (YAML 1.1): a string that reads back as another type must be quoted.
-const implicitResolvers = [
-  /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
-  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
-  /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/,
-  /^(?:~|null|Null|NULL|)$/,
-  /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/,
-  /^(?:<<|=|!|&|\*)$/,
-]
+// PyYAML also resolves `!`, `&` and `*` (tag:yaml.org,2002:yaml); no plain scalar can be one, but the emitter asks.
+const yamlIndicator = /^(?:!|&|\*)$/
 
-/** True when PyYAML would read the text back, unquoted, as a string. */
-export const plainReadsAsString = (text: string): boolean => !implicitResolvers.some((re) => re.test(text))
+/** True when PyYAML would read the text back, unquoted, as a string: a string that reads as another type is quoted. */
+export const plainReadsAsString = (text: string): boolean => resolvePlain(text) === "str" && !yamlIndicator.test(text)
 
 const isBreak = (c: string | undefined): boolean =>
   c === "\n" || c === "\r" || c === "\u0085" || c === "\u2028" || c === "\u2029"

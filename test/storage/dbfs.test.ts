@@ -2,23 +2,14 @@
 import { describe, expect, test } from "bun:test"
 import { readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { ToolError } from "../../src/errors.ts"
 import { dbfsPath } from "../../src/storage/dbfs.ts"
 import { downloadPathParameter, downloadUri, upload } from "../../src/storage/index.ts"
 import { pseudoRandom, sha256 } from "../lib/bytes.ts"
+import { caught } from "../lib/caught.ts"
 import { dbfsServer } from "../lib/dbfs-server.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
 const MiB = 1024 * 1024
-const caught = async (promise: Promise<unknown>): Promise<ToolError> => {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof ToolError) return error
-    throw error
-  }
-  throw new Error("expected a ToolError")
-}
 
 describe("dbfs", () => {
   test.each([

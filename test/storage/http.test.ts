@@ -3,22 +3,13 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, readFileSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import type { Event } from "../../src/events/event.ts"
-import { ToolError } from "../../src/errors.ts"
 import { download, downloadUri } from "../../src/storage/index.ts"
 import { pseudoRandom, sha256 } from "../lib/bytes.ts"
+import { caught } from "../lib/caught.ts"
 import { objectServer } from "../lib/object-server.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
 const MiB = 1024 * 1024
-const caught = async (promise: Promise<unknown>): Promise<ToolError> => {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof ToolError) return error
-    throw error
-  }
-  throw new Error("expected a ToolError")
-}
 
 describe("http downloads", () => {
   test("downloads an object with a ranged GET, asking for raw bytes", async () => {

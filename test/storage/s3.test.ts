@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { ToolError } from "../../src/errors.ts"
 import { downloadPathParameter, downloadUri, stat, upload } from "../../src/storage/index.ts"
 import { pseudoRandom, sha256, sha256File } from "../lib/bytes.ts"
+import { caught } from "../lib/caught.ts"
 import { s3Proxy, type S3Proxy } from "../lib/s3-proxy.ts"
 import { startS3rver, type S3rver } from "../lib/s3rver.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -14,15 +14,6 @@ let server: S3rver
 let proxy: S3Proxy
 let env: Record<string, string>
 
-const caught = async (promise: Promise<unknown>): Promise<ToolError> => {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof ToolError) return error
-    throw error
-  }
-  throw new Error("expected a ToolError")
-}
 
 beforeAll(async () => {
   server = await startS3rver(["data", "big"])

@@ -3,12 +3,13 @@ import { describe, expect, test } from "bun:test"
 import { readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { crc32c, crc32cBase64 } from "../../src/storage/checksum.ts"
-import { backoffMs, parseContentRange, retryAfterMs, safeUrl } from "../../src/storage/http.ts"
 import { parseIni } from "../../src/storage/ini.ts"
 import { createRunStorageDir, downloadPathParameter, downloadUri, isRemoteUri, lastSegment, upload } from "../../src/storage/index.ts"
 import { addSpan, missing } from "../../src/storage/part-file.ts"
 import { splitSpans } from "../../src/storage/schedule.ts"
-import { isFolderUri, safeRelative } from "../../src/storage/uri.ts"
+import { isFolderUri, safeRelative, safeUrl } from "../../src/storage/uri.ts"
+import { parseContentRange } from "../../src/util/http-range.ts"
+import { defaultRetry, retryAfterMs, retryDelayMs } from "../../src/util/http-retry.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
 describe("uris", () => {
@@ -87,9 +88,9 @@ describe("spans and ranges", () => {
     expect(retryAfterMs("3")).toBe(3000)
     expect(retryAfterMs(new Date(Date.now() + 5000).toUTCString(), Date.now())).toBeGreaterThan(3000)
     expect(retryAfterMs("soon")).toBeNull()
-    expect(backoffMs(0)).toBeLessThanOrEqual(250)
-    expect(backoffMs(20)).toBeLessThanOrEqual(30_000)
-    expect(backoffMs(0, 120_000)).toBe(30_000)
+    expect(defaultRetry.backoffMs(1)).toBeLessThanOrEqual(250)
+    expect(defaultRetry.backoffMs(21)).toBeLessThanOrEqual(30_000)
+    expect(retryDelayMs(defaultRetry, 1, new Response(null, { status: 503, headers: { "retry-after": "120" } }))).toBe(30_000)
   })
 })
 

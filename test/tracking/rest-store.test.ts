@@ -1,22 +1,13 @@
 // The REST store against a loopback MLflow server: the run lifecycle, JSON shapes, auth, retries, faults and errors.
 import { describe, expect, test } from "bun:test"
-import { isToolError, type ToolError } from "../../src/errors.ts"
+import { isToolError } from "../../src/errors.ts"
 import { storeFor } from "../../src/tracking/store-for.ts"
 import type { Metric } from "../../src/tracking/types.ts"
+import { caught as failure } from "../lib/caught.ts"
 import { mlflowServer } from "../lib/mlflow-server.ts"
 
 /** No backoff, short timeout: faults cost milliseconds, not MLflow's minutes. */
 const fast = { MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "0", MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: "0", MLFLOW_HTTP_REQUEST_TIMEOUT: "0.5" }
-
-const failure = async (promise: Promise<unknown>): Promise<ToolError> => {
-  try {
-    await promise
-  } catch (error) {
-    if (isToolError(error)) return error
-    throw error
-  }
-  throw new Error("expected a ToolError")
-}
 
 const newRun = { user_id: "ada", start_time: 1_700_000_000_000, run_name: "brave-owl-7", tags: [{ key: "mlflow.source.type", value: "PROJECT" }] }
 

@@ -1,0 +1,195 @@
+// The one HTTP helper: timeouts, retries with backoff honouring Retry-After, checked redirects, TLS, errors that name no secret.
+import { ToolError } from "../errors.ts"
+import { fetchDroppingAuth } from "./http-redirect.ts"
+import { defaultRetry, retryDelayMs, sleep, type RetryPolicy } from "./http-retry.ts"
+import { redactUrl, scrub, secretsOf } from "./redact.ts"
+
+/** Bun's fetch `tls`: a CA bundle to trust, a client certificate and key (PEM text), or no verification at all. */
+export type TlsOptions = { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
+
+export type HttpOptions = {
+  method?: string
+  headers?: Record<string, string>
+  /** Only bodies that can be sent twice (string, bytes, Blob/Bun.file) are retried; a stream is sent once. */
+  body?: string | Uint8Array | Blob | ReadableStream<Uint8Array> | null
+  signal?: AbortSignal
+  /** Time one attempt may take until the response headers arrive, and through `read` when the caller reads inside. */
+  timeoutMs?: number
+  /** Defaults to `defaultRetry`: four retries of 408/429/5xx and of lost connections. */
+  retry?: RetryPolicy
+  /** Resend a non-idempotent method (POST) too; only when the caller knows a repeat is harmless. */
+  idempotent?: boolean
+  /** Bun's fetch decompresses by default; byte-exact downloads need the raw bytes. */
+  decompress?: boolean
+  tls?: TlsOptions
+  /** "follow" leaves redirects to fetch; "drop-auth" follows them here and never sends Authorization to another origin. */
+  redirect?: "follow" | "drop-auth"
+  /** Strings no error may show, besides the URL's userinfo and the Authorization header, which are always hidden. */
+  secrets?: string[]
+  /** Called before each retry with the retry number (1-based), the delay and the reason. */
+  onRetry?: (retry: number, delayMs: number, reason: string) => void
+}
+
+/** What `read` may do with its attempt: a body that keeps arriving restarts the clock with `idleMs`. */
+export type Attempt = { alive(idleMs: number): void }
+
+export type ExchangeOptions<T> = HttpOptions & {
+  /** Consumes the final answer inside its attempt; a ToolError it throws is the verdict, any other error a failed attempt. */
+  read: (response: Response, attempt: Attempt) => Promise<T>
+  /**
+   * For a request that must not take effect twice: after an attempt whose effect is unknown (a timeout, a dropped
+   * connection, a 5xx), even the last, look for that effect; a non-null result ends the call, null allows a resend.
+   * With it a non-idempotent request is retried; without it, never.
+   */
+  recover?: () => Promise<T | null>
+}
+
+/** Every attempt failed without an answer (or while its body was read); `reason` is already free of secrets. */
+export class HttpUnreachable extends ToolError {
+  readonly reason: string
+  readonly timedOut: boolean
+  readonly attempts: number
+  constructor(message: string, details: { reason: string; timedOut: boolean; attempts: number; cause: unknown }) {
+    super("http.unreachable", message, { exitCode: 1, hint: "check the address and your network connection, then try again", cause: details.cause })
+    this.reason = details.reason
+    this.timedOut = details.timedOut
+    this.attempts = details.attempts
+  }
+}
+
+export const isAbort = (error: unknown): boolean => (error as Error)?.name === "AbortError"
+
+const idempotentMethods = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
+
+const resendable = (body: HttpOptions["body"]): boolean => !(body instanceof ReadableStream)
+
+/** "ConnectionRefused: Unable to connect…" (a code said once), and whether the request surely never reached the server. */
+const failureOf = (error: unknown): { reason: string; unsent: boolean } => {
+  const e = error as { code?: string; message?: string; name?: string }
+  if (e?.name === "TimeoutError") return { reason: "timed out", unsent: false }
+  const code = e?.code ?? ""
+  const message = e?.message?.startsWith(code) ? e.message.slice(code.length).replace(/^:\s*/, "") : e?.message
+  return { reason: [code, message].filter(Boolean).join(": ") || String(error), unsent: code === "ConnectionRefused" || code === "ECONNREFUSED" }
+}
+
+/** The secrets an error could echo: the caller's, and the credential in an Authorization header. */
+const secretsIn = (options: HttpOptions): string[] => {
+  const authorization = Object.entries(options.headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1]
+  return secretsOf(...(options.secrets ?? []), authorization, authorization?.replace(/^\S+\s+/, ""))
+}
+
+// Network errors can quote a URL, and a signed URL carries its token in the query.
+const clean = (text: string, secrets: string[]): string => scrub(text, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, (url) => redactUrl(url))
+
+const lostReason = (lost: { error: unknown; timedOut: boolean }, timeoutMs: number, secrets: string[]): string =>
+  lost.timedOut ? `no response within ${timeoutMs} ms` : clean(failureOf(lost.error).reason, secrets)
+
+/**
+ * How one attempt ended. `uncertain`: the server may have acted on it (anything but a 429 or a refused connection).
+ * `retry`: a retryable status with retries left, its body already discarded. `read`: the answer as `read` returned
+ * it (`failed` when its status was retryable but no retry was left). `lost`: no answer, or its body broke.
+ */
+type Outcome<T> =
+  | { kind: "retry"; answer: Response; uncertain: boolean }
+  | { kind: "read"; value: T; failed: boolean; uncertain: boolean }
+  | { kind: "lost"; error: unknown; timedOut: boolean; uncertain: boolean }
+
+type Plan = { method: string; policy: RetryPolicy; timeoutMs: number; last: boolean }
+
+const attempt = async <T>(url: string, options: ExchangeOptions<T>, { method, policy, timeoutMs, last }: Plan): Promise<Outcome<T>> => {
+  const timeout = new AbortController()
+  const expire = () => timeout.abort(new DOMException("timed out", "TimeoutError"))
+  let timer = setTimeout(expire, timeoutMs)
+  const clock: Attempt = {
+    alive(idleMs) {
+      clearTimeout(timer)
+      timer = setTimeout(expire, idleMs)
+    },
+  }
+  const init = {
+    method,
+    headers: options.headers ?? {},
+    body: options.body ?? undefined,
+    signal: options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal,
+    decompress: options.decompress ?? true,
+    ...(options.tls ? { tls: options.tls } : {}),
+  }
+  try {
+    const response = options.redirect === "drop-auth" ? await fetchDroppingAuth(url, init) : await fetch(url, init)
+    const failed = policy.retryStatus(response.status)
+    const uncertain = response.status !== 429
+    if (failed && !last) {
+      await response.body?.cancel().catch(() => {})
+      return { kind: "retry", answer: response, uncertain }
+    }
+    return { kind: "read", value: await options.read(response, clock), failed, uncertain }
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason
+    if (error instanceof ToolError) throw error
+    const timedOut = timeout.signal.aborted
+    return { kind: "lost", error, timedOut, uncertain: timedOut || !failureOf(error).unsent }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Sends a request and returns what `read` made of the final answer, retrying transient failures as the policy says.
+ * An answer of any status reaches `read` (after retries for the policy's statuses); only when no answer arrives does
+ * it throw `HttpUnreachable`. An abort through `signal` rethrows the signal's reason untouched.
+ */
+export const exchange = async <T>(url: string, options: ExchangeOptions<T>): Promise<T> => {
+  const method = (options.method ?? "GET").toUpperCase()
+  const policy = options.retry ?? defaultRetry
+  const repeatable = (options.idempotent ?? idempotentMethods.has(method)) || options.recover !== undefined
+  const retries = repeatable && resendable(options.body) ? policy.retries : 0
+  const timeoutMs = options.timeoutMs ?? 30_000
+  const secrets = secretsIn(options)
+  for (let retry = 0; ; retry++) {
+    if (options.signal?.aborted) throw options.signal.reason
+    const outcome = await attempt(url, options, { method, policy, timeoutMs, last: retry >= retries })
+    if (outcome.kind === "read" && !outcome.failed) return outcome.value
+    if (outcome.uncertain && options.recover) {
+      const found = await options.recover()
+      if (found !== null) return found
+    }
+    if (outcome.kind === "read") return outcome.value
+    const reason = outcome.kind === "retry" ? `HTTP ${outcome.answer.status}` : lostReason(outcome, timeoutMs, secrets)
+    if (outcome.kind === "lost" && retry >= retries) {
+      throw new HttpUnreachable(`${method} ${redactUrl(url)}: ${reason}`, {
+        reason,
+        timedOut: outcome.timedOut,
+        attempts: retry + 1,
+        cause: outcome.timedOut ? new DOMException(reason, "TimeoutError") : outcome.error,
+      })
+    }
+    const delayMs = retryDelayMs(policy, retry + 1, outcome.kind === "retry" ? outcome.answer : undefined)
+    options.onRetry?.(retry + 1, delayMs, reason)
+    await sleep(delayMs, options.signal)
+  }
+}
+
+/** Sends a request and returns the response with its body unread (the caller times and reads it). */
+export const request = (url: string, options: Omit<ExchangeOptions<Response>, "read"> = {}): Promise<Response> =>
+  exchange(url, { ...options, read: async (response) => response })
+
+/** The first `limit` bytes of an error body (S3 XML, JSON), for a message; the rest is never read. */
+export const errorText = async (response: Response, limit = 4096): Promise<string> => {
+  const reader = response.body?.getReader()
+  if (!reader) return ""
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read()
+      if (done) break
+      chunks.push(value)
+      size += value.length
+    }
+  } catch {
+    // A broken error body still leaves the status to report.
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit))
+}
