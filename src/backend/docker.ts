@@ -5,6 +5,7 @@ import type { Emit } from "../events/event.ts"
 import type { ContainerSpec } from "../env/docker.ts"
 import { errorMessage, type DockerClient } from "../util/docker-api.ts"
 import { demultiplex, lineSplitter, type StreamName } from "../util/docker-stream.ts"
+import { escalateInterrupts } from "./interrupts.ts"
 import type { RunHandle, RunOutcome } from "./types.ts"
 
 export type DockerLaunch = {
@@ -111,31 +112,15 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
   const inspected = await docker.request("GET", `/containers/${id}/json`)
   const pid = inspected.ok ? (((await inspected.json()) as { State?: { Pid?: number } }).State?.Pid ?? 0) : 0
 
-  let interrupted: string | null = null
-  let killTimer: ReturnType<typeof setTimeout> | undefined
-  const killNow = () => {
-    launch.emit({ type: "run.signal", run_id: launch.runId, signal: "SIGKILL", action: "killed" })
-    void killContainer(docker, id, "SIGKILL")
-  }
-  const onInterrupt = () => {
-    interrupted = String(launch.interrupt.reason ?? "SIGINT")
-    launch.emit({ type: "run.signal", run_id: launch.runId, signal: interrupted, action: "forwarded" })
-    void killContainer(docker, id, interrupted)
-    killTimer = setTimeout(killNow, launch.graceMs)
-  }
-  const onForce = () => {
-    clearTimeout(killTimer)
-    killNow()
-  }
-  if (launch.interrupt.aborted) onInterrupt()
-  else launch.interrupt.addEventListener("abort", onInterrupt, { once: true })
-  launch.forceInterrupt.addEventListener("abort", onForce, { once: true })
-
-  const detach = () => {
-    clearTimeout(killTimer)
-    launch.interrupt.removeEventListener("abort", onInterrupt)
-    launch.forceInterrupt.removeEventListener("abort", onForce)
-  }
+  const escalation = escalateInterrupts({
+    runId: launch.runId,
+    emit: launch.emit,
+    interrupt: launch.interrupt,
+    forceInterrupt: launch.forceInterrupt,
+    graceMs: launch.graceMs,
+    forward: (signal) => void killContainer(docker, id, signal),
+    kill: () => void killContainer(docker, id, "SIGKILL"),
+  })
   const wait = async (): Promise<RunOutcome> => {
     let outcome: RunOutcome
     try {
@@ -143,14 +128,14 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
       await output
       sink.end()
       if (status.Error?.Message) throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
-      outcome = { exitCode: status.StatusCode, signal: null, interrupted }
+      outcome = { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted() }
     } catch (error) {
-      detach()
+      escalation.detach()
       // The original failure matters more than a removal that fails after it.
       await removeContainer(docker, id).catch(() => {})
       throw error
     }
-    detach()
+    escalation.detach()
     await removeContainer(docker, id)
     return outcome
   }

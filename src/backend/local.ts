@@ -2,6 +2,7 @@
 import type { Emit } from "../events/event.ts"
 import { start } from "../util/exec.ts"
 import { groupAlive } from "../util/process-group.ts"
+import { escalateInterrupts } from "./interrupts.ts"
 import type { RunHandle, RunOutcome } from "./types.ts"
 
 export type LocalLaunch = {
@@ -47,31 +48,20 @@ export const startLocal = (launch: LocalLaunch): RunHandle => {
     onLine: (stream, line) => launch.emit({ type: "log", stream, line }),
   })
 
-  let interrupted: string | null = null
-  let killTimer: ReturnType<typeof setTimeout> | undefined
-  const killNow = () => {
-    launch.emit({ type: "run.signal", run_id: launch.runId, signal: "SIGKILL", action: "killed" })
-    handle.kill("SIGKILL")
-  }
-  const onInterrupt = () => {
-    interrupted = String(launch.interrupt.reason ?? "SIGINT")
-    launch.emit({ type: "run.signal", run_id: launch.runId, signal: interrupted, action: "forwarded" })
-    handle.kill(interrupted as NodeJS.Signals)
-    killTimer = setTimeout(killNow, launch.graceMs)
-  }
-  const onForce = () => {
-    clearTimeout(killTimer)
-    killNow()
-  }
-  if (launch.interrupt.aborted) onInterrupt()
-  else launch.interrupt.addEventListener("abort", onInterrupt, { once: true })
-  launch.forceInterrupt.addEventListener("abort", onForce, { once: true })
+  const escalation = escalateInterrupts({
+    runId: launch.runId,
+    emit: launch.emit,
+    interrupt: launch.interrupt,
+    forceInterrupt: launch.forceInterrupt,
+    graceMs: launch.graceMs,
+    forward: (signal) => handle.kill(signal as NodeJS.Signals),
+    kill: () => handle.kill("SIGKILL"),
+  })
 
   const wait = async (): Promise<RunOutcome> => {
     await handle.exited
-    clearTimeout(killTimer)
-    launch.interrupt.removeEventListener("abort", onInterrupt)
-    launch.forceInterrupt.removeEventListener("abort", onForce)
+    escalation.detach()
+    const interrupted = escalation.interrupted()
     // Reap before draining output: a surviving grandchild would hold the pipes open.
     if (interrupted) await reapGroup(handle.pid)
     const result = await handle.done

@@ -9,6 +9,16 @@ import type { RunPlan } from "./plan.ts"
 
 export type LaunchTarget = { plan: RunPlan; info: RunInfo; experimentId: string; variables: Record<string, string>; store: Store }
 
+/** How every backend reports and stops the run: the same events, interrupts and grace period. */
+const control = (target: LaunchTarget, context: CommandContext) => ({
+  runId: target.info.run_id,
+  captureOutput: context.captureOutput,
+  graceMs: target.plan.request.graceMs,
+  emit: context.emit,
+  interrupt: context.interrupt,
+  forceInterrupt: context.forceInterrupt,
+})
+
 const launchDocker = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
   const { plan, info, store } = target
   const docker = plan.docker
@@ -40,12 +50,7 @@ const launchDocker = async (target: LaunchTarget, context: CommandContext): Prom
   const handle = await startDocker({
     docker: docker.client,
     spec,
-    runId: info.run_id,
-    captureOutput: context.captureOutput,
-    graceMs: plan.request.graceMs,
-    emit: context.emit,
-    interrupt: context.interrupt,
-    forceInterrupt: context.forceInterrupt,
+    ...control(target, context),
   })
   context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: codeDir, pid: handle.pid })
   return handle.wait()
@@ -64,12 +69,7 @@ const launchLocal = async (target: LaunchTarget, context: CommandContext): Promi
     argv: prepared && activation ? ["bash", "-c", activation.wrapCommand(prepared, plan.parameters.command)] : plan.argv,
     cwd: plan.cwd,
     env: { ...(prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env), ...target.variables },
-    runId: info.run_id,
-    captureOutput: context.captureOutput,
-    graceMs: plan.request.graceMs,
-    emit: context.emit,
-    interrupt: context.interrupt,
-    forceInterrupt: context.forceInterrupt,
+    ...control(target, context),
   })
   context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
   return handle.wait()
