@@ -147,8 +147,8 @@ describe("s3", () => {
       pending += decoder.decode(chunk)
       const done = [...pending.matchAll(/"done":(\d+)/g)].map((m) => Number(m[1])).at(-1) ?? 0
       const saved = existsSync(join(home, "downloads")) && readdirSync(join(home, "downloads")).some((name) => name.endsWith(".part.json"))
-      // Once progress is on record, and well short of the end.
-      if (done >= 60 * MiB && saved) {
+      // Once half is through (several parts complete and on record), and well short of the end.
+      if (done >= 100 * MiB && saved) {
         child.kill("SIGKILL")
         break
       }
