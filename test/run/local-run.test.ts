@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, readFileSync, readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { parse } from "yaml"
-import { cli } from "../lib/cli.ts"
+import { cli, requireBinary } from "../lib/cli.ts"
 import { experiments, readRun, runIds } from "../lib/mlruns.ts"
 import { corpusDir, hasShared, sharedSkipReason } from "../lib/shared.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -243,6 +243,16 @@ describe("a local run", () => {
     const events = readFileSync(join(dir.path, "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
     expect(events.at(-1)).toMatchObject({ type: "run.finished", status: "FINISHED" })
     expect(events.some((e: { type: string; line?: string }) => e.type === "log" && e.line?.startsWith("epoch 1"))).toBe(true)
+  })
+
+  test("--events fd:3 writes JSON lines to an inherited descriptor", async () => {
+    await using dir = tmpdirFor()
+    const out = join(dir.path, "fd3.jsonl")
+    const child = Bun.spawnSync(["bash", "-c", `"$0" run "$1" -P epochs=1 --events fd:3 3>"$2"`, requireBinary(), example, out], { cwd: dir.path })
+    expect(child.exitCode).toBe(0)
+    expect(child.stdout.toString()).toContain("epoch 1: loss=")
+    const events = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(events.at(-1)).toMatchObject({ type: "run.finished", status: "FINISHED" })
   })
 
   test("meta.yaml files written by a run parse back", async () => {
