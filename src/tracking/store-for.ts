@@ -1,4 +1,5 @@
 // Picks the tracking store for a tracking URI by its scheme.
+import { statSync } from "node:fs"
 import { resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
@@ -29,9 +30,17 @@ const registryOnly: StoreFactory = (uri) => {
   throw new ToolError("tracking.unsupported", `Tracking URI '${uri}' names a Unity Catalog model registry, which cannot record runs`, { hint, exitCode: 2 })
 }
 
+/** A file store's root must be a folder (or not exist yet): a file there is a mistyped MLFLOW_TRACKING_URI. */
+const fileStore = (root: string): Store => {
+  if (statSync(root, { throwIfNoEntry: false })?.isFile()) {
+    throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
+  }
+  return createFileStore(root)
+}
+
 const stores: Readonly<Record<string, StoreFactory>> = {
-  "": (path) => createFileStore(resolve(path)),
-  file: (uri) => createFileStore(resolve(fileUriToPath(uri))),
+  "": (path) => fileStore(resolve(path)),
+  file: (uri) => fileStore(resolve(fileUriToPath(uri))),
   http: trackingServer,
   https: trackingServer,
   databricks,

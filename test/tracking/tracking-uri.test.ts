@@ -65,6 +65,12 @@ describe("storeFor", () => {
     throw new Error(`storeFor(${uri}) did not refuse`)
   }
 
+  test("a file where the mlruns folder should be is refused with exit 2", () => {
+    const error = refusal("/etc/passwd")
+    expect(error.code).toBe("tracking.not_a_folder")
+    expect(error.exitCode).toBe(2)
+  })
+
   test.each(["sqlite:///mlflow.db", "postgresql+psycopg2://u:p@h/db", "mysql://h/db", "mssql://h/db"])("%s is refused with a hint", (uri) => {
     const error = refusal(uri)
     expect(error.code).toBe("tracking.unsupported")
