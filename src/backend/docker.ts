@@ -1,22 +1,15 @@
 // The docker backend: the entry point in a container created, attached and started through the Engine API, always removed.
 import { mkdirSync } from "node:fs"
 import { ToolError } from "../errors.ts"
-import type { Emit } from "../events/event.ts"
 import type { ContainerSpec } from "../env/docker.ts"
 import { errorMessage, type DockerClient } from "../util/docker-api.ts"
 import { demultiplex, lineSplitter, type StreamName } from "../util/docker-stream.ts"
 import { escalateInterrupts } from "./interrupts.ts"
-import type { RunHandle, RunOutcome } from "./types.ts"
+import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
 
-export type DockerLaunch = {
+export type DockerLaunch = RunControl & {
   docker: DockerClient
   spec: ContainerSpec
-  runId: string
-  captureOutput: boolean
-  graceMs: number
-  emit: Emit
-  interrupt: AbortSignal
-  forceInterrupt: AbortSignal
   /** Where raw output goes when it is not captured as `log` events: the terminal unless a caller says otherwise. */
   terminal?: Record<StreamName, (chunk: Uint8Array) => void>
 }

@@ -1,12 +1,7 @@
 // The interrupt policy every backend shares: forward the first signal, kill when the grace period ends or a second one arrives.
-import type { Emit } from "../events/event.ts"
+import type { RunControl } from "./types.ts"
 
-export type InterruptInput = {
-  runId: string
-  emit: Emit
-  interrupt: AbortSignal
-  forceInterrupt: AbortSignal
-  graceMs: number
+export type InterruptInput = Pick<RunControl, "runId" | "emit" | "interrupt" | "forceInterrupt" | "graceMs"> & {
   /** Sends the interrupting signal ("SIGINT", …) to the entry point's process tree. */
   forward(signal: string): void
   /** Kills the entry point's process tree for good. */

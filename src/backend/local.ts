@@ -1,20 +1,13 @@
 // The local backend: the entry command in its own process group, interrupts forwarded, stragglers reaped.
-import type { Emit } from "../events/event.ts"
 import { start } from "../util/exec.ts"
 import { groupAlive } from "../util/process-group.ts"
 import { escalateInterrupts } from "./interrupts.ts"
-import type { RunHandle, RunOutcome } from "./types.ts"
+import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
 
-export type LocalLaunch = {
+export type LocalLaunch = RunControl & {
   argv: string[]
   cwd: string
   env: Record<string, string | undefined>
-  runId: string
-  captureOutput: boolean
-  graceMs: number
-  emit: Emit
-  interrupt: AbortSignal
-  forceInterrupt: AbortSignal
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

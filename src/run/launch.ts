@@ -2,15 +2,14 @@
 import { fileURLToPath } from "node:url"
 import type { CommandContext } from "../cli/context.ts"
 import { startLocal } from "../backend/local.ts"
-import type { RunOutcome } from "../backend/types.ts"
+import type { RunControl, RunOutcome } from "../backend/types.ts"
 import type { Emit } from "../events/event.ts"
 import type { RunInfo, Store } from "../tracking/types.ts"
 import type { RunPlan } from "./plan.ts"
 
 export type LaunchTarget = { plan: RunPlan; info: RunInfo; experimentId: string; variables: Record<string, string>; store: Store }
 
-/** How every backend reports and stops the run: the same events, interrupts and grace period. */
-const control = (target: LaunchTarget, context: CommandContext) => ({
+const control = (target: LaunchTarget, context: CommandContext): RunControl => ({
   runId: target.info.run_id,
   captureOutput: context.captureOutput,
   graceMs: target.plan.request.graceMs,

@@ -2,21 +2,12 @@
 import { describe, expect, test } from "bun:test"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { cli, requireBinary } from "../lib/cli.ts"
+import { cli, startRun } from "../lib/cli.ts"
 import { containersOfRun, dockerSkipReason, pushImage, removeImage, skipDocker, startRegistry, testImage } from "../lib/docker.ts"
 import { readRun } from "../lib/mlruns.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
-/**
- * LEAD: flip to true once plan/lifecycle run docker projects through src/env/docker*.ts and src/backend/docker.ts
- * (the wiring is listed in the issue 7 report). Until then the same behaviour is covered through the modules in
- * engine-run.test.ts and engine-images.test.ts.
- */
-const wiredInBinary = true
-
-const skip = !wiredInBinary || skipDocker
-if (!wiredInBinary) test.skip("docker runs through the binary: waiting for the lead to wire src/backend/docker.ts into the run lifecycle", () => {})
-else if (skipDocker) test.skip(dockerSkipReason, () => {})
+if (skipDocker) test.skip(dockerSkipReason, () => {})
 
 const timeout = 60_000
 
@@ -25,7 +16,7 @@ const dockerProject = (dir: TmpDir, image: string, command: string, extra = "") 
 
 const finished = (run: Awaited<ReturnType<typeof cli>>) => run.events.at(-1) as unknown as { type: string; run_id: string; status: string }
 
-describe.skipIf(skip)("mlproject run on docker projects", () => {
+describe.skipIf(skipDocker)("mlproject run on docker projects", () => {
   test("without --build-image: the project is mounted, the run is recorded in the host's mlruns with docker tags", async () => {
     await using dir = tmpdirFor()
     const image = await testImage()
@@ -101,22 +92,8 @@ describe.skipIf(skip)("mlproject run on docker projects", () => {
   test("SIGINT: the container stops and is removed, the run is KILLED, exit 130", async () => {
     await using dir = tmpdirFor()
     dockerProject(dir, await testImage(), "sleep 300 & echo ready; wait")
-    const child = Bun.spawn([requireBinary(), "run", "project", "--json"], { cwd: dir.path, stdout: "pipe", stderr: "pipe" })
-    const events: Array<Record<string, unknown>> = []
-    let ready: () => void = () => {}
-    const isReady = new Promise<void>((resolve) => (ready = resolve))
-    // Keep reading to the end: closing the pipe early would fail the binary's later writes.
-    const reading = (async () => {
-      let pending = ""
-      for await (const chunk of child.stdout) {
-        pending += new TextDecoder().decode(chunk)
-        const lines = pending.split("\n")
-        pending = lines.pop() ?? ""
-        for (const line of lines) events.push(JSON.parse(line) as Record<string, unknown>)
-        if (events.some((e) => e.type === "log" && e.line === "ready")) ready()
-      }
-    })()
-    await isReady
+    const { child, events, ready, reading } = startRun(dir.path, ["project"])
+    await ready
     const sentAt = performance.now()
     child.kill("SIGINT")
     expect(await child.exited).toBe(130)

@@ -42,3 +42,35 @@ export const cli = async (
     : []
   return { code, stdout, stderr, events, ms: performance.now() - started }
 }
+
+export type LiveRun = {
+  child: ReturnType<typeof Bun.spawn>
+  events: Array<Record<string, unknown>>
+  /** Resolves once the entry point printed a line "ready"; rejects if the binary exits first. */
+  ready: Promise<void>
+  /** Resolves when all output has been read (keep reading: a closed pipe would fail the binary's later writes). */
+  reading: Promise<void>
+}
+
+/** Starts `mlproject run … --json` and follows its events live, for tests that signal a run in progress. */
+export const startRun = (cwd: string, args: string[]): LiveRun => {
+  const child = Bun.spawn([requireBinary(), "run", ...args, "--json"], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
+  const events: Array<Record<string, unknown>> = []
+  let markReady: () => void = () => {}
+  const readyPromise = new Promise<void>((resolve) => (markReady = resolve))
+  const reading = (async () => {
+    let pending = ""
+    for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
+      pending += new TextDecoder().decode(chunk)
+      const lines = pending.split("\n")
+      pending = lines.pop() ?? ""
+      for (const line of lines) {
+        const event = JSON.parse(line) as Record<string, unknown>
+        events.push(event)
+        if (event.type === "log" && event.line === "ready") markReady()
+      }
+    }
+  })()
+  const died = child.exited.then((code) => Promise.reject(new Error(`mlproject exited ${code} before the entry point was ready: ${JSON.stringify(events)}`)))
+  return { child, events, ready: Promise.race([readyPromise, died]), reading }
+}

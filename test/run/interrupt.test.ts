@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { requireBinary } from "../lib/cli.ts"
+import { startRun } from "../lib/cli.ts"
 import { readRun } from "../lib/mlruns.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
@@ -20,29 +20,6 @@ const groupAlive = (pgid: number): boolean =>
       }
     })
 
-const startRun = (cwd: string, extra: string[] = []) => {
-  const child = Bun.spawn([requireBinary(), "run", "project", "--json", ...extra], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
-  const events: Array<Record<string, unknown>> = []
-  let markReady: () => void = () => {}
-  const readyPromise = new Promise<void>((resolve) => (markReady = resolve))
-  const reading = (async () => {
-    let pending = ""
-    for await (const chunk of child.stdout) {
-      pending += new TextDecoder().decode(chunk)
-      const lines = pending.split("\n")
-      pending = lines.pop() ?? ""
-      for (const line of lines) {
-        const event = JSON.parse(line) as Record<string, unknown>
-        events.push(event)
-        if (event.type === "log" && event.line === "ready") markReady()
-      }
-    }
-  })()
-  // A run that dies before printing "ready" must fail the test, not hang it.
-  const ready = Promise.race([readyPromise, child.exited.then((code) => Promise.reject(new Error(`mlproject exited ${code} before the entry point was ready: ${JSON.stringify(events)}`)))])
-  return { child, events, ready, reading }
-}
-
 describe("interrupting a run", () => {
   // Background jobs of a non-interactive bash ignore SIGINT; one grandchild ignores TERM as well.
   const tree = `sleep 300 & (trap '' TERM INT; sleep 300) & sleep 300 & echo ready; wait`
@@ -50,7 +27,7 @@ describe("interrupting a run", () => {
   test.each(["SIGINT", "SIGTERM", "SIGHUP"] as const)("%s stops every process of the tree within 2 s, KILLED, exit 130", async (signal) => {
     await using dir = tmpdirFor()
     dir.write("project/MLproject", `entry_points:\n  main:\n    command: "${tree}"\n`)
-    const run = startRun(dir.path)
+    const run = startRun(dir.path, ["project"])
     await run.ready
     const started = run.events.find((e) => e.type === "run.started") as Record<string, unknown>
     const pgid = started.pid as number
@@ -70,7 +47,7 @@ describe("interrupting a run", () => {
   test("an entry point that ignores the signal is killed when --grace runs out", async () => {
     await using dir = tmpdirFor()
     dir.write("project/MLproject", `entry_points:\n  main:\n    command: "trap '' INT TERM; echo ready; while true; do sleep 0.1; done"\n`)
-    const run = startRun(dir.path, ["--grace", "0.5"])
+    const run = startRun(dir.path, ["project", "--grace", "0.5"])
     await run.ready
     const sentAt = performance.now()
     run.child.kill("SIGINT")
