@@ -1,18 +1,9 @@
 // What every command receives from the entry point: the event sink, the process edge and interrupts.
-import type { Emit } from "../events/event.ts"
+import type { RunContext } from "../run/context.ts"
 import type { OptionSpec } from "./args.ts"
 
-export type CommandContext = {
-  emit: Emit
-  env: Record<string, string | undefined>
-  cwd: string
-  /** True when the entry point's output must arrive as `log` events (JSON or --events), not the raw terminal. */
-  captureOutput: boolean
-  /** Aborted with the signal name ("SIGINT", …) on the first interrupt. */
-  interrupt: AbortSignal
-  /** Aborted on a second interrupt: stop waiting for a graceful exit. */
-  forceInterrupt: AbortSignal
-}
+/** What every command receives from the entry point; the run core takes the same shape (src/run/context.ts). */
+export type CommandContext = RunContext
 
 export type Command = {
   name: string

@@ -1,6 +1,6 @@
 // Starts the planned entry point on its backend (a local process group or a docker container) and waits for it.
 import { fileURLToPath } from "node:url"
-import type { CommandContext } from "../cli/context.ts"
+import type { RunContext } from "./context.ts"
 import { startLocal } from "../backend/local.ts"
 import type { RunControl, RunOutcome } from "../backend/types.ts"
 import type { Emit } from "../events/event.ts"
@@ -9,7 +9,7 @@ import type { RunPlan } from "./plan.ts"
 
 export type LaunchTarget = { plan: RunPlan; info: RunInfo; experimentId: string; variables: Record<string, string>; store: Store }
 
-const control = (target: LaunchTarget, context: CommandContext): RunControl => ({
+const control = (target: LaunchTarget, context: RunContext): RunControl => ({
   runId: target.info.run_id,
   captureOutput: context.captureOutput,
   graceMs: target.plan.request.graceMs,
@@ -18,7 +18,7 @@ const control = (target: LaunchTarget, context: CommandContext): RunControl => (
   forceInterrupt: context.forceInterrupt,
 })
 
-const launchDocker = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
+const launchDocker = async (target: LaunchTarget, context: RunContext): Promise<RunOutcome> => {
   const { plan, info, store } = target
   const docker = plan.docker
   if (!docker?.client) throw new Error("a docker plan without a daemon connection reached launch")
@@ -55,7 +55,7 @@ const launchDocker = async (target: LaunchTarget, context: CommandContext): Prom
   return handle.wait()
 }
 
-const launchLocal = async (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> => {
+const launchLocal = async (target: LaunchTarget, context: RunContext): Promise<RunOutcome> => {
   const { plan, info } = target
   const environments = plan.env ? await Promise.all([import("../env/index.ts"), import("../env/activate.ts")]) : null
   const prepared =
@@ -74,5 +74,5 @@ const launchLocal = async (target: LaunchTarget, context: CommandContext): Promi
   return handle.wait()
 }
 
-export const launch = (target: LaunchTarget, context: CommandContext): Promise<RunOutcome> =>
+export const launch = (target: LaunchTarget, context: RunContext): Promise<RunOutcome> =>
   target.plan.docker ? launchDocker(target, context) : launchLocal(target, context)

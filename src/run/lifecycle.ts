@@ -1,7 +1,7 @@
 // One run from request to recorded status: plan, experiment, run and tags, launch, wait, final status.
 import { userInfo } from "node:os"
 import { ToolError } from "../errors.ts"
-import type { CommandContext } from "../cli/context.ts"
+import type { RunContext } from "./context.ts"
 import type { RunOutcome } from "../backend/types.ts"
 import { gitInfo, localSourceName } from "../source/git-info.ts"
 import { childTrackingVariables, storeFor } from "../tracking/index.ts"
@@ -33,7 +33,7 @@ export const childVariables = (trackingUri: string, runId: string, experimentId:
   ...(trackingUri.startsWith("file:") ? { MLFLOW_ALLOW_FILE_STORE: "true" } : {}),
 })
 
-const resolveExperiment = async (store: Store, request: RunRequest, context: CommandContext): Promise<string> => {
+const resolveExperiment = async (store: Store, request: RunRequest, context: RunContext): Promise<string> => {
   if (request.experimentId !== undefined) {
     const experiment = await store.getExperiment(request.experimentId)
     if (!experiment || experiment.lifecycle_stage !== "active") {
@@ -53,7 +53,7 @@ const resolveExperiment = async (store: Store, request: RunRequest, context: Com
   return "0"
 }
 
-const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: CommandContext): Promise<{ info: RunInfo; resumed: boolean }> => {
+const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: RunContext): Promise<{ info: RunInfo; resumed: boolean }> => {
   const { request } = plan
   if (request.runId !== undefined) {
     const existing = await store.getRun(request.runId)
@@ -93,7 +93,7 @@ const recordStatus = async (store: Store, runId: string, status: RunStatus): Pro
   await store.updateRun(runId, { status, end_time: Date.now() })
 }
 
-export const runProject = async (request: RunRequest, context: CommandContext): Promise<number> => {
+export const runProject = async (request: RunRequest, context: RunContext): Promise<number> => {
   const plan = await planRun(request, { emit: context.emit, cwd: context.cwd, env: context.env, signal: context.interrupt })
   try {
     if (request.dryRun) {
@@ -117,7 +117,7 @@ export const runProject = async (request: RunRequest, context: CommandContext): 
   }
 }
 
-const execute = async (plan: RunPlan, context: CommandContext): Promise<number> => {
+const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
   const store = storeFor(plan.trackingUri, context.env)
   const experimentId = await resolveExperiment(store, plan.request, context)
   const { info, resumed } = await openRun(store, plan, experimentId, context)
