@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { run } from "./exec.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -62,22 +63,13 @@ const readConfig = (env: Env): DockerConfig => {
 const entryFor = <T>(record: Record<string, T> | undefined, registry: string): T | undefined =>
   Object.entries(record ?? {}).find(([key]) => hostOf(key) === registry)?.[1]
 
-/**
- * Asks `docker-credential-<helper> get` (the docker CLI's helper protocol: server URL on stdin, JSON on stdout).
- * Spawned here rather than through util/exec because the protocol needs data on stdin.
- */
+/** Asks `docker-credential-<helper> get` (the docker CLI's helper protocol: server URL on stdin, JSON on stdout). */
 const fromHelper = async (helper: string, serverAddress: string, env: Env): Promise<RegistryCredentials | null> => {
   const program = Bun.which(`docker-credential-${helper}`, { PATH: env.PATH ?? "" })
   if (!program) return null
-  const child = Bun.spawn([program, "get"], {
-    stdin: new TextEncoder().encode(serverAddress),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
-  })
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited])
-  clearTimeout(timer)
+  const result = await run([program, "get"], { env, stdin: { text: serverAddress }, signal: AbortSignal.timeout(30_000), abortSignal: "SIGKILL" })
+  const { stdout, stderr } = result
+  const code = result.code ?? result.signal
   const output = stdout.trim() || stderr.trim()
   if (code !== 0) {
     if (/credentials not found/i.test(output)) return null

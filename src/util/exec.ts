@@ -9,8 +9,11 @@ export type ExecOptions = {
   onLine?: (stream: "stdout" | "stderr", line: string) => void
   /** Start in a new session and process group so the whole tree can be signalled at once. */
   group?: boolean
-  stdin?: "inherit" | "ignore"
+  /** "inherit" passes the terminal; a string is written to the program's standard input (e.g. a credential helper's question). */
+  stdin?: "inherit" | "ignore" | { text: string }
   signal?: AbortSignal
+  /** The signal an abort sends (default SIGTERM). */
+  abortSignal?: NodeJS.Signals
   /** Also end a line at '\r', so progress that redraws one line (git, curl) arrives as it happens. */
   splitCarriageReturn?: boolean
 }
@@ -56,7 +59,7 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
     child = Bun.spawn(argv, {
       cwd: options.cwd,
       env: cleanEnv(options.env ?? process.env),
-      stdin: options.stdin ?? "ignore",
+      stdin: typeof options.stdin === "object" ? new TextEncoder().encode(options.stdin.text) : (options.stdin ?? "ignore"),
       stdout: piped,
       stderr: piped,
       detached: options.group ?? false,
@@ -82,7 +85,7 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
       // The group is already gone: nothing left to signal.
     }
   }
-  const onAbort = () => kill("SIGTERM")
+  const onAbort = () => kill(options.abortSignal ?? "SIGTERM")
   if (options.signal?.aborted) onAbort()
   else options.signal?.addEventListener("abort", onAbort, { once: true })
 
