@@ -72,7 +72,8 @@ const openRun = async (store: Store, plan: RunPlan, experimentId: string, contex
     sourceName: redactUrl(source.kind === "local" && !request.uri.includes("#") ? localSourceName(plan.project.dir, git) : source.name),
     entryPoint: request.entryPoint,
     git: git ? { commit: git.commit, repo_url: git.remote_url } : source.git ? { commit: source.git.commit, repo_url: source.git.repo_url } : null,
-    gitBranch: source.git?.branch,
+    // MLflow records the branch only for `--version BRANCH`; the branch a local work tree is on is as useful.
+    gitBranch: source.git?.branch ?? git?.branch ?? undefined,
     runName,
     backend: "local",
     envManager: plan.env?.tag ?? plan.envManager,

@@ -6,7 +6,7 @@ import { tryOutput } from "../util/exec.ts"
 /** Whether a `git` program is on the PATH the fetch will use. */
 export const hasGit = (env: Record<string, string | undefined>): boolean => Bun.which("git", { PATH: env.PATH ?? "" }) !== null
 
-export type GitInfo = { root: string; commit: string; remote_url: string | null }
+export type GitInfo = { root: string; commit: string; remote_url: string | null; branch: string | null }
 
 /** A `.git` folder or file in the folder or a parent: saves two git processes on every run outside Git. */
 const insideGitTree = (dir: string): boolean => {
@@ -21,15 +21,16 @@ export const gitInfo = async (dir: string): Promise<GitInfo | null> => {
   if (!process.env.GIT_DIR && !insideGitTree(dir)) return null
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" }
   const [head, remotes] = await Promise.all([
-    tryOutput(["git", "-C", dir, "rev-parse", "--show-toplevel", "HEAD"], { env }),
+    tryOutput(["git", "-C", dir, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD"], { env }),
     tryOutput(["git", "-C", dir, "config", "--get-regexp", "^remote\\..*\\.url$"], { env }),
   ])
   if (!head) return null
-  const [root, commit] = head.split("\n")
+  const [root, commit, ref] = head.split("\n")
   if (!root || !commit || !/^[0-9a-f]{40,64}$/.test(commit)) return null
   const firstRemote = remotes?.split("\n")[0]
   const url = firstRemote ? firstRemote.slice(firstRemote.indexOf(" ") + 1) : null
-  return { root, commit, remote_url: url }
+  // A detached HEAD names no branch.
+  return { root, commit, remote_url: url, branch: ref && ref !== "HEAD" ? ref : null }
 }
 
 /** MLflow's `mlflow.source.name` for a local project: `file://<repo root>#<subpath>` inside Git, else the path. */

@@ -220,6 +220,7 @@ describe("a local run", () => {
     expect(run.tags["mlflow.source.git.commit"]).toBe(head)
     expect(run.tags["mlflow.source.git.repoURL"]).toBe("https://git.example.com/team/repo.git")
     expect(run.tags["mlflow.gitRepoURL"]).toBe("https://git.example.com/team/repo.git")
+    expect(run.tags["mlflow.source.git.branch"]).toBe(git("rev-parse", "--abbrev-ref", "HEAD").stdout.toString().trim())
     expect(run.tags["mlflow.source.name"]).toBe(`file://${dir.path}/repo#models/train`)
     expect(result.stdout).not.toContain("s3cr3t-token")
     const everything = Object.values(run.tags).join("\n") + readFileSync(join(run.dir, "meta.yaml"), "utf8")
