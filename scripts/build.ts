@@ -13,6 +13,12 @@ const releaseTargets: Target[] = [
 
 const root = join(import.meta.dir, "..")
 const version = process.env.MLPROJECT_VERSION ?? pkg.version
+// A digest of the sources: caches of derived data (parsed projects) never outlive the code that derived them.
+const buildId = await (async () => {
+  const hash = new Bun.CryptoHasher("sha256")
+  for (const file of [...new Bun.Glob("src/**/*.ts").scanSync(root)].sort()) hash.update(file).update(await Bun.file(join(root, file)).bytes())
+  return hash.digest("hex").slice(0, 16)
+})()
 
 const compile = async (outfile: string, target?: Bun.Build.CompileTarget): Promise<boolean> => {
   const result = await Bun.build({
@@ -31,7 +37,7 @@ const compile = async (outfile: string, target?: Bun.Build.CompileTarget): Promi
     splitting: true,
     format: "esm",
     minify: true,
-    define: { MLPROJECT_VERSION: JSON.stringify(version) },
+    define: { MLPROJECT_VERSION: JSON.stringify(version), MLPROJECT_BUILD_ID: JSON.stringify(buildId) },
   })
   for (const log of result.logs) console.error(String(log))
   return result.success

@@ -1,7 +1,7 @@
 // Turns a RunRequest into a complete, validated plan before anything is created: project, command, environment.
 import { ToolError } from "../errors.ts"
 import { warningFrom, type Emit } from "../events/event.ts"
-import { loadProject } from "../project/load.ts"
+import { loadProjectCached } from "../project/load-cached.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
 import type { EntryPoint, Project, ResolvedParameters } from "../project/types.ts"
@@ -92,7 +92,7 @@ const planProject = async (
   trackingUri: string,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
-  const { project, warnings } = loadProject(source.dir)
+  const { project, warnings } = await loadProjectCached(source.dir, context.env)
   for (const warning of warnings) context.emit(warningFrom(warning))
   context.emit({
     type: "project.loaded",

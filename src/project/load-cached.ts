@@ -1,0 +1,61 @@
+// Loaded projects cached by the exact bytes they came from: a sweep of runs parses its MLproject once.
+import { createHash } from "node:crypto"
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { cacheDir } from "../util/paths.ts"
+import { buildId } from "../version.ts"
+import type { Diagnostic, Project } from "./types.ts"
+
+type Loaded = { project: Project; warnings: Diagnostic[] }
+/** What the result was read from beyond the MLproject file itself: env files, as path and content hash ("missing"). */
+type CacheRecord = { depends: Array<[string, string]>; loaded: Loaded }
+
+const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
+
+const stateOf = (path: string): string => {
+  try {
+    return sha256(readFileSync(path))
+  } catch {
+    return "missing"
+  }
+}
+
+const load = async (dir: string): Promise<Loaded> => (await import("./load.ts")).loadProject(dir)
+
+/**
+ * The key covers the build (a digest of the sources), the folder, its file names (the folder conventions and the
+ * MLproject lookup depend on them) and the MLproject bytes; env files the result depends on are re-checked on every
+ * hit. Running from source never caches.
+ */
+export const loadProjectCached = async (dir: string, env: Record<string, string | undefined>): Promise<Loaded> => {
+  if (buildId === null || env.MLPROJECT_PARSE_CACHE === "false") return load(dir)
+  let key: string
+  try {
+    const names = readdirSync(dir).sort()
+    const file = names.find((name) => name.toLowerCase() === "mlproject")
+    key = sha256([buildId, dir, names.join("\0"), file ? stateOf(join(dir, file)) : "none"].join("\n"))
+  } catch {
+    // Let the loader report what is wrong with the folder.
+    return load(dir)
+  }
+  const folder = cacheDir("parsed", env)
+  const path = join(folder, `${key}.json`)
+  try {
+    const record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord
+    if (record.depends.every(([file, state]) => stateOf(file) === state)) return record.loaded
+  } catch {
+    // No record yet, or an unreadable one: load and write it again.
+  }
+  const loaded = await load(dir)
+  const envFile = loaded.project.env.kind === "python_env" || loaded.project.env.kind === "conda_env" ? loaded.project.env.file : null
+  const record: CacheRecord = { depends: envFile ? [[envFile, stateOf(envFile)]] : [], loaded }
+  try {
+    mkdirSync(folder, { recursive: true })
+    const temporary = `${path}.${process.pid}.tmp`
+    writeFileSync(temporary, JSON.stringify(record))
+    renameSync(temporary, path)
+  } catch {
+    // A read-only cache only costs the next run a parse.
+  }
+  return loaded
+}
