@@ -17,6 +17,8 @@ try {
       { name: "bash -c true", argv: ["bash", "-c", "true"], cwd: work },
       { name: "mlproject run (true)", argv: [binary, "run", project, "-P", "alpha=0.1"], cwd: work },
       { name: "mlproject run --json (true)", argv: [binary, "run", project, "--json"], cwd: work },
+      // A project run for the first time parses its MLproject: the parse cache off shows that cost.
+      { name: "mlproject run, parse cache off", argv: [binary, "run", project, "-P", "alpha=0.1"], cwd: work, env: { MLPROJECT_PARSE_CACHE: "false" } },
     ],
     rounds,
   )
