@@ -27,8 +27,8 @@ const load = async (dir: string): Promise<Loaded> => (await import("./load.ts"))
  * MLproject lookup depend on them) and the MLproject bytes; env files the result depends on are re-checked on every
  * hit. Running from source never caches.
  */
-export const loadProjectCached = async (dir: string, env: Record<string, string | undefined>): Promise<Loaded> => {
-  if (buildId === null || env.MLPROJECT_PARSE_CACHE === "false") return load(dir)
+export const loadProjectCached = async (dir: string, env: Record<string, string | undefined>, options = { cache: true }): Promise<Loaded> => {
+  if (!options.cache || buildId === null || env.MLPROJECT_PARSE_CACHE === "false") return load(dir)
   let key: string
   try {
     const names = readdirSync(dir).sort()

@@ -92,7 +92,8 @@ const planProject = async (
   trackingUri: string,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
-  const { project, warnings } = await loadProjectCached(source.dir, context.env)
+  // A fetched project gets a new working folder every run, which no cache entry would ever match.
+  const { project, warnings } = await loadProjectCached(source.dir, context.env, { cache: source.kind === "local" })
   for (const warning of warnings) context.emit(warningFrom(warning))
   context.emit({
     type: "project.loaded",
