@@ -105,12 +105,7 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
   const inspected = await docker.request("GET", `/containers/${id}/json`)
   const pid = inspected.ok ? (((await inspected.json()) as { State?: { Pid?: number } }).State?.Pid ?? 0) : 0
 
-  const escalation = escalateInterrupts({
-    runId: launch.runId,
-    emit: launch.emit,
-    interrupt: launch.interrupt,
-    forceInterrupt: launch.forceInterrupt,
-    graceMs: launch.graceMs,
+  const escalation = escalateInterrupts(launch, {
     forward: (signal) => void killContainer(docker, id, signal),
     kill: () => void killContainer(docker, id, "SIGKILL"),
   })

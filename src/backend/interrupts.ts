@@ -1,7 +1,7 @@
 // The interrupt policy every backend shares: forward the first signal, kill when the grace period ends or a second one arrives.
 import type { RunControl } from "./types.ts"
 
-export type InterruptInput = Pick<RunControl, "runId" | "emit" | "interrupt" | "forceInterrupt" | "graceMs"> & {
+export type InterruptActions = {
   /** Sends the interrupting signal ("SIGINT", …) to the entry point's process tree. */
   forward(signal: string): void
   /** Kills the entry point's process tree for good. */
@@ -15,7 +15,8 @@ export type Escalation = {
   detach(): void
 }
 
-export const escalateInterrupts = (input: InterruptInput): Escalation => {
+export const escalateInterrupts = (control: RunControl, actions: InterruptActions): Escalation => {
+  const input = { ...control, ...actions }
   let interrupted: string | null = null
   let killTimer: ReturnType<typeof setTimeout> | undefined
   const killNow = () => {

@@ -41,12 +41,7 @@ export const startLocal = (launch: LocalLaunch): RunHandle => {
     onLine: (stream, line) => launch.emit({ type: "log", stream, line }),
   })
 
-  const escalation = escalateInterrupts({
-    runId: launch.runId,
-    emit: launch.emit,
-    interrupt: launch.interrupt,
-    forceInterrupt: launch.forceInterrupt,
-    graceMs: launch.graceMs,
+  const escalation = escalateInterrupts(launch, {
     forward: (signal) => handle.kill(signal as NodeJS.Signals),
     kill: () => handle.kill("SIGKILL"),
   })

@@ -10,3 +10,14 @@ export const caught = async (promise: Promise<unknown>): Promise<ToolError> => {
   }
   throw new Error("expected a ToolError")
 }
+
+/** The ToolError a synchronous call throws (fails the test when it returns or throws something else). */
+export const thrown = (fn: () => unknown): ToolError => {
+  try {
+    fn()
+  } catch (error) {
+    if (error instanceof ToolError) return error
+    throw error
+  }
+  throw new Error("expected a ToolError")
+}

@@ -1,29 +1,16 @@
 // A TLS front for the real daemon: a CA, server and client certificates from openssl, and a relay that demands the client's.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { copyFileSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import { openssl, tlsCerts } from "./tls-certs.ts"
 
 export type TlsDaemon = { host: string; certDir: string; requests: string[]; [Symbol.asyncDispose](): Promise<void> }
 
-const openssl = (cwd: string, args: string[]) => {
-  const result = Bun.spawnSync(["openssl", ...args], { cwd, stdout: "ignore", stderr: "pipe" })
-  if (result.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr.toString()}`)
-}
-
-/** Writes ca.pem, cert.pem and key.pem (the client's, as DOCKER_CERT_PATH expects) and the server's pair. */
-const makeCertificates = (dir: string) => {
-  const days = ["-days", "2"]
-  openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-subj", "/CN=mlproject test CA", ...days])
-  for (const [name, subject, extension] of [
-    ["server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
-    ["client", "/CN=client", "extendedKeyUsage=clientAuth"],
-  ] as const) {
-    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", subject])
-    writeFileSync(join(dir, `${name}.ext`), `${extension}\n`)
-    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}.pem`, "-extfile", `${name}.ext`, ...days])
-  }
+/** The shared test CA and certificates, plus cert.pem and key.pem (the client's, as DOCKER_CERT_PATH expects them). */
+const makeCertificates = (): string => {
+  const { dir } = tlsCerts()
   openssl(dir, ["rsa", "-in", "client-key.pem", "-out", "key.pem"])
   copyFileSync(join(dir, "client.pem"), join(dir, "cert.pem"))
+  return dir
 }
 
 type Pipe = { queue: Uint8Array[]; target: { write(data: Uint8Array): number; end(): void } | null; ended: boolean }
@@ -47,8 +34,7 @@ const flush = (pipe: Pipe) => {
  * TLS terminator, so streamed answers (attach, wait) behave exactly as the daemon sends them.
  */
 export const tlsDaemon = async (): Promise<TlsDaemon> => {
-  const certDir = mkdtempSync(join(tmpdir(), "mlproject-docker-tls-"))
-  makeCertificates(certDir)
+  const certDir = makeCertificates()
   const read = (name: string) => readFileSync(join(certDir, name), "utf8")
   const requests: string[] = []
   type State = { up: Pipe; down: Pipe }

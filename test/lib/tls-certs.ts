@@ -13,7 +13,7 @@ export type TlsCerts = {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-const openssl = (cwd: string, args: string[]) => {
+export const openssl = (cwd: string, args: string[]) => {
   const result = Bun.spawnSync(["openssl", ...args], { cwd, stdout: "ignore", stderr: "pipe" })
   if (result.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr.toString()}`)
 }

@@ -1,21 +1,12 @@
 // Choosing the entry point: declared ones, .py/.sh/.R scripts (spec cases 15–19), and clear errors otherwise.
 import { describe, expect, test } from "bun:test"
-import { ToolError } from "../../src/errors.ts"
 import { entryPointFor } from "../../src/project/entry-point.ts"
 import { loadProject } from "../../src/project/load.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { exampleProject } from "./fixtures.ts"
+import { thrown as error } from "../lib/caught.ts"
 
 
-const error = (fn: () => unknown): ToolError => {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof ToolError) return e
-    throw e
-  }
-  throw new Error("expected a ToolError")
-}
 
 describe("entryPointFor", () => {
   test("case 15: a declared entry point keeps its command verbatim and its parameters", async () => {

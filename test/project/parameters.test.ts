@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { ToolError } from "../../src/errors.ts"
 import { entryPointFor } from "../../src/project/entry-point.ts"
 import { loadProject } from "../../src/project/load.ts"
 import { resolveParameters } from "../../src/project/parameters.ts"
@@ -10,20 +9,12 @@ import type { EntryPoint, ParameterSpec } from "../../src/project/types.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { exampleProject } from "./fixtures.ts"
 import { pythonNumbers } from "./python-tables.ts"
+import { thrown as error } from "../lib/caught.ts"
 
 const cwd = "/"
 const spec = (name: string, type: ParameterSpec["type"], value: string | null = null): ParameterSpec => ({ name, type, declared_type: type, default: value })
 const entryPoint = (command: string, parameters: ParameterSpec[]): EntryPoint => ({ name: "main", command, parameters, script: false, problems: [] })
 
-const error = (fn: () => unknown): ToolError => {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof ToolError) return e
-    throw e
-  }
-  throw new Error("expected a ToolError")
-}
 
 const withExample = async <T>(fn: (greeter: EntryPoint) => T): Promise<T> => {
   await using dir = tmpdirFor()
