@@ -5,6 +5,7 @@ import { pythonRepr, pythonStr } from "../../src/project/python-str.ts"
 import { parseYaml, readYaml, toPython, type YNode } from "../../src/project/yaml.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { pyyamlScalars } from "./python-tables.ts"
+import { thrown } from "../lib/caught.ts"
 
 const value = (text: string) => {
   const root = parseYaml(`v: ${text}\n`, "t.yaml").root
@@ -12,15 +13,6 @@ const value = (text: string) => {
   return toPython(root.entries[0]?.value ?? null)
 }
 
-const thrown = (fn: () => unknown): ToolError => {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof ToolError) return error
-    throw error
-  }
-  throw new Error("expected a ToolError")
-}
 
 describe("scalars resolve as PyYAML's safe_load resolves them", () => {
   for (const [text, expected] of pyyamlScalars) {
