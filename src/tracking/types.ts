@@ -39,17 +39,23 @@ export type Run = {
 
 export type Tag = { key: string; value: string }
 
+/**
+ * Per-call options every store method takes last. `signal` ends a call that is still waiting (a hung server, a held
+ * lock): the call then rejects with the signal's reason and its effect is unknown.
+ */
+export type CallOptions = { signal?: AbortSignal }
+
 export interface Store {
   /** Human description for messages (a path or a URL without credentials). */
   readonly location: string
-  getExperiment(experimentId: string): Promise<Experiment | null>
-  getExperimentByName(name: string): Promise<Experiment | null>
+  getExperiment(experimentId: string, call?: CallOptions): Promise<Experiment | null>
+  getExperimentByName(name: string, call?: CallOptions): Promise<Experiment | null>
   /** Creates the experiment, or returns the id of the one that already has this name (race-safe). */
-  getOrCreateExperiment(name: string): Promise<{ experiment_id: string; created: boolean }>
-  createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }): Promise<RunInfo>
-  getRun(runId: string): Promise<Run>
-  logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }): Promise<void>
-  setTag(runId: string, key: string, value: string): Promise<void>
-  updateRun(runId: string, update: { status?: RunStatus; end_time?: number; run_name?: string }): Promise<void>
-  logMetric(runId: string, metric: Metric): Promise<void>
+  getOrCreateExperiment(name: string, call?: CallOptions): Promise<{ experiment_id: string; created: boolean }>
+  createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }, call?: CallOptions): Promise<RunInfo>
+  getRun(runId: string, call?: CallOptions): Promise<Run>
+  logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }, call?: CallOptions): Promise<void>
+  setTag(runId: string, key: string, value: string, call?: CallOptions): Promise<void>
+  updateRun(runId: string, update: { status?: RunStatus; end_time?: number; run_name?: string }, call?: CallOptions): Promise<void>
+  logMetric(runId: string, metric: Metric, call?: CallOptions): Promise<void>
 }
