@@ -1,7 +1,8 @@
 // Entry point: argv → command → exit code. The only place that sets the process exit code.
 import { openSync, writeSync } from "node:fs"
 import { ToolError } from "./errors.ts"
-import type { Emit, Event } from "./events/event.ts"
+import { errorEvent } from "./events/error-event.ts"
+import type { Emit } from "./events/event.ts"
 import { human } from "./events/human.ts"
 import { json, tee } from "./events/json.ts"
 import { version } from "./version.ts"
@@ -36,48 +37,56 @@ Options:
 
 URI is a project folder (default '.').`
 
-/** Writes JSON lines to `-` (stdout), `fd:N` or a file, for a wrapper following a run a person is watching. */
-const eventsSink = (target: string): Emit => {
-  if (target === "-") return json(process.stdout)
-  if (target.startsWith("fd:")) {
-    const fd = Number(target.slice(3))
-    if (!Number.isInteger(fd) || fd < 0) throw new ToolError("usage", `--events ${target}: expected fd:N with a descriptor number`)
-    return json({ write: (text: string) => writeSync(fd, text) })
-  }
-  try {
-    const fd = openSync(target, "a")
-    return json({ write: (text: string) => writeSync(fd, text) })
-  } catch (error) {
-    throw new ToolError("usage", `--events ${target}: cannot open for writing (${(error as NodeJS.ErrnoException).code})`)
-  }
-}
+const usageOfEvents = (target: string, reason: string): ToolError =>
+  new ToolError("usage", `--events ${target}: ${reason}`, { hint: "give a writable file, '-' for stdout, or fd:N for a descriptor this process inherited open for writing" })
 
-const errorEvent = (error: unknown): { event: Event; exitCode: number } => {
-  if (error instanceof ToolError) {
-    return {
-      exitCode: error.exitCode,
-      event: {
-        type: "error",
-        code: error.code,
-        message: error.message,
-        ...(error.hint ? { hint: error.hint } : {}),
-        ...(error.location?.file ? { file: error.location.file } : {}),
-        ...(error.location?.line ? { line: error.location.line } : {}),
-        ...(error.location?.column ? { column: error.location.column } : {}),
-      },
-    }
-  }
-  const detail = error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error)
+/**
+ * A sink that fails mid-run (a full disk, a reader that went away) must not end or crash the run: the failure is
+ * said once on stderr and the sink goes quiet.
+ */
+const lossyWriter = (target: string, write: (text: string) => unknown): { write(text: string): void } => {
+  let broken = false
   return {
-    exitCode: 1,
-    event: {
-      type: "error",
-      code: "internal",
-      message: `internal error (a bug in mlproject ${version}): ${detail}`,
-      hint: "please report it with the command you ran",
+    write(text) {
+      if (broken) return
+      try {
+        write(text)
+      } catch (error) {
+        broken = true
+        process.stderr.write(`mlproject: warning: --events ${target}: writing failed (${(error as NodeJS.ErrnoException).code ?? String(error)}); no more events are written there\n`)
+      }
     },
   }
 }
+
+/**
+ * Writes JSON lines to `-` (stdout), `fd:N` or a file, for a wrapper following a run a person is watching. An empty
+ * write proves the target usable before anything runs (it fails on a closed descriptor, a read-only one, /dev/full).
+ */
+const eventsSink = (target: string): Emit => {
+  if (target === "-") return json(process.stdout)
+  let fd: number
+  if (target.startsWith("fd:")) {
+    fd = Number(target.slice(3))
+    if (!/^\d+$/.test(target.slice(3)) || !Number.isSafeInteger(fd)) throw usageOfEvents(target, "expected fd:N with a descriptor number")
+  } else {
+    try {
+      fd = openSync(target, "a")
+    } catch (error) {
+      throw usageOfEvents(target, `cannot open for writing (${(error as NodeJS.ErrnoException).code})`)
+    }
+  }
+  try {
+    writeSync(fd, new Uint8Array(0))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw usageOfEvents(target, code === "EBADF" ? "not open for writing (EBADF)" : `cannot be written (${code})`)
+  }
+  return json(lossyWriter(target, (text) => writeSync(fd, text)))
+}
+
+// stdout and stderr that were closed under us (a `| head`) must not turn into an uncaught error mid-run.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
 
 /** SIGINT/SIGTERM/SIGHUP become aborts: the first asks the run to stop, the second forces it. */
 const interrupts = () => {
@@ -88,9 +97,16 @@ const interrupts = () => {
   return { interrupt: first.signal, forceInterrupt: second.signal }
 }
 
+/** What an interrupted command reports when the abort surfaced as something other than our own interrupt error. */
+const interruptedError = (signal: AbortSignal, error: unknown): ToolError =>
+  error instanceof ToolError && error.exitCode === 130
+    ? error
+    : new ToolError("interrupted", `interrupted by ${String(signal.reason ?? "a signal")}`, { exitCode: 130, cause: error })
+
 const main = async (argv: string[]): Promise<number> => {
   const wantsJson = argv.includes("--json")
   let emit: Emit = wantsJson ? json(process.stdout) : human(process.stdout, process.stderr)
+  const signals = interrupts()
   try {
     const [first, ...rest] = argv
     if (first === "--version" || first === "-V") return emit({ type: "version", version }), 0
@@ -118,11 +134,12 @@ const main = async (argv: string[]): Promise<number> => {
       env: process.env,
       cwd: process.cwd(),
       captureOutput: wantsJson || events !== undefined,
-      ...interrupts(),
+      ...signals,
     }
     return await command.execute(parsed, context)
   } catch (error) {
-    const { event, exitCode } = errorEvent(error)
+    // Whatever an interrupt made fail (a fetch aborted with the signal's name, a killed git), it ends as an interrupt.
+    const { event, exitCode } = errorEvent(signals.interrupt.aborted ? interruptedError(signals.interrupt, error) : error)
     emit(event)
     return exitCode
   }

@@ -113,10 +113,11 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
     let outcome: RunOutcome
     try {
       const status = (await exited.json()) as { StatusCode: number; Error?: { Message?: string } | null }
+      const endedAt = Date.now()
       await output
       sink.end()
       if (status.Error?.Message) throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
-      outcome = { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted() }
+      outcome = { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted(), endedAt }
     } catch (error) {
       escalation.detach()
       // The original failure matters more than a removal that fails after it.

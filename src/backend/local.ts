@@ -1,6 +1,7 @@
-// The local backend: the entry command in its own process group, interrupts forwarded, stragglers reaped.
-import { start } from "../util/exec.ts"
-import { groupAlive } from "../util/process-group.ts"
+// The local backend: the entry command in its own process group under a subreaper; what it leaves behind is stopped.
+import { ownChildren, start } from "../util/exec.ts"
+import { signalTree, treeAlive } from "../util/process-tree.ts"
+import { becomeSubreaper } from "../util/subreaper.ts"
 import { escalateInterrupts } from "./interrupts.ts"
 import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
 
@@ -12,26 +13,14 @@ export type LocalLaunch = RunControl & {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/**
- * Background jobs of a non-interactive bash ignore SIGINT, so after the leader exits we TERM and then
- * KILL whatever is left of the group: an interrupted run leaves no process behind.
- */
-const reapGroup = async (pid: number): Promise<void> => {
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, signal)
-    } catch {
-      // Nothing left to signal.
-    }
-  }
-  if (!groupAlive(pid)) return
-  signalGroup("SIGTERM")
-  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 25) await sleep(25)
-  if (groupAlive(pid)) signalGroup("SIGKILL")
-  for (let waited = 0; waited < 1000 && groupAlive(pid); waited += 10) await sleep(10)
-}
+// Once the tree is gone its pipes close at once; this only bounds a writer we cannot reach (macOS, a daemon's child).
+const outputDrainMs = 250
+// SIGKILL cannot be refused, but a process in uninterruptible sleep dies only when its I/O returns.
+const afterKillMs = 2000
 
-export const startLocal = (launch: LocalLaunch): RunHandle => {
+export const startLocal = async (launch: LocalLaunch): Promise<RunHandle> => {
+  // Before the start: a descendant that detaches (setsid, double fork) must be re-parented to us, not to init.
+  await becomeSubreaper()
   const handle = start(launch.argv, {
     cwd: launch.cwd,
     env: launch.env,
@@ -40,20 +29,40 @@ export const startLocal = (launch: LocalLaunch): RunHandle => {
     output: launch.captureOutput ? "lines" : "inherit",
     onLine: (stream, line) => launch.emit({ type: "log", stream, line }),
   })
-
+  const leader = handle.pid
   const escalation = escalateInterrupts(launch, {
-    forward: (signal) => handle.kill(signal as NodeJS.Signals),
-    kill: () => handle.kill("SIGKILL"),
+    forward: (signal) => void signalTree(leader, ownChildren(), signal as NodeJS.Signals),
+    kill: () => void signalTree(leader, ownChildren(), "SIGKILL"),
   })
+
+  /** Waits until nothing of the tree is alive; after a kill, new forks are killed too, and the wait is bounded. */
+  const stopRemaining = async (): Promise<void> => {
+    if (!treeAlive(leader, ownChildren())) return
+    escalation.stopRemaining()
+    let killedAt: number | null = null
+    while (treeAlive(leader, ownChildren())) {
+      if (escalation.killed()) {
+        killedAt ??= Date.now()
+        if (Date.now() - killedAt > afterKillMs) return
+        signalTree(leader, ownChildren(), "SIGKILL")
+      }
+      await sleep(20)
+    }
+  }
 
   const wait = async (): Promise<RunOutcome> => {
     await handle.exited
-    escalation.detach()
-    const interrupted = escalation.interrupted()
-    // Reap before draining output: a surviving grandchild would hold the pipes open.
-    if (interrupted) await reapGroup(handle.pid)
+    // The run ends when its leader does, whatever still holds the output pipe.
+    const endedAt = Date.now()
+    try {
+      await stopRemaining()
+    } finally {
+      escalation.detach()
+    }
+    const drained = setTimeout(() => handle.closeOutput(), outputDrainMs)
     const result = await handle.done
-    return { exitCode: result.code, signal: result.signal, interrupted }
+    clearTimeout(drained)
+    return { exitCode: result.code, signal: result.signal, interrupted: escalation.interrupted(), endedAt }
   }
-  return { pid: handle.pid, wait }
+  return { pid: leader, wait }
 }

@@ -7,6 +7,8 @@ export type RunOutcome = {
   signal: string | null
   /** The interrupt we received ("SIGINT", …), or null when the run ended by itself. */
   interrupted: string | null
+  /** When the entry point ended (epoch ms): its leader's exit, before stragglers were stopped and output drained. */
+  endedAt: number
 }
 
 export type RunHandle = {

@@ -1,5 +1,5 @@
 // `mlproject log param|metric|tag|artifact|batch …`: writes into the active run from an entry point in any language.
-import { ToolError } from "../errors.ts"
+import { concerningRun, ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
 import { parsePythonFloat } from "../tracking/metric-line.ts"
 import { activeRun, logToRun, readBatch, type LogRequest, type LogResult } from "../tracking/rest-log.ts"
@@ -75,8 +75,12 @@ export const logCommand: Command = {
   ],
   async execute(parsed, context) {
     const target = activeRun(context.env, context.cwd, parsed.values["run-id"])
-    const request = await toRequest(parsed, Date.now())
-    emitLogged(context.emit, { type: "run.logged", ...(await logToRun(target, request, context.env)) })
+    try {
+      const request = await toRequest(parsed, Date.now())
+      emitLogged(context.emit, { type: "run.logged", ...(await logToRun(target, request, context.env)) })
+    } catch (error) {
+      throw concerningRun(error, target.runId)
+    }
     return 0
   },
 }

@@ -24,7 +24,21 @@ export type DockerImage = {
   /** True when nothing was pulled or built. */
   cached: boolean
   built: boolean
+  /** What the image runs on (`linux`/`amd64`), when the daemon says. */
+  platform: { os: string; architecture: string } | null
+  /** The PATH the image's config sets, when it sets one. */
+  path: string | null
 }
+
+type ImageInspect = { Id: string; Os?: string; Architecture?: string; Config?: { Env?: string[] | null } | null }
+
+const described = (uri: string, inspected: ImageInspect, flags: { cached: boolean; built: boolean }): DockerImage => ({
+  uri,
+  id: inspected.Id,
+  ...flags,
+  platform: inspected.Os && inspected.Architecture ? { os: inspected.Os, architecture: inspected.Architecture } : null,
+  path: inspected.Config?.Env?.find((entry) => entry.startsWith("PATH="))?.slice("PATH=".length) ?? null,
+})
 
 export type ImageContext = { docker: DockerClient; env: Record<string, string | undefined>; emit: DockerEmit; signal?: AbortSignal }
 
@@ -32,14 +46,14 @@ export type ImageContext = { docker: DockerClient; env: Record<string, string | 
 const recipe = "mlproject-docker-build-1"
 const dockerfileName = "Dockerfile.mlproject"
 
-export const inspectImage = async (docker: DockerClient, image: string): Promise<{ Id: string } | null> => {
+export const inspectImage = async (docker: DockerClient, image: string): Promise<ImageInspect | null> => {
   const response = await docker.request("GET", `/images/${encodeURIComponent(image)}/json`)
   if (response.status === 404) {
     await response.body?.cancel()
     return null
   }
   if (!response.ok) throw new ToolError("docker.image", `inspecting image ${image}: ${await errorMessage(response)}`, { exitCode: 1 })
-  return (await response.json()) as { Id: string }
+  return (await response.json()) as ImageInspect
 }
 
 const pullError = (image: string, message: string, registry: string, credentials: RegistryCredentials | null): ToolError => {
@@ -92,7 +106,7 @@ const pullProgress = (image: string, emit: DockerEmit) => {
 }
 
 /** Pulls an image (credentials from the docker config), streaming progress; returns its id. */
-export const pullImage = async (image: string, context: ImageContext): Promise<string> => {
+export const pullImage = async (image: string, context: ImageContext): Promise<ImageInspect> => {
   const ref = parseImageRef(image)
   const credentials = await registryCredentials(ref.registry, context.env)
   const started = performance.now()
@@ -111,14 +125,14 @@ export const pullImage = async (image: string, context: ImageContext): Promise<s
   const pulled = await inspectImage(context.docker, image)
   if (!pulled) throw new ToolError("docker.pull", `the daemon reported ${image} pulled, but it is not there`, { exitCode: 1 })
   context.emit({ type: "image.pull.done", image, id: pulled.Id, ms: Math.round(performance.now() - started) })
-  return pulled.Id
+  return pulled
 }
 
 /** The image as named: used when present, pulled otherwise. */
 export const ensureImage = async (image: string, context: ImageContext): Promise<DockerImage> => {
   const present = await inspectImage(context.docker, image)
-  if (present) return { uri: image, id: present.Id, cached: true, built: false }
-  return { uri: image, id: await pullImage(image, context), cached: false, built: false }
+  if (present) return described(image, present, { cached: true, built: false })
+  return described(image, await pullImage(image, context), { cached: false, built: false })
 }
 
 /** A valid repository name from the project name (MLflow tags by the name; `docker-project` when there is none). */
@@ -144,7 +158,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
   const existing = await inspectImage(context.docker, tag)
   if (existing) {
     context.emit({ type: "image.build.done", image: tag, id: existing.Id, cached: true, ms: Math.round(performance.now() - started) })
-    return { uri: tag, id: existing.Id, cached: true, built: true }
+    return described(tag, existing, { cached: true, built: true })
   }
   const bytes = files.reduce((sum, file) => sum + file.size, 0)
   context.emit({ type: "image.build.started", image: tag, base: input.baseImage, files: files.length, bytes })
@@ -176,10 +190,11 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
     const aux = message.aux as { ID?: string } | undefined
     if (aux?.ID) id = aux.ID
   }
-  id ??= (await inspectImage(context.docker, tag))?.Id ?? null
-  if (!id) throw fail("the builder finished without producing an image")
+  const built = await inspectImage(context.docker, tag)
+  id ??= built?.Id ?? null
+  if (!id || !built) throw fail("the builder finished without producing an image")
   context.emit({ type: "image.build.done", image: tag, id, cached: false, ms: Math.round(performance.now() - started) })
-  return { uri: tag, id, cached: false, built: true }
+  return described(tag, { ...built, Id: id }, { cached: false, built: true })
 }
 
 /**

@@ -12,6 +12,9 @@ type Env = Record<string, string | undefined>
 
 export const codeDir = "/mlflow/projects/code"
 const storeMount = "/mlflow/tmp/mlruns"
+const selfMount = "/mlflow/bin"
+// Docker's default PATH, for images whose config sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 export type DockerPlan = {
   image: string
@@ -138,6 +141,24 @@ export type RunContext = {
   artifactUri: string
   env: Env
   cwd: string
+  /** The running mlproject binary on the host (null when none can be handed on). */
+  self?: string | null
+}
+
+const dockerArchitectures: Record<string, string> = { x64: "amd64", arm64: "arm64" }
+
+/**
+ * The binary is mounted read-only (at /mlflow/bin/mlproject, on PATH, named by MLPROJECT_BIN) when the image runs
+ * on this machine's OS and architecture, so `mlproject log` works in the container too. A musl image (Alpine) needs
+ * its glibc compatibility package for it.
+ */
+export const selfAccess = (self: string | null | undefined, image: DockerImage): Access => {
+  const runnable = self && process.platform === "linux" && image.platform?.os === "linux" && image.platform.architecture === dockerArchitectures[process.arch]
+  if (!runnable) return { binds: [], env: [] }
+  return {
+    binds: [`${self}:${selfMount}/mlproject:ro`],
+    env: [["MLPROJECT_BIN", `${selfMount}/mlproject`], ["PATH", `${image.path ?? defaultPath}:${selfMount}`]],
+  }
 }
 
 export type ContainerSpec = {
@@ -163,9 +184,12 @@ export const shellCommand = (command: string): string[] => [
 export const containerSpec = (plan: DockerPlan, run: RunContext): ContainerSpec => {
   const tracking = trackingAccess(run.trackingUri, run.env, run.cwd)
   const artifacts = artifactAccess(run.artifactUri, run.env)
+  const self = selfAccess(run.self, run.image)
   const init = plan.args.hostConfig.Init !== false
-  // Later entries win: MLflow's order (run, tracking, artifacts, docker_env.environment), then -A env.
+  // Later entries win: ours first (a PATH set by docker_env or -A replaces ours), then MLflow's order (run, tracking,
+  // artifacts, docker_env.environment), then -A env.
   const variables = new Map<string, string>([
+    ...self.env,
     // tini (docker's --init) then forwards a stop signal to the whole process group, as a local run's group receives it.
     ...(init ? [["TINI_KILL_PROCESS_GROUP", "1"] as [string, string]] : []),
     ["MLFLOW_RUN_ID", run.runId],
@@ -177,6 +201,7 @@ export const containerSpec = (plan: DockerPlan, run: RunContext): ContainerSpec 
     ...plan.args.env,
   ])
   const binds = [
+    ...self.binds,
     ...(plan.buildImage ? [] : [`${plan.projectDir}:${codeDir}`]),
     ...tracking.binds,
     ...artifacts.binds,

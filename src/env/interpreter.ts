@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { run, tryOutput } from "../util/exec.ts"
+import { homeFolder } from "../util/user.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -12,7 +13,8 @@ export type Interpreter = { path: string | null; version: string; source: "pyenv
 const numeric = /^\d+\.\d+\.\d+$/
 const wanted = /^(\d+)\.(\d+)(?:\.(\d+))?$/
 
-export const pyenvRoot = (env: Env): string => env.PYENV_ROOT || join(env.HOME ?? "/", ".pyenv")
+/** PYENV_ROOT, else ~/.pyenv of HOME or, for a service or cron job started without HOME, of the passwd entry. */
+export const pyenvRoot = (env: Env): string => env.PYENV_ROOT || join(homeFolder(env) ?? "/", ".pyenv")
 
 /** The pyenv executable: on PATH, else the one a git checkout of pyenv keeps in its root. */
 export const pyenvBin = (env: Env): string | null => {

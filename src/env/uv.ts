@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { homeFolder } from "../util/user.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -10,7 +11,7 @@ type Env = Record<string, string | undefined>
  * exists we keep using pip unless uv is asked for: a wheelhouse configured there must keep working.
  */
 export const pipConfigFiles = (env: Env): string[] => {
-  const home = env.HOME ?? "/"
+  const home = homeFolder(env) ?? "/"
   const configured = env.PIP_CONFIG_FILE
   if (configured === "/dev/null" || configured === "os.devnull") return []
   const xdgDirs = (env.XDG_CONFIG_DIRS || "/etc/xdg").split(":").map((dir) => join(dir, "pip", "pip.conf"))

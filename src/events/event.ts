@@ -26,7 +26,7 @@ export type Event =
   | { type: "version"; version: string }
   | { type: "help"; command: string; text: string }
   | { type: "warning"; code?: string; message: string; hint?: string; file?: string; line?: number; column?: number }
-  | { type: "error"; code: string; message: string; hint?: string; file?: string; line?: number; column?: number }
+  | { type: "error"; code: string; message: string; hint?: string; file?: string; line?: number; column?: number; run_id?: string }
   | { type: "project.loaded"; dir: string; file: string | null; name: string | null; env: string; entry_points: string[] }
   | {
       type: "project.validated"
@@ -115,6 +115,10 @@ export type Event =
       duration_ms: number
       tracking_uri: string
       experiment_id: string
+      /** The error code when the run failed before or around its entry point (an env build, a store write). */
+      error_code?: string
+      /** False when the final status could not be written to the store. */
+      recorded: boolean
     }
 
 export type EventType = Event["type"]

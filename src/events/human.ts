@@ -145,9 +145,17 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     },
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"
-      const why = e.status === "FAILED" && e.exit_code !== null ? ` (exit code ${e.exit_code})` : e.signal ? ` (${e.signal})` : ""
+      const why =
+        e.status === "FAILED" && e.exit_code !== null
+          ? ` (exit code ${e.exit_code})`
+          : e.signal
+            ? ` (${e.signal})`
+            : e.error_code
+              ? ` (${e.error_code}, before its entry point ended)`
+              : ""
       info(`run ${e.run_id} ${c(colour, e.status)}${why} in ${seconds(e.duration_ms)}`)
-      info(`recorded in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
+      if (e.recorded) info(`recorded in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
+      else info(`${c("31", "not recorded")}: run ${e.run_id} is still RUNNING in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
     },
   }
   return (event) => (renderers[event.type] as (e: Event) => void)(event)

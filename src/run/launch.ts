@@ -6,6 +6,13 @@ import type { RunControl, RunOutcome } from "../backend/types.ts"
 import type { Emit } from "../events/event.ts"
 import type { RunInfo, Store } from "../tracking/types.ts"
 import type { RunPlan } from "./plan.ts"
+import { selfBinary, selfVariables } from "./self.ts"
+
+/** `mlproject log` works inside every entry point: the running binary is on its PATH and named by MLPROJECT_BIN. */
+const withSelf = (env: Record<string, string | undefined>, outer: Record<string, string | undefined>): Record<string, string | undefined> => ({
+  ...env,
+  ...selfVariables(outer, env.PATH),
+})
 
 export type LaunchTarget = { plan: RunPlan; info: RunInfo; experimentId: string; variables: Record<string, string>; store: Store }
 
@@ -18,7 +25,10 @@ const control = (target: LaunchTarget, context: RunContext): RunControl => ({
   forceInterrupt: context.forceInterrupt,
 })
 
-const launchDocker = async (target: LaunchTarget, context: RunContext): Promise<RunOutcome> => {
+/** Called with the time the entry point started: `duration_ms` counts from there, not from the environment build. */
+export type OnStarted = (at: number) => void
+
+const launchDocker = async (target: LaunchTarget, context: RunContext, onStarted: OnStarted): Promise<RunOutcome> => {
   const { plan, info, store } = target
   const docker = plan.docker
   if (!docker?.client) throw new Error("a docker plan without a daemon connection reached launch")
@@ -45,17 +55,19 @@ const launchDocker = async (target: LaunchTarget, context: RunContext): Promise<
     artifactUri: info.artifact_uri,
     env: context.env,
     cwd: context.cwd,
+    self: selfBinary(),
   })
   const handle = await startDocker({
     docker: docker.client,
     spec,
     ...control(target, context),
   })
+  onStarted(Date.now())
   context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: codeDir, pid: handle.pid })
   return handle.wait()
 }
 
-const launchLocal = async (target: LaunchTarget, context: RunContext): Promise<RunOutcome> => {
+const launchLocal = async (target: LaunchTarget, context: RunContext, onStarted: OnStarted): Promise<RunOutcome> => {
   const { plan, info } = target
   const environments = plan.env ? await Promise.all([import("../env/index.ts"), import("../env/activate.ts")]) : null
   const prepared =
@@ -64,15 +76,16 @@ const launchLocal = async (target: LaunchTarget, context: RunContext): Promise<R
       : null
   const activation = environments?.[1]
   if (!prepared) context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
-  const handle = startLocal({
+  const handle = await startLocal({
     argv: prepared && activation ? ["bash", "-c", activation.wrapCommand(prepared, plan.parameters.command)] : plan.argv,
     cwd: plan.cwd,
-    env: { ...(prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env), ...target.variables },
+    env: withSelf({ ...(prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env), ...target.variables }, context.env),
     ...control(target, context),
   })
+  onStarted(Date.now())
   context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
   return handle.wait()
 }
 
-export const launch = (target: LaunchTarget, context: RunContext): Promise<RunOutcome> =>
-  target.plan.docker ? launchDocker(target, context) : launchLocal(target, context)
+export const launch = (target: LaunchTarget, context: RunContext, onStarted: OnStarted): Promise<RunOutcome> =>
+  target.plan.docker ? launchDocker(target, context, onStarted) : launchLocal(target, context, onStarted)

@@ -1,27 +1,21 @@
-// One run from request to recorded status: plan, experiment, run and tags, launch, wait, final status.
-import { userInfo } from "node:os"
-import { ToolError } from "../errors.ts"
+// One run from request to recorded status: plan, checks, experiment and run, launch, wait, final status and `run.finished`.
+import { errorEvent, errorReason } from "../events/error-event.ts"
 import type { RunContext } from "./context.ts"
 import type { RunOutcome } from "../backend/types.ts"
-import { gitInfo, localSourceName } from "../source/git-info.ts"
 import { childTrackingVariables, storeFor } from "../tracking/index.ts"
-import { terminalStatuses, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
+import type { CallOptions, RunInfo, Store } from "../tracking/types.ts"
 import { publicVariables, redactUrl } from "../util/redact.ts"
 import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
-import { generateRunName } from "./run-name.ts"
-import { runTags } from "./tags.ts"
+import { checkRecordable, logParams, openRun, recordStatus, resolveExperiment, runParams } from "./record.ts"
 import { launch } from "./launch.ts"
 
-const exitCodes: Record<"FINISHED" | "FAILED" | "KILLED", number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
+type FinalStatus = "FINISHED" | "FAILED" | "KILLED"
 
-const loginName = (env: Record<string, string | undefined>): string => {
-  try {
-    return userInfo().username
-  } catch {
-    return env.USER ?? env.LOGNAME ?? "unknown"
-  }
-}
+const exitCodes: Record<FinalStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
+
+// After an interrupt the final status write gets what is left of the grace period, but never less than this.
+const minimumFinalWriteMs = 500
 
 /** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
 export const childVariables = (trackingUri: string, runId: string, experimentId: string, env: Record<string, string | undefined>): Record<string, string> => ({
@@ -32,67 +26,6 @@ export const childVariables = (trackingUri: string, runId: string, experimentId:
   // MLflow >= 3.13 refuses a file store unless this is set.
   ...(trackingUri.startsWith("file:") ? { MLFLOW_ALLOW_FILE_STORE: "true" } : {}),
 })
-
-const resolveExperiment = async (store: Store, request: RunRequest, context: RunContext): Promise<string> => {
-  if (request.experimentId !== undefined) {
-    const experiment = await store.getExperiment(request.experimentId)
-    if (!experiment || experiment.lifecycle_stage !== "active") {
-      throw new ToolError("experiment.not_found", `experiment id '${request.experimentId}' does not exist in ${store.location}${experiment ? " (it is deleted)" : ""}`, {
-        hint: "use --experiment-name NAME to create one, or an id that exists",
-      })
-    }
-    return experiment.experiment_id
-  }
-  if (request.experimentName !== undefined) {
-    const { experiment_id, created } = await store.getOrCreateExperiment(request.experimentName)
-    if (created) context.emit({ type: "experiment.created", experiment_id, name: request.experimentName })
-    return experiment_id
-  }
-  const fallback = await store.getExperiment("0")
-  if (!fallback) throw new ToolError("experiment.not_found", `the Default experiment (0) is missing from ${store.location}`)
-  return "0"
-}
-
-const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: RunContext): Promise<{ info: RunInfo; resumed: boolean }> => {
-  const { request } = plan
-  if (request.runId !== undefined) {
-    const existing = await store.getRun(request.runId)
-    if (existing.info.lifecycle_stage !== "active") {
-      throw new ToolError("run.deleted", `run ${request.runId} is deleted and cannot be continued`)
-    }
-    await store.updateRun(request.runId, { status: "RUNNING" })
-    return { info: existing.info, resumed: true }
-  }
-  const { source } = plan
-  const git = source.kind === "local" ? await gitInfo(plan.project.dir) : null
-  const runName = request.runName ?? generateRunName()
-  const user = loginName(context.env)
-  const tags: Tag[] = runTags({
-    user,
-    sourceName: redactUrl(source.kind === "local" && !request.uri.includes("#") ? localSourceName(plan.project.dir, git) : source.name),
-    entryPoint: request.entryPoint,
-    git: git ? { commit: git.commit, repo_url: git.remote_url } : source.git ? { commit: source.git.commit, repo_url: source.git.repo_url } : null,
-    // MLflow records the branch only for `--version BRANCH`; the branch a local work tree is on is as useful.
-    gitBranch: source.git?.branch ?? git?.branch ?? undefined,
-    runName,
-    backend: "local",
-    envManager: plan.env?.tag ?? plan.envManager,
-  })
-  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags })
-  const params = plan.parameters.parameters.map((p) => ({ key: p.name, value: p.logged }))
-  if (params.length > 0) await store.logBatch(info.run_id, { params })
-  return { info, resumed: false }
-}
-
-const finalStatus = (outcome: RunOutcome): "FINISHED" | "FAILED" | "KILLED" =>
-  outcome.interrupted ? "KILLED" : outcome.exitCode === 0 ? "FINISHED" : "FAILED"
-
-/** Sets the final status unless the program already ended the run itself, as MLflow does. */
-const recordStatus = async (store: Store, runId: string, status: RunStatus): Promise<void> => {
-  const current = await store.getRun(runId)
-  if (terminalStatuses.has(current.info.status)) return
-  await store.updateRun(runId, { status, end_time: Date.now() })
-}
 
 export const runProject = async (request: RunRequest, context: RunContext): Promise<number> => {
   const plan = await planRun(request, { emit: context.emit, cwd: context.cwd, env: context.env, signal: context.interrupt })
@@ -120,43 +53,94 @@ export const runProject = async (request: RunRequest, context: RunContext): Prom
 
 const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
   const store = storeFor(plan.trackingUri, context.env)
-  const experimentId = await resolveExperiment(store, plan.request, context)
-  const { info, resumed } = await openRun(store, plan, experimentId, context)
-  const runId = info.run_id
+  // Input the store would refuse fails here, before an experiment or a run is written.
+  checkRecordable(plan)
+  const setup: CallOptions = { signal: context.interrupt }
+  const experimentId = await resolveExperiment(store, plan.request, context, setup)
+  const { info, resumed } = await openRun(store, plan, experimentId, context, setup)
   context.emit({
     type: "run.created",
-    run_id: runId,
+    run_id: info.run_id,
     experiment_id: experimentId,
     run_name: info.run_name,
     tracking_uri: redactUrl(plan.trackingUri),
     artifact_uri: info.artifact_uri,
     resumed,
   })
-  const startedAt = Date.now()
-  let outcome: RunOutcome
-  try {
-    const variables = childVariables(plan.trackingUri, runId, experimentId, context.env)
-    outcome = await launch({ plan, info, experimentId, variables, store }, context)
-  } catch (error) {
-    // An interrupt while an image or environment was built stops the run before its program started.
-    if (error instanceof ToolError && (error.code === "run.interrupted" || error.code === "env.interrupted")) {
-      outcome = { exitCode: null, signal: null, interrupted: String(context.interrupt.reason ?? "SIGINT") }
-    } else {
-      await recordStatus(store, runId, "FAILED")
-      throw error
-    }
+  // From here on the run exists: whatever happens, it gets a final status and `run.finished` is the last event.
+  return superviseRun({ store, plan, info, experimentId, resumed }, context)
+}
+
+type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: string; resumed: boolean }
+
+/** Aborts on a second interrupt, or when the grace period after the first one is spent (at least a moment). */
+const finalWriteSignal = (context: RunContext, graceMs: number, interruptedAt: () => number | null): { signal: AbortSignal; dispose(): void } => {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const arm = () => {
+    const at = interruptedAt() ?? Date.now()
+    const left = Math.max(minimumFinalWriteMs, at + graceMs - Date.now())
+    timer = setTimeout(() => controller.abort(context.interrupt.reason), left)
   }
-  const status = finalStatus(outcome)
-  await recordStatus(store, runId, status)
+  if (context.interrupt.aborted) arm()
+  else context.interrupt.addEventListener("abort", arm, { once: true })
+  return {
+    signal: AbortSignal.any([controller.signal, context.forceInterrupt]),
+    dispose() {
+      clearTimeout(timer)
+      context.interrupt.removeEventListener("abort", arm)
+    },
+  }
+}
+
+const superviseRun = async ({ store, plan, info, experimentId, resumed }: OpenRun, context: RunContext): Promise<number> => {
+  const runId = info.run_id
+  let interruptedAt: number | null = context.interrupt.aborted ? Date.now() : null
+  context.interrupt.addEventListener("abort", () => (interruptedAt ??= Date.now()), { once: true })
+  let startedAt: number | null = null
+  let outcome: RunOutcome | null = null
+  let failure: unknown = null
+  try {
+    if (!resumed) await logParams(store, runId, runParams(plan), { signal: context.interrupt })
+    const variables = childVariables(plan.trackingUri, runId, experimentId, context.env)
+    outcome = await launch({ plan, info, experimentId, variables, store }, context, (at) => (startedAt = at))
+  } catch (error) {
+    failure = error
+  }
+  // An interrupt that stopped the setup (an image pull, an environment build, a store call) ends the run as KILLED.
+  const killed = outcome === null && context.interrupt.aborted
+  const status: FinalStatus = killed || outcome?.interrupted ? "KILLED" : outcome?.exitCode === 0 ? "FINISHED" : "FAILED"
+  const endTime = outcome?.endedAt ?? Date.now()
+  const failed = failure !== null && !killed ? errorEvent(failure, runId).event : null
+  if (failed) context.emit(failed)
+
+  const final = finalWriteSignal(context, plan.request.graceMs, () => interruptedAt)
+  let recorded = true
+  try {
+    await recordStatus(store, runId, status, endTime, { signal: final.signal })
+  } catch (error) {
+    recorded = false
+    context.emit({
+      type: "warning",
+      code: "run.status_not_recorded",
+      message: `run ${runId} could not be recorded as ${status} in ${store.location}: ${errorReason(error)}`,
+      hint: "it stays RUNNING there; end it with MLflow (MlflowClient().set_terminated(run_id, status)) once the store is reachable",
+    })
+  } finally {
+    final.dispose()
+  }
   context.emit({
     type: "run.finished",
     run_id: runId,
     status,
-    exit_code: outcome.exitCode,
-    signal: outcome.interrupted ?? outcome.signal,
-    duration_ms: Date.now() - startedAt,
+    exit_code: outcome?.exitCode ?? null,
+    signal: outcome ? (outcome.interrupted ?? outcome.signal) : killed ? String(context.interrupt.reason ?? "SIGINT") : null,
+    duration_ms: startedAt === null ? 0 : Math.max(0, endTime - startedAt),
     tracking_uri: redactUrl(plan.trackingUri),
     experiment_id: experimentId,
+    ...(failed ? { error_code: failed.code } : {}),
+    recorded,
   })
-  return exitCodes[status]
+  // A finished run whose status could not be written is not a success for a caller that relies on the record.
+  return status === "FINISHED" && !recorded ? 1 : exitCodes[status]
 }

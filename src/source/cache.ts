@@ -166,7 +166,7 @@ export const workingCopy = async (from: string, env: Record<string, string | und
   mkdirSync(pool, { recursive: true })
   reapDead(runs)
   const root = join(runs, scratchName())
-  let made = claimPooled(pool, from, root)
+  let made = claimPooled(pool, from, root, removeInBackground)
   if (!made) {
     try {
       await copyTree(from, root)

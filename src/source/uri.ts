@@ -119,9 +119,11 @@ export const classify = (raw: string, cwd: string, hasVersion: boolean): Target 
   const scheme = schemeOf(base)
   const local = base.startsWith("file:") || !isRemoteUri(base, cwd)
   const localPath = local ? toPath(base, cwd) : null
+  // A plain path is recorded absolute (mlflow.source.name), as MLflow records a folder: `./x.zip` means nothing later.
+  const localName = localPath && !base.startsWith("file:") ? displayUri(subdir === null ? localPath : `${localPath}#${subdir}`) : undefined
   // A folder that happens to be called `x.tar` is still a folder.
   if (isArchiveUri(base) && !(localPath && stat(localPath)?.isDirectory())) {
-    if (localPath) return target("archive", uri, base, subdir, { path: localPath })
+    if (localPath) return target("archive", uri, base, subdir, { path: localPath, ...(localName ? { name: localName } : {}) })
     if (scheme && archiveSchemes.has(scheme)) return target("archive", uri, base, subdir)
     throw new ToolError("source.unsupported", `cannot download the archive '${name}': '${scheme}://' is not supported`, {
       hint: "use a local path, or an http(s)://, s3://, gs:// or dbfs:/ URL",
@@ -129,7 +131,7 @@ export const classify = (raw: string, cwd: string, hasVersion: boolean): Target 
   }
   if (localPath) {
     const path = localPath
-    if (stat(path)?.isDirectory() && isGitDir(path)) return target("git", uri, base, subdir, { path })
+    if (stat(path)?.isDirectory() && isGitDir(path)) return target("git", uri, base, subdir, { path, ...(localName ? { name: localName } : {}) })
     return target(hasVersion ? "local-git" : "local", uri, base, subdir, { path: resolve(path) })
   }
   if (scheme && !gitSchemes.has(scheme)) {

@@ -1,4 +1,4 @@
-// Pristine working copies kept for the next run of the same tree: reused only when lstat proves nothing changed.
+// Pristine working copies kept for the next run of the same tree: reused only when lstat proves, at the claim, that nothing changed.
 import { createHash, randomBytes } from "node:crypto"
 import { lstatSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -39,38 +39,45 @@ const pooled = (pool: string, key: string): string[] => {
   }
 }
 
-/** Moves a pooled copy of `from` to `to`; returns its snapshot, or null when there is none (another run may win the race). */
-export const claimPooled = (pool: string, from: string, to: string): Snapshot | null => {
+/**
+ * Moves a pooled copy of `from` to `to` and proves it still matches the record made when it was copied; returns that
+ * record, or null when no pooled copy qualifies (another run may win the race). The proof is made now, at the claim:
+ * a process the earlier run left behind may have changed the copy after it was returned.
+ */
+export const claimPooled = (pool: string, from: string, to: string, discard: (dir: string) => void): Snapshot | null => {
   for (const name of pooled(pool, keyOf(from))) {
     try {
       renameSync(join(pool, name), to)
     } catch {
       continue
     }
+    let taken: Snapshot | null = null
     try {
-      const taken = JSON.parse(readFileSync(join(pool, `${name}.json`), "utf8")) as Snapshot
-      rmSync(join(pool, `${name}.json`), { force: true })
-      return taken
+      taken = JSON.parse(readFileSync(join(pool, `${name}.json`), "utf8")) as Snapshot
     } catch {
       // No record of what it looked like: it cannot be trusted as pristine.
-      rmSync(to, { recursive: true, force: true })
-      return null
     }
+    rmSync(join(pool, `${name}.json`), { force: true })
+    if (taken && unchanged(to, taken)) return taken
+    discard(to)
   }
   return null
+}
+
+const unchanged = (root: string, made: Snapshot): boolean => {
+  try {
+    return same(made, snapshot(root))
+  } catch {
+    return false
+  }
 }
 
 /** Puts a copy back for the next run when it is exactly as it was made; false when the run changed anything. */
 export const returnToPool = (pool: string, from: string, root: string, made: Snapshot): boolean => {
   const key = keyOf(from)
   if (pooled(pool, key).length >= maxPooledPerTree) return false
-  let now: Snapshot
-  try {
-    now = snapshot(root)
-  } catch {
-    return false
-  }
-  if (!same(made, now)) return false
+  // A copy the run changed is not worth a place in the pool (the claim would refuse it anyway).
+  if (!unchanged(root, made)) return false
   const name = `${key}-${randomBytes(6).toString("hex")}`
   // The record goes first: a claimer that wins the folder always finds it.
   writeFileSync(join(pool, `${name}.json`), JSON.stringify(made))

@@ -24,20 +24,41 @@ export type ProcessHandle = {
   pid: number
   /** Resolves when the process itself exits (its output may still be arriving). */
   exited: Promise<number>
-  /** Resolves when the process exits and all its output has been delivered. */
+  /** Resolves when the process exits and all its output has been delivered (or `closeOutput` was called). */
   done: Promise<ExecResult>
   /** Sends a signal to the process, or to its whole group when started with `group`. */
   kill(signal: NodeJS.Signals): void
+  /** Stops reading its output: a process we cannot reach may hold the pipes open for ever. */
+  closeOutput(): void
+}
+
+// The processes this one started and that still run: an orphan re-parented to us is anything else.
+const running = new Set<number>()
+
+/** The live children we started ourselves (every other child of ours is an orphan from an entry point's tree). */
+export const ownChildren = (): ReadonlySet<number> => running
+
+const track = (child: { pid: number; exited: Promise<unknown> }): void => {
+  running.add(child.pid)
+  void child.exited.finally(() => running.delete(child.pid))
 }
 
 const cleanEnv = (env: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 
-const pumpLines = async (stream: ReadableStream<Uint8Array>, onLine: (line: string) => void, splitCarriageReturn = false): Promise<void> => {
+type Reader = { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> }
+
+const pumpLines = async (
+  reader: Reader,
+  onLine: (line: string) => void,
+  splitCarriageReturn = false,
+): Promise<void> => {
   const decoder = new TextDecoder()
   const lineEnd = splitCarriageReturn ? /\r\n|\r|\n/ : /\r?\n/
   let pending = ""
-  for await (const chunk of stream) {
+  for (;;) {
+    const { done, value: chunk } = await reader.read().catch(() => ({ done: true, value: undefined }))
+    if (done || !chunk) break
     pending += decoder.decode(chunk, { stream: true })
     for (let match = lineEnd.exec(pending); match; match = lineEnd.exec(pending)) {
       // A '\r' at the very end may be the first half of "\r\n": wait for the next chunk.
@@ -77,6 +98,7 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
   }
 
   const pid = child.pid
+  track(child)
   const kill = (signal: NodeJS.Signals) => {
     try {
       if (options.group) process.kill(-pid, signal)
@@ -92,13 +114,11 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
   const collected = { stdout: [] as string[], stderr: [] as string[] }
   const sink = (stream: "stdout" | "stderr") => (line: string) =>
     output === "lines" ? options.onLine?.(stream, line) : void collected[stream].push(line)
-  const readers =
-    piped === "pipe"
-      ? [
-          pumpLines(child.stdout as ReadableStream<Uint8Array>, sink("stdout"), options.splitCarriageReturn),
-          pumpLines(child.stderr as ReadableStream<Uint8Array>, sink("stderr"), options.splitCarriageReturn),
-        ]
-      : []
+  const streams: Reader[] = piped === "pipe" ? [(child.stdout as ReadableStream<Uint8Array>).getReader(), (child.stderr as ReadableStream<Uint8Array>).getReader()] : []
+  const readers = streams.map((reader, index) => pumpLines(reader, sink(index === 0 ? "stdout" : "stderr"), options.splitCarriageReturn))
+  const closeOutput = () => {
+    for (const reader of streams) void reader.cancel().catch(() => {})
+  }
 
   const done = (async (): Promise<ExecResult> => {
     const code = await child.exited
@@ -111,7 +131,7 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
       stderr: collected.stderr.join("\n"),
     }
   })()
-  return { pid, exited: child.exited, done, kill }
+  return { pid, exited: child.exited, done, kill, closeOutput }
 }
 
 /** Runs a program to completion and returns its captured output. */
@@ -131,7 +151,9 @@ export const tryOutput = async (argv: string[], options: ExecOptions = {}): Prom
 /** Starts a program in its own session and does not wait for it (background cleanup); false when it cannot start. */
 export const spawnDetached = (argv: string[]): boolean => {
   try {
-    Bun.spawn(argv, { detached: true, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref()
+    const child = Bun.spawn(argv, { detached: true, stdin: "ignore", stdout: "ignore", stderr: "ignore" })
+    track(child)
+    child.unref()
     return true
   } catch {
     return false

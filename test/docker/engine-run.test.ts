@@ -30,7 +30,7 @@ describe.skipIf(skipDocker)("docker runs (Engine API)", () => {
         "exit 3",
       ].join("; "),
     })
-    expect(run.outcome).toEqual({ exitCode: 3, signal: null, interrupted: null })
+    expect(run.outcome).toEqual({ exitCode: 3, signal: null, interrupted: null, endedAt: expect.any(Number) })
     expect(run.stdout).toEqual(["/mlflow/projects/code", "hello from the host", `${run.runId} 0 file:///mlflow/tmp/mlruns true`])
     expect(run.stderr).toEqual(["to-stderr"])
     expect(readFileSync(join(dir.path, "project/from-container.txt"), "utf8")).toBe("written\n")

@@ -118,7 +118,7 @@ describe("the container spec", () => {
     cwd: "/",
     env: { SECRET: "s3cr3t" },
   })
-  const image = { uri: "base:1", id: "sha256:x", cached: true, built: false }
+  const image = { uri: "base:1", id: "sha256:x", cached: true, built: false, platform: { os: "linux", architecture: "amd64" }, path: null }
   const run = { image, command: "python train.py --alpha 'a b'", runId: "f".repeat(32), experimentId: "7", cwd: "/" }
 
   test("command, variables in MLflow's order (docker_env last wins), mounts and -A settings", () => {

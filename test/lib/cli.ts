@@ -2,7 +2,8 @@
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
 
-export const binary = resolve(import.meta.dir, "..", "..", "dist", "mlproject")
+// MLPROJECT_TEST_BINARY runs the tests against another build (e.g. the previous release, to see a test fail without a fix).
+export const binary = process.env.MLPROJECT_TEST_BINARY ?? resolve(import.meta.dir, "..", "..", "dist", "mlproject")
 
 export type CliResult = {
   code: number | null

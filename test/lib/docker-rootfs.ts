@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import type { TarEntry } from "../../src/util/docker-tar.ts"
+import { binary as mlprojectBinary } from "./cli.ts"
 
 const busybox = "/bin/busybox"
 const bash = "/usr/bin/bash"
@@ -72,7 +73,8 @@ export const baseImageEntries = (kind: "full" | "busybox" = "full"): { entries: 
     if (applet === "busybox" || applet === "bash") continue
     entries.push({ name: `bin/${applet}`, type: "symlink", mode: 0o777, mtime: now, link: "busybox" })
   }
-  const binaries = kind === "full" ? [bash] : []
+  // The full image also carries the libraries mlproject itself links, so the mounted binary runs inside (issue 11).
+  const binaries = kind === "full" ? [bash, ...(existsSync(mlprojectBinary) ? [mlprojectBinary] : [])] : []
   if (kind === "full") addFile(bash, "/bin/bash")
   if (kind === "full" && hasPython) {
     const real = realpathSync(python)

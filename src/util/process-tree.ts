@@ -1,0 +1,89 @@
+// The live processes of an entry point's tree: its process group, its descendants, and orphans re-parented to us.
+import { readdirSync, readFileSync } from "node:fs"
+import { reapOrphan } from "./subreaper.ts"
+
+type Proc = { pid: number; ppid: number; pgid: number; zombie: boolean }
+
+const readProc = (pid: string): Proc | null => {
+  try {
+    // Fields after the parenthesised command name (which may hold spaces): state, ppid, pgrp, …
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return { pid: Number(pid), ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === "Z" || fields[0] === "X" }
+  } catch {
+    // It ended while we looked.
+    return null
+  }
+}
+
+const readAll = (): Proc[] | null => {
+  let entries: string[]
+  try {
+    entries = readdirSync("/proc")
+  } catch {
+    return null
+  }
+  return entries.filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => readProc(entry) ?? [])
+}
+
+/**
+ * Every live process that belongs to the tree led by `leader`: members of its process group, its descendants, and
+ * the orphans re-parented to this (subreaper) process that we did not start ourselves (`ours`), with their
+ * descendants. Zombie orphans are reaped on the way; zombies never count. Null where /proc is unavailable.
+ */
+export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[] | null => {
+  const procs = readAll()
+  if (procs === null) return null
+  const self = process.pid
+  const children = new Map<number, Proc[]>()
+  for (const proc of procs) {
+    const siblings = children.get(proc.ppid)
+    if (siblings) siblings.push(proc)
+    else children.set(proc.ppid, [proc])
+  }
+  const roots = procs.filter((proc) => proc.pid === leader || proc.pgid === leader || (proc.ppid === self && !ours.has(proc.pid)))
+  const members = new Map<number, Proc>()
+  const queue = [...roots]
+  for (let proc = queue.pop(); proc; proc = queue.pop()) {
+    if (members.has(proc.pid) || proc.pid === self) continue
+    members.set(proc.pid, proc)
+    queue.push(...(children.get(proc.pid) ?? []))
+  }
+  const live: number[] = []
+  for (const proc of members.values()) {
+    if (!proc.zombie) live.push(proc.pid)
+    else if (proc.ppid === self && !ours.has(proc.pid)) reapOrphan(proc.pid)
+  }
+  return live
+}
+
+const send = (target: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(target, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Signals the leader's group and every other live member of its tree; false when none is left. */
+export const signalTree = (leader: number, ours: ReadonlySet<number>, signal: NodeJS.Signals): boolean => {
+  send(-leader, signal)
+  const members = treeMembers(leader, ours)
+  for (const pid of members ?? []) send(pid, signal)
+  return members === null ? groupAlive(leader) : members.length > 0
+}
+
+/** Whether anything of the tree is still alive (without /proc: whether its process group is). */
+export const treeAlive = (leader: number, ours: ReadonlySet<number>): boolean => {
+  const members = treeMembers(leader, ours)
+  return members === null ? groupAlive(leader) : members.length > 0
+}
+
+const groupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
