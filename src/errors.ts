@@ -1,10 +1,11 @@
 // The one error type our code throws on purpose, with its stable code and its exit code.
+import type { ErrorCode } from "./error-codes.ts"
 
 export type ErrorLocation = { file: string; line?: number; column?: number }
 
 export class ToolError extends Error {
   override name = "ToolError"
-  readonly code: string
+  readonly code: ErrorCode
   readonly hint?: string
   readonly location?: ErrorLocation
   /** 2 for bad usage or invalid input, 1 for a failure while doing valid work, 130 for an interrupt. */
@@ -13,7 +14,7 @@ export class ToolError extends Error {
   readonly runId?: string
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { hint?: string; location?: ErrorLocation; exitCode?: number; cause?: unknown; runId?: string } = {},
   ) {
@@ -33,7 +34,7 @@ export const concerningRun = (error: unknown, runId: string): unknown =>
     : error
 
 /** Throws a usage/input error (exit 2). Reads well in expressions: `x ?? fail(...)`. */
-export const fail = (code: string, message: string, options: ConstructorParameters<typeof ToolError>[2] = {}): never => {
+export const fail = (code: ErrorCode, message: string, options: ConstructorParameters<typeof ToolError>[2] = {}): never => {
   throw new ToolError(code, message, options)
 }
 

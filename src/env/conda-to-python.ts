@@ -1,4 +1,5 @@
 // A conda.yaml run with --env-manager virtualenv: converted to a python_env exactly as MLflow's from_conda_yaml does.
+import type { ErrorCode } from "../error-codes.ts"
 import { basename } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
 import { pythonRepr, pythonStr } from "../project/python-str.ts"
@@ -10,7 +11,7 @@ export type Conversion = { spec: PythonSpec; warnings: Array<{ message: string; 
 // MLflow's _CONDA_DEPENDENCY_REGEX: only these four packages carry over, with an optional pin.
 const dependency = /^(?<package>python|pip|setuptools|wheel)(?<operator><|>|<=|>=|=|==|!=)?(?<version>[\d.]+)?$/
 
-const located = (code: string, message: string, file: string, node: YNode, hint?: string) =>
+const located = (code: ErrorCode, message: string, file: string, node: YNode, hint?: string) =>
   new ToolError(code, message, { hint, location: { file, line: node.pos.line, column: node.pos.column } })
 
 const mapGet = (node: YNode | null, key: string): YNode | undefined =>

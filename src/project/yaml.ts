@@ -1,4 +1,5 @@
 // Reads YAML the way PyYAML's safe_load does (YAML 1.1 scalars, last duplicate key wins), keeping every position.
+import type { ErrorCode } from "../error-codes.ts"
 import { readFileSync, statSync } from "node:fs"
 import { CST, Lexer, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Scalar } from "yaml"
 import { ToolError } from "../errors.ts"
@@ -30,7 +31,7 @@ const collectionTags = new Set(["tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 // PyYAML's reader rejects these before parsing anything ("special characters are not allowed").
 const unprintable = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u
 
-const yamlError = (code: string, message: string, file: string, pos: Pos, hint?: string) =>
+const yamlError = (code: ErrorCode, message: string, file: string, pos: Pos, hint?: string) =>
   new ToolError(code, message, { hint, location: { file, line: pos.line, column: pos.column } })
 
 /** 1-based line and column of an offset, for errors found before the parser has counted lines. */

@@ -1,4 +1,5 @@
 // The file store: MLflow's mlruns layout behind the Store interface, safe for many processes at once.
+import type { ErrorCode } from "../error-codes.ts"
 import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
@@ -19,7 +20,7 @@ import { guardStore } from "./store-guard.ts"
 export const experimentsLockFile = ".mlproject-experiments.lock"
 const defaultExperiment = { id: "0", name: "Default" }
 
-const invalidInput = (code: string, message: string, hint?: string) => new ToolError(code, message, { hint, exitCode: 2 })
+const invalidInput = (code: ErrorCode, message: string, hint?: string) => new ToolError(code, message, { hint, exitCode: 2 })
 
 const checkTimestamp = (what: string, value: number): void => {
   if (!Number.isSafeInteger(value) || value < 0) throw invalidInput("tracking.time.invalid", `${what} ${value} must be milliseconds since the epoch`)

@@ -1,4 +1,5 @@
 // Calls to an MLflow REST API through the HTTP helper: MLflow's retry policy and variables, and errors that name no secret.
+import type { ErrorCode } from "../error-codes.ts"
 import { ToolError } from "../errors.ts"
 import { HttpUnreachable, exchange } from "../util/http.ts"
 import { transientStatus, urllib3Backoff, type RetryPolicy } from "../util/http-retry.ts"
@@ -10,7 +11,7 @@ export type Payload = Record<string, unknown>
 export class RestError extends ToolError {
   readonly errorCode: string | null
   readonly status: number
-  constructor(code: string, message: string, errorCode: string | null, status: number, options: { hint?: string; exitCode: number }) {
+  constructor(code: ErrorCode, message: string, errorCode: string | null, status: number, options: { hint?: string; exitCode: number }) {
     super(code, message, options)
     this.errorCode = errorCode
     this.status = status

@@ -1,4 +1,5 @@
 // The Docker Engine API client: where the daemon is (DOCKER_HOST, TLS), which API version to speak, requests, errors.
+import type { ErrorCode } from "../error-codes.ts"
 import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
@@ -159,13 +160,13 @@ export const errorMessage = async (response: Response): Promise<string> => {
 }
 
 /** Reads a JSON answer, or throws `code` with the daemon's message. */
-export const expectJson = async <T>(response: Response, code: string, what: string): Promise<T> => {
+export const expectJson = async <T>(response: Response, code: ErrorCode, what: string): Promise<T> => {
   if (!response.ok) throw new ToolError(code, `${what}: ${await errorMessage(response)}`, { exitCode: 1 })
   return (await response.json()) as T
 }
 
 /** Consumes an answer that carries no content, or throws `code` with the daemon's message. */
-export const expectOk = async (response: Response, code: string, what: string): Promise<void> => {
+export const expectOk = async (response: Response, code: ErrorCode, what: string): Promise<void> => {
   if (!response.ok) throw new ToolError(code, `${what}: ${await errorMessage(response)}`, { exitCode: 1 })
   await response.body?.cancel()
 }

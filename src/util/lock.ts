@@ -137,7 +137,8 @@ export type LockOptions = {
   timeoutMs?: number
   foreignStaleMs?: number
   /** The error code of a timeout or an interrupt, e.g. `env.interrupted`, `tracking.lock.timeout`. */
-  what?: string
+  /** Names the error codes of a wait that is interrupted or times out (`source.interrupted`, `env.timeout`, …). */
+  what?: "source" | "env" | "storage" | "tracking.lock"
 }
 
 export const acquireLock = async (path: string, options: LockOptions = {}): Promise<Lock> => {
@@ -160,7 +161,7 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
   let waited = false
   let delay = 20
   for (;;) {
-    if (options.signal?.aborted) throw new ToolError(`${options.what ?? "lock"}.interrupted`, `interrupted while waiting for ${path}`, { exitCode: 130 })
+    if (options.signal?.aborted) throw new ToolError(`${options.what ?? "lock"}.interrupted` as const, `interrupted while waiting for ${path}`, { exitCode: 130 })
     try {
       write("wx")
       break
@@ -175,7 +176,7 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     }
     if (Date.now() > deadline) {
       const who = seen.holder ? `process ${seen.holder.pid} on ${seen.holder.host}` : "another process"
-      throw new ToolError(`${options.what ?? "lock"}.timeout`, `timed out waiting for ${path}, held by ${who}`, {
+      throw new ToolError(`${options.what ?? "lock"}.timeout` as const, `timed out waiting for ${path}, held by ${who}`, {
         hint: `if no other mlproject is running, delete ${path}`,
         exitCode: 1,
       })

@@ -50,7 +50,7 @@ export const testImage = (kind: "full" | "busybox" = "full"): Promise<string> =>
       headers: { "content-type": "application/x-tar" },
       body: tarStream(entries),
     })
-    if (!response.ok) await expectOk(response, "test.image", `importing ${tag}`)
+    if (!response.ok) await expectOk(response, "docker.image", `importing ${tag}`)
     for await (const message of jsonLines(response.body)) if (message.error) throw new Error(`importing ${tag}: ${message.error}`)
     return tag
   })()
@@ -63,10 +63,10 @@ export const pushImage = async (source: string, target: string, credentials?: { 
   const docker = requireDocker()
   const colon = target.lastIndexOf(":")
   const [repo, tag] = [target.slice(0, colon), target.slice(colon + 1)]
-  await expectOk(await docker.request("POST", `/images/${encodeURIComponent(source)}/tag`, { query: { repo, tag } }), "test.tag", `tagging ${target}`)
+  await expectOk(await docker.request("POST", `/images/${encodeURIComponent(source)}/tag`, { query: { repo, tag } }), "docker.api", `tagging ${target}`)
   const auth = credentials ? { ...credentials, serveraddress: repo.split("/")[0] as string } : null
   const response = await docker.request("POST", `/images/${encodeURIComponent(repo)}/push`, { query: { tag }, headers: registryAuthHeaders(auth) })
-  if (!response.ok) await expectOk(response, "test.push", `pushing ${target}`)
+  if (!response.ok) await expectOk(response, "docker.api", `pushing ${target}`)
   for await (const message of jsonLines(response.body)) if (message.error) throw new Error(`pushing ${target}: ${message.error}`)
 }
 
@@ -93,7 +93,7 @@ export const importFiles = async (tag: string, files: Record<string, string>): P
     headers: { "content-type": "application/x-tar" },
     body: tarStream(entries),
   })
-  if (!response.ok) await expectOk(response, "test.image", `importing ${tag}`)
+  if (!response.ok) await expectOk(response, "docker.image", `importing ${tag}`)
   for await (const message of jsonLines(response.body)) if (message.error) throw new Error(`importing ${tag}: ${message.error}`)
 }
 

@@ -197,7 +197,7 @@ describe("refusals and failures", () => {
   ])("%s", async (uri, code) => {
     await using h = home()
     const error = await fetchError(h, uri)
-    expect(error.code).toBe(code)
+    expect<string>(error.code).toBe(code)
     expect(error.exitCode).toBe(2)
     expect(existsSync("/tmp/mlproject-pwned")).toBe(false)
   })
