@@ -1,6 +1,6 @@
 // The local backend: the entry command in its own process group under a subreaper; what it leaves behind is stopped.
 import { ownChildren, start } from "../util/exec.ts"
-import { signalTree, treeAlive } from "../util/process-tree.ts"
+import { signalProcess, signalTree, treeAlive, treeMembers } from "../util/process-tree.ts"
 import { becomeSubreaper } from "../util/subreaper.ts"
 import { escalateInterrupts } from "./interrupts.ts"
 import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
@@ -35,16 +35,28 @@ export const startLocal = async (launch: LocalLaunch): Promise<RunHandle> => {
     kill: () => void signalTree(leader, ownChildren(), "SIGKILL"),
   })
 
-  /** Waits until nothing of the tree is alive; after a kill, new forks are killed too, and the wait is bounded. */
+  /**
+   * Waits until nothing of the tree is alive. A process that appears while we wait (a child forked just before its
+   * parent got SIGTERM, then re-parented to us) gets SIGTERM too; after the kill every member gets SIGKILL; the
+   * wait after a kill is bounded.
+   */
   const stopRemaining = async (): Promise<void> => {
     if (!treeAlive(leader, ownChildren())) return
+    const told = new Set(treeMembers(leader, ownChildren()) ?? [])
     escalation.stopRemaining()
     let killedAt: number | null = null
-    while (treeAlive(leader, ownChildren())) {
+    for (;;) {
+      const members = treeMembers(leader, ownChildren())
+      if (members === null ? !treeAlive(leader, ownChildren()) : members.length === 0) return
       if (escalation.killed()) {
         killedAt ??= Date.now()
         if (Date.now() - killedAt > afterKillMs) return
         signalTree(leader, ownChildren(), "SIGKILL")
+      } else {
+        for (const pid of (members ?? []).filter((pid) => !told.has(pid))) {
+          told.add(pid)
+          signalProcess(pid, "SIGTERM")
+        }
       }
       await sleep(20)
     }

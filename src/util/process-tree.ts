@@ -57,7 +57,8 @@ export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[]
   return live
 }
 
-const send = (target: number, signal: NodeJS.Signals): void => {
+/** Signals one process (a negative number: a process group); one that is already gone is fine. */
+export const signalProcess = (target: number, signal: NodeJS.Signals): void => {
   try {
     process.kill(target, signal)
   } catch {
@@ -67,9 +68,9 @@ const send = (target: number, signal: NodeJS.Signals): void => {
 
 /** Signals the leader's group and every other live member of its tree; false when none is left. */
 export const signalTree = (leader: number, ours: ReadonlySet<number>, signal: NodeJS.Signals): boolean => {
-  send(-leader, signal)
+  signalProcess(-leader, signal)
   const members = treeMembers(leader, ours)
-  for (const pid of members ?? []) send(pid, signal)
+  for (const pid of members ?? []) signalProcess(pid, signal)
   return members === null ? groupAlive(leader) : members.length > 0
 }
 

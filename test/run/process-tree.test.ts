@@ -78,6 +78,17 @@ describe.skipIf(!linux)("a run's leftover processes", () => {
     expect(Number(run.meta.end_time) - Number(run.meta.start_time)).toBeLessThan(900)
   })
 
+  test("a process forked while the leftovers are being stopped gets SIGTERM too (no wait for the grace period)", async () => {
+    await using dir = tmpdirFor()
+    const marker = `34.${Math.floor(Math.random() * 1e6)}`
+    // On SIGTERM the leftover starts a new child and exits: that child was never part of the first round of signals.
+    dir.write("project/MLproject", `entry_points:\n  main:\n    command: "(trap '(exec sleep ${marker}) & exit 0' TERM; while :; do sleep 0.05; done) & sleep 0.2; echo done"\n`)
+    const result = await runBinary(dir.path, ["project", "--json"])
+    expect(result.code).toBe(0)
+    expect(result.ms).toBeLessThan(3000)
+    expect(aliveWith(marker)).toEqual([])
+  })
+
   test("an interrupt while a stubborn leftover is being stopped kills it at once", async () => {
     await using dir = tmpdirFor()
     const marker = `32.${Math.floor(Math.random() * 1e6)}`
