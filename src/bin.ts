@@ -79,8 +79,21 @@ const errorEvent = (error: unknown): { event: Event; exitCode: number } => {
   }
 }
 
+type Interrupts = { interrupt: AbortSignal; forceInterrupt: AbortSignal }
+
+/**
+ * A call stopped by an interrupt rejects with the signal's reason (the signal name) or an AbortError: that is the
+ * user's interrupt, not a bug, and ends the command with exit 130 whatever was waiting.
+ */
+const interruption = (error: unknown, signals: Interrupts | null): ToolError | null => {
+  if (!signals?.interrupt.aborted || error instanceof ToolError) return null
+  const name = (error as Error)?.name
+  if (error !== signals.interrupt.reason && error !== signals.forceInterrupt.reason && name !== "AbortError" && name !== "TimeoutError") return null
+  return new ToolError("interrupted", `interrupted by ${String(signals.interrupt.reason)}: stopped`, { exitCode: 130 })
+}
+
 /** SIGINT/SIGTERM/SIGHUP become aborts: the first asks the run to stop, the second forces it. */
-const interrupts = () => {
+const interrupts = (): Interrupts => {
   const first = new AbortController()
   const second = new AbortController()
   const onSignal = (signal: NodeJS.Signals) => (first.signal.aborted ? second.abort(signal) : first.abort(signal))
@@ -91,6 +104,7 @@ const interrupts = () => {
 const main = async (argv: string[]): Promise<number> => {
   const wantsJson = argv.includes("--json")
   let emit: Emit = wantsJson ? json(process.stdout) : human(process.stdout, process.stderr)
+  let signals: Interrupts | null = null
   try {
     const [first, ...rest] = argv
     if (first === "--version" || first === "-V") return emit({ type: "version", version }), 0
@@ -113,16 +127,17 @@ const main = async (argv: string[]): Promise<number> => {
     }
     const events = parsed.values.events
     if (events !== undefined) emit = tee(emit, eventsSink(events))
+    signals = interrupts()
     const context: CommandContext = {
       emit,
       env: process.env,
       cwd: process.cwd(),
       captureOutput: wantsJson || events !== undefined,
-      ...interrupts(),
+      ...signals,
     }
     return await command.execute(parsed, context)
   } catch (error) {
-    const { event, exitCode } = errorEvent(error)
+    const { event, exitCode } = errorEvent(interruption(error, signals) ?? error)
     emit(event)
     return exitCode
   }

@@ -5,13 +5,14 @@ import type { RunContext } from "./context.ts"
 import type { RunOutcome } from "../backend/types.ts"
 import { gitInfo, localSourceName } from "../source/git-info.ts"
 import { childTrackingVariables, storeFor } from "../tracking/index.ts"
-import { terminalStatuses, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
+import { terminalStatuses, type CallOptions, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
 import { publicVariables, redactUrl } from "../util/redact.ts"
 import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
 import { generateRunName } from "./run-name.ts"
 import { runTags } from "./tags.ts"
 import { launch } from "./launch.ts"
+import { isInterruption, writeBudget, type Budgeted } from "./write-budget.ts"
 
 const exitCodes: Record<"FINISHED" | "FAILED" | "KILLED", number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
 
@@ -34,8 +35,9 @@ export const childVariables = (trackingUri: string, runId: string, experimentId:
 })
 
 const resolveExperiment = async (store: Store, request: RunRequest, context: RunContext): Promise<string> => {
+  const call = { signal: context.interrupt }
   if (request.experimentId !== undefined) {
-    const experiment = await store.getExperiment(request.experimentId)
+    const experiment = await store.getExperiment(request.experimentId, call)
     if (!experiment || experiment.lifecycle_stage !== "active") {
       throw new ToolError("experiment.not_found", `experiment id '${request.experimentId}' does not exist in ${store.location}${experiment ? " (it is deleted)" : ""}`, {
         hint: "use --experiment-name NAME to create one, or an id that exists",
@@ -44,23 +46,24 @@ const resolveExperiment = async (store: Store, request: RunRequest, context: Run
     return experiment.experiment_id
   }
   if (request.experimentName !== undefined) {
-    const { experiment_id, created } = await store.getOrCreateExperiment(request.experimentName)
+    const { experiment_id, created } = await store.getOrCreateExperiment(request.experimentName, call)
     if (created) context.emit({ type: "experiment.created", experiment_id, name: request.experimentName })
     return experiment_id
   }
-  const fallback = await store.getExperiment("0")
+  const fallback = await store.getExperiment("0", call)
   if (!fallback) throw new ToolError("experiment.not_found", `the Default experiment (0) is missing from ${store.location}`)
   return "0"
 }
 
-const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: RunContext): Promise<{ info: RunInfo; resumed: boolean }> => {
+const openRun = async (store: Store, plan: RunPlan, experimentId: string, context: RunContext, budget: Budgeted): Promise<{ info: RunInfo; resumed: boolean }> => {
   const { request } = plan
+  const call = { signal: context.interrupt }
   if (request.runId !== undefined) {
-    const existing = await store.getRun(request.runId)
+    const existing = await store.getRun(request.runId, call)
     if (existing.info.lifecycle_stage !== "active") {
       throw new ToolError("run.deleted", `run ${request.runId} is deleted and cannot be continued`)
     }
-    await store.updateRun(request.runId, { status: "RUNNING" })
+    await store.updateRun(request.runId, { status: "RUNNING" }, call)
     return { info: existing.info, resumed: true }
   }
   const { source } = plan
@@ -78,9 +81,15 @@ const openRun = async (store: Store, plan: RunPlan, experimentId: string, contex
     backend: "local",
     envManager: plan.env?.tag ?? plan.envManager,
   })
-  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags })
+  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags }, call)
   const params = plan.parameters.parameters.map((p) => ({ key: p.name, value: p.logged }))
-  if (params.length > 0) await store.logBatch(info.run_id, { params })
+  try {
+    if (params.length > 0) await store.logBatch(info.run_id, { params }, call)
+  } catch (error) {
+    // Interrupted between creating the run and starting it: the run exists, so it ends KILLED like any other.
+    if (isInterruption(error, context)) await endRun(store, info.run_id, "KILLED", context, budget)
+    throw error
+  }
   return { info, resumed: false }
 }
 
@@ -88,10 +97,30 @@ const finalStatus = (outcome: RunOutcome): "FINISHED" | "FAILED" | "KILLED" =>
   outcome.interrupted ? "KILLED" : outcome.exitCode === 0 ? "FINISHED" : "FAILED"
 
 /** Sets the final status unless the program already ended the run itself, as MLflow does. */
-const recordStatus = async (store: Store, runId: string, status: RunStatus): Promise<void> => {
-  const current = await store.getRun(runId)
+const recordStatus = async (store: Store, runId: string, status: RunStatus, call: CallOptions): Promise<void> => {
+  const current = await store.getRun(runId, call)
   if (terminalStatuses.has(current.info.status)) return
-  await store.updateRun(runId, { status, end_time: Date.now() })
+  await store.updateRun(runId, { status, end_time: Date.now() }, call)
+}
+
+/**
+ * The final status write, bounded once an interrupt came. When that bound cuts it, the run keeps whatever status
+ * the store has (RUNNING): a warning says so and false comes back; any other failure is thrown.
+ */
+const endRun = async (store: Store, runId: string, status: RunStatus, context: RunContext, budget: Budgeted): Promise<boolean> => {
+  try {
+    await budget((call) => recordStatus(store, runId, status, call))
+    return true
+  } catch (error) {
+    if (!isInterruption(error, context)) throw error
+    context.emit({
+      type: "warning",
+      code: "tracking.status.unrecorded",
+      message: `run ${runId}: its status ${status} could not be recorded in ${redactUrl(store.location)} (${error instanceof Error ? error.message : String(error)}); the store still shows it as it was`,
+      hint: "set the status later with the MLflow client (MlflowClient().set_terminated(run_id, status)), or check the tracking server",
+    })
+    return false
+  }
 }
 
 export const runProject = async (request: RunRequest, context: RunContext): Promise<number> => {
@@ -120,8 +149,9 @@ export const runProject = async (request: RunRequest, context: RunContext): Prom
 
 const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
   const store = storeFor(plan.trackingUri, context.env)
+  const budget = writeBudget(context, plan.request.graceMs)
   const experimentId = await resolveExperiment(store, plan.request, context)
-  const { info, resumed } = await openRun(store, plan, experimentId, context)
+  const { info, resumed } = await openRun(store, plan, experimentId, context, budget)
   const runId = info.run_id
   context.emit({
     type: "run.created",
@@ -138,16 +168,16 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
     const variables = childVariables(plan.trackingUri, runId, experimentId, context.env)
     outcome = await launch({ plan, info, experimentId, variables, store }, context)
   } catch (error) {
-    // An interrupt while an image or environment was built stops the run before its program started.
-    if (error instanceof ToolError && (error.code === "run.interrupted" || error.code === "env.interrupted")) {
+    // An interrupt while an image or environment was built (or a tag written) stops the run before its program started.
+    if (isInterruption(error, context)) {
       outcome = { exitCode: null, signal: null, interrupted: String(context.interrupt.reason ?? "SIGINT") }
     } else {
-      await recordStatus(store, runId, "FAILED")
+      await endRun(store, runId, "FAILED", context, budget)
       throw error
     }
   }
   const status = finalStatus(outcome)
-  await recordStatus(store, runId, status)
+  const recorded = await endRun(store, runId, status, context, budget)
   context.emit({
     type: "run.finished",
     run_id: runId,
@@ -158,5 +188,6 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
     tracking_uri: redactUrl(plan.trackingUri),
     experiment_id: experimentId,
   })
-  return exitCodes[status]
+  // An interrupt that cut the final write still ends the command as interrupted.
+  return recorded ? exitCodes[status] : 130
 }
