@@ -101,10 +101,13 @@ const interrupts = (): Interrupts => {
   return { interrupt: first.signal, forceInterrupt: second.signal }
 }
 
+// The command's interrupt signals, once it has them: the exit below needs to know whether one came.
+let signals: Interrupts | null = null
+const interrupted = (): boolean => signals?.interrupt.aborted ?? false
+
 const main = async (argv: string[]): Promise<number> => {
   const wantsJson = argv.includes("--json")
   let emit: Emit = wantsJson ? json(process.stdout) : human(process.stdout, process.stderr)
-  let signals: Interrupts | null = null
   try {
     const [first, ...rest] = argv
     if (first === "--version" || first === "-V") return emit({ type: "version", version }), 0
@@ -146,3 +149,9 @@ const main = async (argv: string[]): Promise<number> => {
 process.exitCode = await main(process.argv.slice(2))
 // Signal handlers must not keep a finished command alive.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal)
+// After an interrupt nothing may hold the exit: work that could not be cancelled (an SDK call that takes no signal)
+// was abandoned, and its open socket would keep the process alive until the call gave up by itself.
+if (interrupted()) {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))))
+  process.exit()
+}

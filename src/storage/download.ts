@@ -170,5 +170,6 @@ export const downloadUri = async (uri: string, dest: string, options: DownloadOp
 export const upload = async (localPath: string, uri: string, options: Pick<DownloadOptions, "env" | "signal"> = {}): Promise<void> => {
   const ctx = contextOf(options)
   const adapter = await adapterFor(uri)
-  await guarded(uri, ctx, () => adapter.upload(localPath, uri, ctx))
+  // An SDK upload may take no signal (GCS): the interrupt ends the wait for it all the same.
+  await guarded(uri, ctx, () => untilAborted(adapter.upload(localPath, uri, ctx), ctx.signal))
 }

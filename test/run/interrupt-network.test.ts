@@ -75,6 +75,29 @@ describe("an interrupt while the tracking server hangs", () => {
   })
 })
 
+describe("an interrupt while a cloud storage endpoint hangs", () => {
+  test.each([
+    ["s3", { MLFLOW_S3_ENDPOINT_URL: "ENDPOINT", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test-secret" }],
+    // GCS's metadata calls take no signal: the wait for them is what the interrupt ends.
+    ["gs", { MLPROJECT_GCS_ENDPOINT: "ENDPOINT" }],
+  ] as const)("of a %s:// `path` parameter whose endpoint hangs: exit 130", async (scheme, variables) => {
+    await using dir = tmpdirFor()
+    await using server = silentServer()
+    const endpoint = `http://127.0.0.1:${server.port}`
+    dir.write("p/MLproject", project("cat {data}", "    parameters:\n      data: {type: path}\n"))
+    const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, value === "ENDPOINT" ? endpoint : value]))
+    const run = liveCli(["run", "p", "-P", `data=${scheme}://bucket/data.csv`, "--json", "--grace", String(graceS)], {
+      cwd: dir.path,
+      env: { ...env, MLPROJECT_HOME: join(dir.path, "home") },
+    })
+    await server.connected()
+    const { code, ms } = await run.interrupt("SIGINT")
+    expect(code).toBe(130)
+    expect(ms).toBeLessThan(boundMs)
+    expect(errorOf(run.events)).toMatchObject({ code: "interrupted" })
+  })
+})
+
 test("mlproject log against a hung server: exit 130 at once", async () => {
   await using server = silentServer()
   const log = liveCli(["log", "metric", "loss", "0.5", "--json"], {
