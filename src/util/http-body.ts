@@ -83,6 +83,7 @@ export const guardBody = (body: ReadableStream<Uint8Array>, rules: BodyRules, wh
   let total = 0
   const slow = rules.lowSpeed ? speedMeter(rules.lowSpeed) : null
   let pending: ((error: unknown) => void) | null = null
+  let cancelled = false
   // One timer, re-armed at each read: a timer per chunk would cost more than the chunk at disk speed.
   const timer =
     rules.idleMs === null
@@ -112,10 +113,12 @@ export const guardBody = (body: ReadableStream<Uint8Array>, rules: BodyRules, wh
         } catch (error) {
           stop()
           void reader.cancel(error).catch(() => {})
-          return controller.error(error)
+          return cancelled ? undefined : controller.error(error)
         } finally {
           pending = null
         }
+        // The reader gave up while we waited (an error page read in part): there is no one left to hand this to.
+        if (cancelled) return
         if (next.done) {
           stop()
           return controller.close()
@@ -129,6 +132,7 @@ export const guardBody = (body: ReadableStream<Uint8Array>, rules: BodyRules, wh
         controller.enqueue(next.value)
       },
       cancel(reason) {
+        cancelled = true
         stop()
         return reader.cancel(reason)
       },
