@@ -89,9 +89,10 @@ export type LiveCli = {
 }
 
 /** Starts the binary and follows its events live, for tests that signal it or watch it while it waits on something. */
-export const liveCli = (args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): LiveCli => {
+export const liveCli = (args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: "ignore" | "pipe" } = {}): LiveCli => {
   const env = Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter((e): e is [string, string] => e[1] !== undefined))
-  const child = Bun.spawn([requireBinary(), ...args], { cwd: options.cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" })
+  // "pipe" leaves the binary's standard input open and silent, as a producer that never writes would.
+  const child = Bun.spawn([requireBinary(), ...args], { cwd: options.cwd, env, stdin: options.stdin ?? "ignore", stdout: "pipe", stderr: "pipe" })
   const events: LiveCli["events"] = []
   const watchers: Array<{ match: (event: LiveCli["events"][number]) => boolean; resolve: (event: Record<string, unknown>) => void }> = []
   let stderr = ""

@@ -110,6 +110,16 @@ test("mlproject log against a hung server: exit 130 at once", async () => {
   expect(errorOf(log.events)).toMatchObject({ code: "interrupted" })
 })
 
+test("mlproject log batch - waiting on a standard input that never ends: exit 130 at once", async () => {
+  await using dir = tmpdirFor()
+  const log = liveCli(["log", "batch", "-", "--json"], { cwd: dir.path, stdin: "pipe", env: { MLFLOW_TRACKING_URI: join(dir.path, "mlruns"), MLFLOW_RUN_ID: "0123456789abcdef0123456789abcdef" } })
+  await Bun.sleep(300)
+  const { code, ms } = await log.interrupt("SIGINT")
+  expect(code).toBe(130)
+  expect(ms).toBeLessThan(1000)
+  expect(errorOf(log.events)).toMatchObject({ code: "interrupted" })
+})
+
 describe("an interrupt during a stalled download", () => {
   test("of a project archive: exit 130, nothing left in the fetch cache's scratch folder", async () => {
     await using dir = tmpdirFor()
