@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto"
 import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { ToolError } from "../errors.ts"
+import { sleep as abortableSleep } from "./abort.ts"
 
 type Proc = { pid: number; start: string | null }
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
@@ -183,7 +184,8 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     }
     if (!waited) options.onWait?.(seen.holder)
     waited = true
-    await sleep(delay + Math.random() * delay)
+    // An interrupt ends the wait at once; the loop's first line turns it into the error.
+    await abortableSleep(delay + Math.random() * delay, options.signal).catch(() => {})
     delay = Math.min(delay * 2, options.pollMs ?? 250)
   }
   const ours = () => readHolder(path)?.holder?.token === holder.token
