@@ -5,7 +5,7 @@ import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { terminalStatuses, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
 import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
-import { isDirectory, pathExists } from "./fs-atomic.ts"
+import { isDirectory, pathExists } from "../util/fs-atomic.ts"
 import { withLock, type LockOptions } from "../util/lock.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
@@ -15,6 +15,7 @@ import * as read from "./file-store-read.ts"
 import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts"
 import { appendMetrics, runNameTag, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
 import { guardStore } from "./store-guard.ts"
+import { sweepExperiment, sweepFolder } from "./leftovers.ts"
 
 /** A FILE in the root: MLflow lists only sub-directories as experiments, so it never sees the lock. */
 export const experimentsLockFile = ".mlproject-experiments.lock"
@@ -114,6 +115,8 @@ export const createFileStore = (rootPath: string): Store => {
     const stage = run.experiment.inTrash ? "deleted" : info.lifecycle_stage
     if (stage !== "active")
       throw invalidInput("tracking.run.deleted", `The run ${runId} must be in the 'active' state. Current state is ${stage}.`)
+    // Every write to a run first removes temp files that killed writers left in its folder: one readdir.
+    sweepFolder(run.dir)
     return { run, info }
   }
 
@@ -184,6 +187,9 @@ export const createFileStore = (rootPath: string): Store => {
       }
       publishRunFolder(root, found.location.dir, runId, { meta: dumpMetaYaml(runMetaRecord(info)), tags })
       runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
+      // After the run exists, so a failed createRun leaves the store exactly as it was.
+      sweepFolder(root)
+      sweepExperiment(root, found.location.dir, input.experiment_id)
       return info
     },
 

@@ -1,10 +1,10 @@
 // The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
 import { randomBytes } from "node:crypto"
-import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
+import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-
-type Proc = { pid: number; start: string | null }
+import { hostTag, isAlive, ownerGone, ownerTag, parseOwnerTag, processStart, type Owner, type Proc } from "./owner.ts"
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
 
 export type Lock = {
@@ -17,35 +17,10 @@ export type Lock = {
 
 const errno = (error: unknown): string | undefined => (error as { code?: string }).code
 
-const procStat = (pid: number): { state: string; start: string } | null => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return { state: fields[0] ?? "", start: fields[19] ?? "" }
-  } catch {
-    return null
-  }
-}
+/** Kept here for callers that already import it; the process identity lives in owner.ts. */
+export { processStart }
 
-/**
- * The kernel's start time of a process (field 22 of /proc/PID/stat). With the pid it names one process
- * for good: a pid reused after a crash has another start time. Null where /proc does not exist.
- */
-export const processStart = (pid: number): string | null => procStat(pid)?.start ?? null
-
-const alive = (proc: Proc): boolean => {
-  try {
-    process.kill(proc.pid, 0)
-  } catch (error) {
-    if (errno(error) === "ESRCH") return false
-  }
-  const stat = procStat(proc.pid)
-  if (stat === null) return true
-  // A zombie has exited; an init that does not reap keeps it around for good.
-  if (stat.state === "Z" || stat.state === "X") return false
-  return proc.start === null || stat.start === proc.start
-}
+const alive = isAlive
 
 const readHolder = (path: string): { holder: Holder | null; text: string } | null => {
   try {
@@ -141,6 +116,22 @@ export type LockOptions = {
   what?: "source" | "env" | "storage" | "tracking.lock"
 }
 
+/**
+ * Creates `path` (failing with EEXIST when it exists) holding `text`. A write that fails after the create (a full disk)
+ * removes the file again: an empty lock file would make every later taker wait out the unreadable-holder grace period.
+ */
+const createWith = (path: string, text: string): void => {
+  const fd = openSync(path, "wx")
+  try {
+    writeSync(fd, text)
+  } catch (error) {
+    closeSync(fd)
+    rmSync(path, { force: true })
+    throw error
+  }
+  closeSync(fd)
+}
+
 export const acquireLock = async (path: string, options: LockOptions = {}): Promise<Lock> => {
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
   const holder: Holder = {
@@ -152,7 +143,7 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     children: [],
   }
   const write = (flag: "wx" | "w") => {
-    if (flag === "wx") return writeFileSync(path, JSON.stringify(holder), { flag })
+    if (flag === "wx") return createWith(path, JSON.stringify(holder))
     // While we hold it, rewrites go through a rename so a reader never sees half a file.
     const temporary = `${path}.${holder.token}.tmp`
     writeFileSync(temporary, JSON.stringify(holder))
@@ -230,4 +221,97 @@ export const withLock = async <T>(path: string, fn: () => Promise<T> | T, option
   } finally {
     lock.release()
   }
+}
+
+/**
+ * A shared (reader) lease: one empty file per holder in `dir`, named by its owner tag, so any number of processes can
+ * hold one at once and a remover can tell which holders still run. It says "I am using this entry", nothing more:
+ * whoever removes the entry takes its lock, un-publishes it, and only then looks for leases (see `liveLeases`).
+ */
+export type Lease = { path: string; release(): void; [Symbol.dispose](): void }
+
+const leaseName = /^([0-9a-f]{8}-\d+-\d+)-[0-9a-f]+\.lease$/
+
+/** Leases from another host cannot be checked by pid: they count as live for this long after they were taken. */
+const foreignLeaseMs = 7 * 86_400_000
+
+export const takeLease = (dir: string): Lease => {
+  const path = join(dir, `${ownerTag()}-${randomBytes(4).toString("hex")}.lease`)
+  // A remover may rmdir the (empty) folder between our mkdir and our create: make it again.
+  for (let attempt = 0; ; attempt++) {
+    mkdirSync(dir, { recursive: true })
+    try {
+      writeFileSync(path, "", { flag: "wx" })
+      break
+    } catch (error) {
+      if (errno(error) !== "ENOENT" || attempt >= 5) throw error
+    }
+  }
+  let held = true
+  const release = () => {
+    if (!held) return
+    held = false
+    rmSync(path, { force: true })
+    try {
+      rmdirSync(dir)
+    } catch {
+      // Other holders remain, or it is already gone.
+    }
+  }
+  return { path, release, [Symbol.dispose]: release }
+}
+
+/**
+ * The owners of the live leases in `dir`. Lease files of processes that are gone are deleted on the way; files that
+ * are not lease files are left alone. `exceptOwn` leaves out this process's own leases.
+ */
+export const liveLeases = (dir: string, options: { exceptOwn?: boolean; now?: number } = {}): Owner[] => {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const now = options.now ?? Date.now()
+  const live: Owner[] = []
+  for (const name of names) {
+    const tag = leaseName.exec(name)?.[1]
+    const owner = tag === undefined ? null : parseOwnerTag(tag)
+    if (!owner) continue
+    if (options.exceptOwn && tag === ownerTag()) continue
+    const path = join(dir, name)
+    const foreignExpired = (() => {
+      try {
+        return owner.host !== hostTag() && now - statSync(path).mtimeMs > foreignLeaseMs
+      } catch {
+        return true
+      }
+    })()
+    if (ownerGone(owner) || foreignExpired) {
+      try {
+        unlinkSync(path)
+      } catch {
+        // Released meanwhile.
+      }
+      continue
+    }
+    live.push(owner)
+  }
+  return live
+}
+
+/** Removes the lease folder if no lease is left in it (never a folder with files: a lease may be arriving). */
+export const dropLeaseDir = (dir: string): void => {
+  liveLeases(dir)
+  try {
+    rmdirSync(dir)
+  } catch {
+    // Not empty (a live lease, or a file we did not make), or already gone.
+  }
+}
+
+/** True while a live process holds the lock at `path` (a build under way); nothing is taken or changed. */
+export const isLockHeld = (path: string): boolean => {
+  const seen = readHolder(path)
+  return seen !== null && !isStale(path, seen.holder)
 }
