@@ -16,6 +16,7 @@ import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts
 import { appendMetrics, runNameTag, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
 import { guardStore } from "./store-guard.ts"
 import { sweepExperiment, sweepFolder } from "./leftovers.ts"
+import { mlprojectHome } from "../util/paths.ts"
 
 /** A FILE in the root: MLflow lists only sub-directories as experiments, so it never sees the lock. */
 export const experimentsLockFile = ".mlproject-experiments.lock"
@@ -27,8 +28,10 @@ const checkTimestamp = (what: string, value: number): void => {
   if (!Number.isSafeInteger(value) || value < 0) throw invalidInput("tracking.time.invalid", `${what} ${value} must be milliseconds since the epoch`)
 }
 
-export const createFileStore = (rootPath: string): Store => {
+/** `sweepStamps`: where the times of the last leftover sweeps are kept (default `$MLPROJECT_HOME/sweeps`). */
+export const createFileStore = (rootPath: string, options: { sweepStamps?: string } = {}): Store => {
   const root = resolve(rootPath)
+  const sweepStamps = options.sweepStamps ?? join(mlprojectHome(), "sweeps")
   const lockFile = join(root, experimentsLockFile)
   const runDirs = new Map<string, read.RunDir>()
   let ready = false
@@ -189,7 +192,7 @@ export const createFileStore = (rootPath: string): Store => {
       runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
       // After the run exists, so a failed createRun leaves the store exactly as it was.
       sweepFolder(root)
-      sweepExperiment(root, found.location.dir, input.experiment_id)
+      sweepExperiment(sweepStamps, root, found.location.dir, input.experiment_id)
       return info
     },
 

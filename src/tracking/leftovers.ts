@@ -4,8 +4,9 @@
 // later process removes it only once that maker is gone; MLflow never reads these names (staging folders end in
 // `.trash`, which its experiment listing skips, and a run folder's loose files are not params, tags or metrics), so
 // they are litter, not damage. The sweeps are cheap: the root has a few entries, one run folder a handful; walking
-// every run folder of an experiment happens at most once an hour per experiment.
-import { lstatSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+// every run folder of an experiment happens at most once an hour per experiment (and host).
+import { createHash } from "node:crypto"
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { tempOwner, tempPrefix } from "../util/fs-atomic.ts"
 import { hostTag, ownerGone } from "../util/owner.ts"
@@ -43,12 +44,16 @@ export const sweepFolder = (dir: string, now: number = Date.now()): number => {
   return removed
 }
 
-/** A file in the root (MLflow lists only folders there) whose mtime is the last full sweep of one experiment. */
-export const sweepStamp = (root: string, experimentId: string): string => join(root, `.mlproject-swept-${experimentId}`)
+/**
+ * The file whose mtime is the last full sweep of one experiment. It lives in `$MLPROJECT_HOME/sweeps`, not in the
+ * store: the store holds nothing but MLflow's own files once every writer is done.
+ */
+export const sweepStamp = (stamps: string, root: string, experimentId: string): string =>
+  join(stamps, `${createHash("sha256").update(root).digest("hex").slice(0, 16)}-${experimentId}`)
 
 /** Sweeps every run folder of an experiment, unless that was done within the last hour. */
-export const sweepExperiment = (root: string, experimentDir: string, experimentId: string, now: number = Date.now()): void => {
-  const stamp = sweepStamp(root, experimentId)
+export const sweepExperiment = (stamps: string, root: string, experimentDir: string, experimentId: string, now: number = Date.now()): void => {
+  const stamp = sweepStamp(stamps, root, experimentId)
   try {
     if (now - statSync(stamp).mtimeMs < experimentSweepMs) return
   } catch {
@@ -56,9 +61,10 @@ export const sweepExperiment = (root: string, experimentDir: string, experimentI
   }
   try {
     // Stamped first, so runs starting together do not all walk the experiment; unstampable means skip it this time.
+    mkdirSync(stamps, { recursive: true })
     writeFileSync(stamp, "")
     for (const name of readdirSync(experimentDir)) if (isRunId(name)) sweepFolder(join(experimentDir, name), now)
   } catch {
-    // A full disk, a read-only store: the sweep waits for a later run.
+    // A full disk, a read-only home: the sweep waits for a later run.
   }
 }

@@ -96,12 +96,16 @@ const endsWith = (fd: number, size: number, tail: Uint8Array): boolean => {
   return found.every((byte, i) => byte === tail[i])
 }
 
-/** Cuts a failed append back off, and removes a file this append created that is still empty. */
-const undoAppend = (fd: number, target: string, bytes: Uint8Array, written: number, created: boolean): void => {
+/**
+ * Cuts a failed append back off, and removes a file this append created that is still empty. What landed is measured
+ * rather than taken from write()'s answer: a runtime may retry a short write itself and then throw with no count.
+ */
+const undoAppend = (fd: number, target: string, bytes: Uint8Array, sizeBefore: number, created: boolean): void => {
   try {
     const size = fstatSync(fd).size
-    // Another writer may have appended behind our partial line; then cutting would take its bytes, so it stays.
-    if (written > 0 && endsWith(fd, size, bytes.subarray(0, written))) ftruncateSync(fd, size - written)
+    const landed = size - sizeBefore
+    // Another writer may have appended meanwhile; then its bytes end the file and nothing is cut.
+    if (landed > 0 && landed < bytes.length && endsWith(fd, size, bytes.subarray(0, landed))) ftruncateSync(fd, sizeBefore)
     if (created && fstatSync(fd).size === 0) removeQuietly(target)
   } catch {
     // Best effort: the original error is what the caller reports.
@@ -119,20 +123,22 @@ export const appendAtomic = (target: string, data: string): void => {
   const bytes = new TextEncoder().encode(data)
   let created = true
   let fd: number
+  // Opened for reading too: the undo reads the file's tail to be sure it cuts only its own bytes.
   try {
-    fd = openSync(target, "ax")
+    fd = openSync(target, "ax+")
   } catch (error) {
     if (errnoOf(error) !== "EEXIST") throw error
     created = false
-    fd = openSync(target, "a")
+    fd = openSync(target, "a+")
   }
-  let written = 0
+  let sizeBefore = 0
   try {
-    written = writeSync(fd, bytes)
+    sizeBefore = fstatSync(fd).size
+    const written = writeSync(fd, bytes)
     // A short write is the kernel saying it ran out of room part-way; a second write would only report ENOSPC.
     if (written !== bytes.length) throw noSpaceError(target, written, bytes.length)
   } catch (error) {
-    undoAppend(fd, target, bytes, written, created)
+    undoAppend(fd, target, bytes, sizeBefore, created)
     closeSync(fd)
     throw error
   }
