@@ -4,7 +4,8 @@ import { ToolError, isToolError } from "../errors.ts"
 import { start } from "../util/exec.ts"
 import { ensureDir, entryPaths, readManifest, touchManifest, withdrawManifest, writeManifest, type EntryPaths, type Manifest } from "./cache.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
-import { acquireLock, liveLeases, type Lock as BuildLock } from "../util/lock.ts"
+import { liveLeases } from "../util/lease.ts"
+import { acquireLock, type Lock as BuildLock } from "../util/lock.ts"
 
 type Env = Record<string, string | undefined>
 

@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
 import { join } from "node:path"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
-import { liveLeases } from "../util/lock.ts"
+import { liveLeases } from "../util/lease.ts"
 import { ownerTag } from "../util/owner.ts"
 import { cacheDir } from "../util/paths.ts"
 import type { EnvEntry, EnvTool } from "./events.ts"

@@ -3,7 +3,8 @@ import { readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { entryPaths, listEntries, readManifest, withdrawManifest, type EntryPaths } from "./cache.ts"
 import type { EnvEmit } from "./events.ts"
-import { dropLeaseDir, liveLeases, tryLock } from "../util/lock.ts"
+import { dropLeaseDir, liveLeases } from "../util/lease.ts"
+import { tryLock } from "../util/lock.ts"
 
 /** Durations are parsed once for every cache command. */
 export { parseAge } from "../cache/units.ts"

@@ -2,7 +2,7 @@
 import { utimesSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { takeLease } from "../util/lock.ts"
+import { tryLease } from "../util/lease.ts"
 import type { SourceRequest, ProjectSource } from "./index.ts"
 import { locate, readEntry, workingCopy, type Entry } from "./cache.ts"
 import type { Target } from "./uri.ts"
@@ -16,7 +16,7 @@ export type Fetcher = (target: Target, request: SourceRequest) => Promise<Projec
  * existed is seen here, and one that comes later sees the lease. Each copy is the entry's "last use" (meta.json mtime).
  */
 const copyLeased = async (entry: Entry, from: string, env: Record<string, string | undefined>) => {
-  using _lease = takeLease(`${entry.dir}.leases`)
+  using _lease = tryLease(`${entry.dir}.leases`)
   if (readEntry(entry.dir) === null) {
     throw new ToolError("source.cache.removed", `the cached project ${entry.dir} was removed (mlproject cache gc) while this run started`, {
       hint: "run again: it is fetched anew",

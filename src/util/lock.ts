@@ -1,10 +1,9 @@
 // The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
 import { randomBytes } from "node:crypto"
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs"
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
-import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { hostTag, isAlive, ownerGone, ownerTag, parseOwnerTag, processStart, type Owner, type Proc } from "./owner.ts"
+import { isAlive, processStart, type Proc } from "./owner.ts"
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
 
 export type Lock = {
@@ -220,93 +219,6 @@ export const withLock = async <T>(path: string, fn: () => Promise<T> | T, option
     return await fn()
   } finally {
     lock.release()
-  }
-}
-
-/**
- * A shared (reader) lease: one empty file per holder in `dir`, named by its owner tag, so any number of processes can
- * hold one at once and a remover can tell which holders still run. It says "I am using this entry", nothing more:
- * whoever removes the entry takes its lock, un-publishes it, and only then looks for leases (see `liveLeases`).
- */
-export type Lease = { path: string; release(): void; [Symbol.dispose](): void }
-
-const leaseName = /^([0-9a-f]{8}-\d+-\d+)-[0-9a-f]+\.lease$/
-
-/** Leases from another host cannot be checked by pid: they count as live for this long after they were taken. */
-const foreignLeaseMs = 7 * 86_400_000
-
-export const takeLease = (dir: string): Lease => {
-  const path = join(dir, `${ownerTag()}-${randomBytes(4).toString("hex")}.lease`)
-  // A remover may rmdir the (empty) folder between our mkdir and our create: make it again.
-  for (let attempt = 0; ; attempt++) {
-    mkdirSync(dir, { recursive: true })
-    try {
-      writeFileSync(path, "", { flag: "wx" })
-      break
-    } catch (error) {
-      if (errno(error) !== "ENOENT" || attempt >= 5) throw error
-    }
-  }
-  let held = true
-  const release = () => {
-    if (!held) return
-    held = false
-    rmSync(path, { force: true })
-    try {
-      rmdirSync(dir)
-    } catch {
-      // Other holders remain, or it is already gone.
-    }
-  }
-  return { path, release, [Symbol.dispose]: release }
-}
-
-/**
- * The owners of the live leases in `dir`. Lease files of processes that are gone are deleted on the way; files that
- * are not lease files are left alone. `exceptOwn` leaves out this process's own leases.
- */
-export const liveLeases = (dir: string, options: { exceptOwn?: boolean; now?: number } = {}): Owner[] => {
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-  } catch {
-    return []
-  }
-  const now = options.now ?? Date.now()
-  const live: Owner[] = []
-  for (const name of names) {
-    const tag = leaseName.exec(name)?.[1]
-    const owner = tag === undefined ? null : parseOwnerTag(tag)
-    if (!owner) continue
-    if (options.exceptOwn && tag === ownerTag()) continue
-    const path = join(dir, name)
-    const foreignExpired = (() => {
-      try {
-        return owner.host !== hostTag() && now - statSync(path).mtimeMs > foreignLeaseMs
-      } catch {
-        return true
-      }
-    })()
-    if (ownerGone(owner) || foreignExpired) {
-      try {
-        unlinkSync(path)
-      } catch {
-        // Released meanwhile.
-      }
-      continue
-    }
-    live.push(owner)
-  }
-  return live
-}
-
-/** Removes the lease folder if no lease is left in it (never a folder with files: a lease may be arriving). */
-export const dropLeaseDir = (dir: string): void => {
-  liveLeases(dir)
-  try {
-    rmdirSync(dir)
-  } catch {
-    // Not empty (a live lease, or a file we did not make), or already gone.
   }
 }
 

@@ -7,7 +7,8 @@ import { cli } from "../lib/cli.ts"
 import { tar } from "../lib/archives.ts"
 import { dockerSkipReason, removeImage, requireDocker, skipDocker, testImage } from "../lib/docker.ts"
 import { buildProjectImage } from "../../src/env/docker-image.ts"
-import { acquireLock, takeLease } from "../../src/util/lock.ts"
+import { takeLease } from "../../src/util/lease.ts"
+import { acquireLock } from "../../src/util/lock.ts"
 
 const homes: string[] = []
 afterAll(() => {
