@@ -45,7 +45,8 @@ export const appendMetrics = (run: RunDir, metrics: readonly Metric[]): void => 
   for (const [key, values] of Map.groupBy(metrics, (m) => m.key)) {
     const file = join(run.dir, "metrics", key)
     ensureParent(file, key)
-    appendAtomic(file, values.map(formatMetricLine).join(""))
+    // A new metric file is built in the run folder itself: MLflow reads every file under metrics/ as a metric.
+    appendAtomic(file, values.map(formatMetricLine).join(""), run.dir)
   }
 }
 

@@ -97,40 +97,33 @@ const endsWith = (fd: number, size: number, tail: Uint8Array): boolean => {
 }
 
 /**
- * Cuts a failed append back off, and removes a file this append created that is still empty. What landed is measured
- * rather than taken from write()'s answer: a runtime may retry a short write itself and then throw with no count.
+ * Cuts a failed append back off. What landed is measured rather than taken from write()'s answer: a runtime may retry
+ * a short write itself and then throw with no count.
  */
-const undoAppend = (fd: number, target: string, bytes: Uint8Array, sizeBefore: number, created: boolean): void => {
+const undoAppend = (fd: number, bytes: Uint8Array, sizeBefore: number): void => {
   try {
     const size = fstatSync(fd).size
     const landed = size - sizeBefore
     // Another writer may have appended meanwhile; then its bytes end the file and nothing is cut.
     if (landed > 0 && landed < bytes.length && endsWith(fd, size, bytes.subarray(0, landed))) ftruncateSync(fd, sizeBefore)
-    if (created && fstatSync(fd).size === 0) removeQuietly(target)
   } catch {
     // Best effort: the original error is what the caller reports.
   }
 }
 
 /**
- * Appends in a single O_APPEND write. Metric files are appended to by the entry point's own MLflow client while we
- * write, and a rename would drop its lines; an O_APPEND write of a few lines does not interleave on local filesystems.
- * A write the disk cannot hold (ENOSPC, EDQUOT, or a short write) is cut back off and a file this call created is
- * removed again, so a failed append leaves the file exactly as it was: a partial line would make MLflow's reader fail
- * on the whole run, and an empty metric file fails it too.
+ * Appends `data` (whole lines) to `target`. Metric files are appended to by the entry point's own MLflow client while
+ * we write, so an existing file is never replaced: one O_APPEND write, which does not interleave with other writers'
+ * lines on local filesystems. A new file is made whole, in `tempDir`, and linked into place, so no reader ever sees it
+ * empty or half-written (MLflow's reader fails on an empty metric file and on a partial line, for the whole run).
+ * A write the disk cannot hold (ENOSPC, EDQUOT, a short write) is cut back off: a failed append leaves the file
+ * exactly as it was.
  */
-export const appendAtomic = (target: string, data: string): void => {
+export const appendAtomic = (target: string, data: string, tempDir = dirname(target)): void => {
+  if (!pathExists(target) && createFileAtomic(target, data, tempDir)) return
   const bytes = new TextEncoder().encode(data)
-  let created = true
-  let fd: number
   // Opened for reading too: the undo reads the file's tail to be sure it cuts only its own bytes.
-  try {
-    fd = openSync(target, "ax+")
-  } catch (error) {
-    if (errnoOf(error) !== "EEXIST") throw error
-    created = false
-    fd = openSync(target, "a+")
-  }
+  const fd = openSync(target, "a+")
   let sizeBefore = 0
   try {
     sizeBefore = fstatSync(fd).size
@@ -138,7 +131,7 @@ export const appendAtomic = (target: string, data: string): void => {
     // A short write is the kernel saying it ran out of room part-way; a second write would only report ENOSPC.
     if (written !== bytes.length) throw noSpaceError(target, written, bytes.length)
   } catch (error) {
-    undoAppend(fd, target, bytes, sizeBefore, created)
+    undoAppend(fd, bytes, sizeBefore)
     closeSync(fd)
     throw error
   }
