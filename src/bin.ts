@@ -90,8 +90,10 @@ const eventsSink = (target: string): Emit => {
 // stdout and stderr that were closed under us (a `| head`) must not turn into an uncaught error mid-run.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
 
+type Interrupts = { interrupt: AbortSignal; forceInterrupt: AbortSignal }
+
 /** SIGINT/SIGTERM/SIGHUP become aborts: the first asks the run to stop, the second forces it. */
-const interrupts = () => {
+const interrupts = (): Interrupts => {
   const first = new AbortController()
   const second = new AbortController()
   const onSignal = (signal: NodeJS.Signals) => (first.signal.aborted ? second.abort(signal) : first.abort(signal))
@@ -99,16 +101,22 @@ const interrupts = () => {
   return { interrupt: first.signal, forceInterrupt: second.signal }
 }
 
-/** What an interrupted command reports when the abort surfaced as something other than our own interrupt error. */
+/**
+ * Whatever an interrupt made fail (a fetch rejected with the signal's name, an AbortError, a killed git, a wrapped
+ * failure) ends the command as the interrupt it was: exit 130, the original error kept as the cause.
+ */
 const interruptedError = (signal: AbortSignal, error: unknown): ToolError =>
   error instanceof ToolError && error.exitCode === 130
     ? error
-    : new ToolError("interrupted", `interrupted by ${String(signal.reason ?? "a signal")}`, { exitCode: 130, cause: error })
+    : new ToolError("interrupted", `interrupted by ${String(signal.reason ?? "a signal")}: stopped`, { exitCode: 130, cause: error })
+
+// The command's interrupt signals, once it has them: the exit below needs to know whether one came.
+let signals: Interrupts | null = null
+const interrupted = (): boolean => signals?.interrupt.aborted ?? false
 
 const main = async (argv: string[]): Promise<number> => {
   const wantsJson = argv.includes("--json")
   let emit: Emit = wantsJson ? json(process.stdout) : human(process.stdout, process.stderr)
-  const signals = interrupts()
   try {
     const [first, ...rest] = argv
     if (first === "--version" || first === "-V") return emit({ type: "version", version }), 0
@@ -131,6 +139,7 @@ const main = async (argv: string[]): Promise<number> => {
     }
     const events = parsed.values.events
     if (events !== undefined) emit = tee(emit, eventsSink(events))
+    signals = interrupts()
     const context: CommandContext = {
       emit,
       env: process.env,
@@ -140,8 +149,7 @@ const main = async (argv: string[]): Promise<number> => {
     }
     return await command.execute(parsed, context)
   } catch (error) {
-    // Whatever an interrupt made fail (a fetch aborted with the signal's name, a killed git), it ends as an interrupt.
-    const { event, exitCode } = errorEvent(signals.interrupt.aborted ? interruptedError(signals.interrupt, error) : error)
+    const { event, exitCode } = errorEvent(signals?.interrupt.aborted ? interruptedError(signals.interrupt, error) : error)
     emit(event)
     return exitCode
   }
@@ -150,3 +158,9 @@ const main = async (argv: string[]): Promise<number> => {
 process.exitCode = await main(process.argv.slice(2))
 // Signal handlers must not keep a finished command alive.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal)
+// After an interrupt nothing may hold the exit: work that could not be cancelled (an SDK call that takes no signal)
+// was abandoned, and its open socket would keep the process alive until the call gave up by itself.
+if (interrupted()) {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))))
+  process.exit()
+}

@@ -10,6 +10,7 @@ const project = join(work, "project")
 Bun.spawnSync(["mkdir", "-p", project])
 writeFileSync(join(project, "MLproject"), "name: bench\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.5}\n    command: \"true {alpha}\"\n")
 const rounds = Number(process.env.ROUNDS ?? 40)
+const baseline = process.env.BASELINE_BINARY
 
 try {
   const medians = measure(
@@ -19,6 +20,8 @@ try {
       { name: "mlproject run --json (true)", argv: [binary, "run", project, "--json"], cwd: work },
       // A project run for the first time parses its MLproject: the parse cache off shows that cost.
       { name: "mlproject run, parse cache off", argv: [binary, "run", project, "-P", "alpha=0.1"], cwd: work, env: { MLPROJECT_PARSE_CACHE: "false" } },
+      // BASELINE_BINARY=<an earlier build> measures it in the same interleaved rounds: "no slower than before" in one run.
+      ...(baseline ? [{ name: "baseline build: run (true)", argv: [baseline, "run", project, "-P", "alpha=0.1"], cwd: work }] : []),
     ],
     rounds,
   )

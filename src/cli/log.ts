@@ -30,7 +30,7 @@ const arity = (kind: string, args: string[], count: number): string[] => {
   return args
 }
 
-const toRequest = async (parsed: Parsed, now: number): Promise<LogRequest> => {
+const toRequest = async (parsed: Parsed, now: number, signal: AbortSignal): Promise<LogRequest> => {
   const [kind = "", ...args] = parsed.positionals
   if (kind === "param" || kind === "tag") {
     const [key = "", value = ""] = arity(kind, args, 2)
@@ -49,7 +49,7 @@ const toRequest = async (parsed: Parsed, now: number): Promise<LogRequest> => {
   }
   if (kind === "batch") {
     const [source = ""] = arity(kind, args, 1)
-    return { kind, batch: await readBatch(source, now) }
+    return { kind, batch: await readBatch(source, now, signal) }
   }
   throw usage(kind === "" ? "say what to log: param, metric, tag, artifact or batch" : `unknown kind '${kind}': expected param, metric, tag, artifact or batch`)
 }
@@ -76,8 +76,8 @@ export const logCommand: Command = {
   async execute(parsed, context) {
     const target = activeRun(context.env, context.cwd, parsed.values["run-id"])
     try {
-      const request = await toRequest(parsed, Date.now())
-      emitLogged(context.emit, { type: "run.logged", ...(await logToRun(target, request, context.env)) })
+      const request = await toRequest(parsed, Date.now(), context.interrupt)
+      emitLogged(context.emit, { type: "run.logged", ...(await logToRun(target, request, context.env, { signal: context.interrupt })) })
     } catch (error) {
       throw concerningRun(error, target.runId)
     }

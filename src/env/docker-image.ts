@@ -2,6 +2,7 @@
 import { ToolError } from "../errors.ts"
 import type { Event } from "../events/event.ts"
 import { errorMessage, jsonLines, type DockerClient } from "../util/docker-api.ts"
+import { formatSeconds, limitVariables } from "../util/http-limits.ts"
 import { parseImageRef, registryAuthHeaders, registryCredentials, type RegistryCredentials } from "../util/docker-auth.ts"
 import { contextTar, hashContext, listContext } from "./docker-context.ts"
 import type { DockerPlan } from "./docker.ts"
@@ -47,8 +48,8 @@ export type ImageContext = { docker: DockerClient; env: Record<string, string | 
 const recipe = "mlproject-docker-build-1"
 const dockerfileName = "Dockerfile.mlproject"
 
-export const inspectImage = async (docker: DockerClient, image: string): Promise<ImageInspect | null> => {
-  const response = await docker.request("GET", `/images/${encodeURIComponent(image)}/json`)
+export const inspectImage = async (docker: DockerClient, image: string, signal?: AbortSignal): Promise<ImageInspect | null> => {
+  const response = await docker.request("GET", `/images/${encodeURIComponent(image)}/json`, { signal })
   if (response.status === 404) {
     await response.body?.cancel()
     return null
@@ -106,24 +107,44 @@ const pullProgress = (image: string, emit: DockerEmit) => {
   }
 }
 
-/** Pulls an image (credentials from the docker config), streaming progress; returns its id. */
+/** The daemon said nothing for the idle timeout: it waits on a registry that is stuck or unreachable. */
+const pullStalled = (image: string, registry: string, idleMs: number, cause: unknown): ToolError =>
+  new ToolError("http.timeout", `pulling ${image} stalled: the Docker daemon reported no progress for ${formatSeconds(idleMs)} (waiting on ${registry})`, {
+    hint: `check that the daemon can reach ${registry}; raise ${limitVariables.idleTimeoutMs} (seconds) if the registry is just slow`,
+    exitCode: 1,
+    cause,
+  })
+
+/**
+ * Pulls an image (credentials from the docker config), streaming progress; returns what the daemon says of it. The
+ * daemon holds its answer until the registry has named the image, and sends progress only while bytes move, so
+ * silence for the idle timeout, before or during the stream, ends the pull (the daemon cancels it when we hang up).
+ */
 export const pullImage = async (image: string, context: ImageContext): Promise<ImageInspect> => {
   const ref = parseImageRef(image)
   const credentials = await registryCredentials(ref.registry, context.env)
   const started = performance.now()
+  const idleMs = context.docker.limits.idleTimeoutMs
   context.emit({ type: "image.pull.started", image })
-  const response = await context.docker.request("POST", "/images/create", {
-    query: { fromImage: ref.name, tag: ref.reference },
-    headers: registryAuthHeaders(credentials),
-    signal: context.signal,
-  })
-  if (!response.ok) throw pullError(image, await errorMessage(response), ref.registry, credentials)
-  const progress = pullProgress(image, context.emit)
-  for await (const message of jsonLines(response.body)) {
-    if (message.error) throw pullError(image, String(message.error), ref.registry, credentials)
-    progress(message)
+  try {
+    const response = await context.docker.request("POST", "/images/create", {
+      query: { fromImage: ref.name, tag: ref.reference },
+      headers: registryAuthHeaders(credentials),
+      signal: context.signal,
+      timeoutMs: idleMs,
+      idleMs,
+    })
+    if (!response.ok) throw pullError(image, await errorMessage(response), ref.registry, credentials)
+    const progress = pullProgress(image, context.emit)
+    for await (const message of jsonLines(response.body)) {
+      if (message.error) throw pullError(image, String(message.error), ref.registry, credentials)
+      progress(message)
+    }
+  } catch (error) {
+    if (!context.signal?.aborted && error instanceof ToolError && error.code === "http.timeout") throw pullStalled(image, ref.registry, idleMs, error)
+    throw error
   }
-  const pulled = await inspectImage(context.docker, image)
+  const pulled = await inspectImage(context.docker, image, context.signal)
   if (!pulled) throw new ToolError("docker.pull", `the daemon reported ${image} pulled, but it is not there`, { exitCode: 1 })
   context.emit({ type: "image.pull.done", image, id: pulled.Id, ms: Math.round(performance.now() - started) })
   return pulled
@@ -131,7 +152,7 @@ export const pullImage = async (image: string, context: ImageContext): Promise<I
 
 /** The image as named: used when present, pulled otherwise. */
 export const ensureImage = async (image: string, context: ImageContext): Promise<DockerImage> => {
-  const present = await inspectImage(context.docker, image)
+  const present = await inspectImage(context.docker, image, context.signal)
   if (present) return described(image, present, { cached: true, built: false })
   return described(image, await pullImage(image, context), { cached: false, built: false })
 }
@@ -156,7 +177,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
   const files = listContext(input.projectDir, input.exclude)
   const hash = hashContext(files, `${recipe}\0${base.id}`)
   const tag = `${repositoryName(input.projectName)}:${hash.slice(0, 16)}`
-  const existing = await inspectImage(context.docker, tag)
+  const existing = await inspectImage(context.docker, tag, context.signal)
   if (existing) {
     context.emit({ type: "image.build.done", image: tag, id: existing.Id, cached: true, ms: Math.round(performance.now() - started) })
     recordImageUse(context.env, existing.Id, tag)
@@ -172,6 +193,8 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
       headers: { "content-type": "application/x-tar" },
       body: contextTar(files, { name: dockerfileName, text: dockerfile }),
       signal: context.signal,
+      // The daemon answers once it has the whole context: a big one on a slow link takes as long as it takes.
+      timeoutMs: null,
     })
   } catch (error) {
     if (error instanceof ToolError) throw error
@@ -192,7 +215,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
     const aux = message.aux as { ID?: string } | undefined
     if (aux?.ID) id = aux.ID
   }
-  const built = await inspectImage(context.docker, tag)
+  const built = await inspectImage(context.docker, tag, context.signal)
   id ??= built?.Id ?? null
   if (!id || !built) throw fail("the builder finished without producing an image")
   context.emit({ type: "image.build.done", image: tag, id, cached: false, ms: Math.round(performance.now() - started) })

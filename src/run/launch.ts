@@ -44,7 +44,7 @@ const launchDocker = async (target: LaunchTarget, context: RunContext, onStarted
     { docker: docker.client, env: context.env, emit: context.emit as Emit, signal: context.interrupt },
     exclude,
   )
-  await store.logBatch(info.run_id, { tags: imageTags(image) })
+  await store.logBatch(info.run_id, { tags: imageTags(image) }, { signal: context.interrupt })
   context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached })
   const spec = containerSpec(docker.plan, {
     image,

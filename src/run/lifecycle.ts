@@ -9,13 +9,11 @@ import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
 import { checkRecordable, logParams, openRun, recordStatus, resolveExperiment, runParams } from "./record.ts"
 import { launch } from "./launch.ts"
+import { isInterruption, writeBudget } from "./write-budget.ts"
 
 type FinalStatus = "FINISHED" | "FAILED" | "KILLED"
 
 const exitCodes: Record<FinalStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
-
-// After an interrupt the final status write gets what is left of the grace period, but never less than this.
-const minimumFinalWriteMs = 500
 
 /** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
 export const childVariables = (trackingUri: string, runId: string, experimentId: string, env: Record<string, string | undefined>): Record<string, string> => ({
@@ -73,30 +71,9 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
 
 type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: string; resumed: boolean }
 
-/** Aborts on a second interrupt, or when the grace period after the first one is spent (at least a moment). */
-const finalWriteSignal = (context: RunContext, graceMs: number, interruptedAt: () => number | null): { signal: AbortSignal; dispose(): void } => {
-  const controller = new AbortController()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const arm = () => {
-    const at = interruptedAt() ?? Date.now()
-    const left = Math.max(minimumFinalWriteMs, at + graceMs - Date.now())
-    timer = setTimeout(() => controller.abort(context.interrupt.reason), left)
-  }
-  if (context.interrupt.aborted) arm()
-  else context.interrupt.addEventListener("abort", arm, { once: true })
-  return {
-    signal: AbortSignal.any([controller.signal, context.forceInterrupt]),
-    dispose() {
-      clearTimeout(timer)
-      context.interrupt.removeEventListener("abort", arm)
-    },
-  }
-}
-
 const superviseRun = async ({ store, plan, info, experimentId, resumed }: OpenRun, context: RunContext): Promise<number> => {
   const runId = info.run_id
-  let interruptedAt: number | null = context.interrupt.aborted ? Date.now() : null
-  context.interrupt.addEventListener("abort", () => (interruptedAt ??= Date.now()), { once: true })
+  const budget = writeBudget(context, plan.request.graceMs)
   let startedAt: number | null = null
   let outcome: RunOutcome | null = null
   let failure: unknown = null
@@ -108,26 +85,24 @@ const superviseRun = async ({ store, plan, info, experimentId, resumed }: OpenRu
     failure = error
   }
   // An interrupt that stopped the setup (an image pull, an environment build, a store call) ends the run as KILLED.
-  const killed = outcome === null && context.interrupt.aborted
+  const killed = outcome === null && (context.interrupt.aborted || isInterruption(failure, context))
   const status: FinalStatus = killed || outcome?.interrupted ? "KILLED" : outcome?.exitCode === 0 ? "FINISHED" : "FAILED"
   const endTime = outcome?.endedAt ?? Date.now()
   const failed = failure !== null && !killed ? errorEvent(failure, runId).event : null
   if (failed) context.emit(failed)
 
-  const final = finalWriteSignal(context, plan.request.graceMs, () => interruptedAt)
   let recorded = true
   try {
-    await recordStatus(store, runId, status, endTime, { signal: final.signal })
+    // After an interrupt the write gets what is left of the grace period: a hung store cannot hold the exit.
+    await budget((call) => recordStatus(store, runId, status, endTime, call))
   } catch (error) {
     recorded = false
     context.emit({
       type: "warning",
       code: "run.status_not_recorded",
-      message: `run ${runId} could not be recorded as ${status} in ${store.location}: ${errorReason(error)}`,
+      message: `run ${runId} could not be recorded as ${status} in ${redactUrl(store.location)}: ${errorReason(error)}`,
       hint: "it stays RUNNING there; end it with MLflow (MlflowClient().set_terminated(run_id, status)) once the store is reachable",
     })
-  } finally {
-    final.dispose()
   }
   context.emit({
     type: "run.finished",
@@ -141,6 +116,8 @@ const superviseRun = async ({ store, plan, info, experimentId, resumed }: OpenRu
     ...(failed ? { error_code: failed.code } : {}),
     recorded,
   })
-  // A finished run whose status could not be written is not a success for a caller that relies on the record.
-  return status === "FINISHED" && !recorded ? 1 : exitCodes[status]
+  // A finished run whose status could not be written is not a success for a caller that relies on the record; an
+  // interrupt that cut the final write still ends the command as interrupted.
+  if (!recorded) return context.interrupt.aborted ? 130 : status === "FINISHED" ? 1 : exitCodes[status]
+  return exitCodes[status]
 }

@@ -81,7 +81,7 @@ export const fetchArchive: Fetcher = async (target, request) => {
       file = downloaded
       const scheme = schemeOf(target.base)
       if (scheme === "http" || scheme === "https") {
-        digest = (await download(target.base, downloaded, { name: target.name, report, signal: request.signal })).sha256
+        digest = (await download(target.base, downloaded, { name: target.name, report, signal: request.signal, env })).sha256
       } else {
         // s3://, gs://, dbfs:/ through the storage layer (its SDKs load only now); it emits download.* events itself.
         const storage = await import("../storage/index.ts")

@@ -1,8 +1,10 @@
 // Streams an http(s) download to a file with its sha256 through the HTTP helper: credentials as a header, errors scrubbed.
 import { createWriteStream } from "node:fs"
 import { ToolError } from "../errors.ts"
-import { HttpUnreachable, exchange, type Attempt } from "../util/http.ts"
+import { HttpTooLarge, HttpUnreachable, exchange } from "../util/http.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import type { RetryPolicy } from "../util/http-retry.ts"
+import { limitsFrom } from "./archive-rules.ts"
 import { secretsOf, scrub, splitCredentials } from "../util/redact.ts"
 import type { Reporter } from "./progress.ts"
 
@@ -13,6 +15,8 @@ export type DownloadOptions = {
   name: string
   report: Reporter
   signal?: AbortSignal
+  /** Where the HTTP limits and MLPROJECT_ARCHIVE_MAX_BYTES are read (default: the process environment). */
+  env?: Record<string, string | undefined>
   headers?: Record<string, string>
   secrets?: string[]
 }
@@ -24,8 +28,6 @@ const policy: RetryPolicy = {
   backoffMs: (retry) => 500 * 2 ** retry,
   retryAfter: { statuses: () => true, maxMs: 30_000 },
 }
-const headersTimeoutMs = 30_000
-const idleTimeoutMs = 60_000
 
 const statusError = (status: number, name: string): ToolError => {
   if (status === 401 || status === 403) {
@@ -39,8 +41,8 @@ const statusError = (status: number, name: string): ToolError => {
   return new ToolError("source.archive.download", `Unable to retrieve ${name}: HTTP ${status}`, { exitCode: 1, hint: "run again later" })
 }
 
-/** Writes the answer into `file` (created or truncated), hashing as it streams; a stall of idleTimeoutMs fails the attempt. */
-const save = async (response: Response, file: string, options: DownloadOptions, attempt: Attempt): Promise<Downloaded> => {
+/** Writes the answer into `file` (created or truncated), hashing as it streams; the helper ends a stalled or crawling body. */
+const save = async (response: Response, file: string, options: DownloadOptions): Promise<Downloaded> => {
   if (!response.ok) {
     await response.body?.cancel()
     throw statusError(response.status, options.name)
@@ -51,7 +53,6 @@ const save = async (response: Response, file: string, options: DownloadOptions, 
   let bytes = 0
   try {
     for await (const chunk of response.body ?? []) {
-      attempt.alive(idleTimeoutMs)
       hash.update(chunk)
       bytes += chunk.length
       if (!sink.write(chunk)) await new Promise((resolve) => sink.once("drain", resolve))
@@ -72,22 +73,27 @@ export const download = async (rawUrl: string, file: string, options: DownloadOp
   const headers: Record<string, string> = { "user-agent": "mlproject", ...options.headers }
   if (credentials) headers.authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password ?? ""}`).toString("base64")}`
   options.report.progress("connecting")
+  const env = options.env ?? process.env
   try {
     return await exchange(url, {
       headers,
       secrets,
       retry: policy,
-      timeoutMs: headersTimeoutMs,
+      limits: httpLimits(env),
+      // No archive larger than what it may unpack to is worth the disk: the extraction limit caps the download too.
+      maxBytes: { bytes: limitsFrom(env).maxBytes, variable: "MLPROJECT_ARCHIVE_MAX_BYTES" },
       redirect: "drop-auth",
       signal: options.signal,
       onRetry: () => options.report.progress("connecting"),
-      read: (response, attempt) => save(response, file, options, attempt),
+      read: (response) => save(response, file, options),
     })
   } catch (error) {
     if (options.signal?.aborted) throw new ToolError("source.interrupted", `interrupted while downloading ${options.name}`, { exitCode: 130 })
-    if (!(error instanceof HttpUnreachable)) throw error
     // Fetch errors can quote the URL, whose query may hold a signed token: name it instead.
-    const reason = error.timedOut ? "timed out" : scrub((error.cause as Error).message, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, options.name)
+    if (error instanceof HttpTooLarge) throw new ToolError(error.code, `Unable to retrieve ${options.name}: ${error.reason}`, { exitCode: 1, hint: error.hint })
+    if (!(error instanceof HttpUnreachable)) throw error
+    if (error.timedOut) throw new ToolError(error.code, `Unable to retrieve ${options.name}: ${error.reason}`, { exitCode: 1, hint: error.hint })
+    const reason = scrub((error.cause as Error).message, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, options.name)
     throw new ToolError("source.archive.download", `Unable to retrieve ${options.name}: ${reason}`, {
       exitCode: 1,
       hint: "check the URL, your network and proxy settings, then run again",

@@ -1,6 +1,7 @@
 // Runs the system git for a fetch: a sealed environment (allowed protocols, credentials as config variables), progress, scrubbed errors.
 import { ToolError } from "../errors.ts"
-import { start } from "../util/exec.ts"
+import { start, tryOutput } from "../util/exec.ts"
+import { formatSeconds, httpLimits, limitVariables } from "../util/http-limits.ts"
 import { parseGitProgress, type Reporter } from "./progress.ts"
 import { displayUri, secretsOf, scrub, splitCredentials } from "../util/redact.ts"
 
@@ -89,19 +90,73 @@ export const gitSession = (
   }
 }
 
-/** Runs git; progress lines become fetch.progress, other stderr lines are kept (scrubbed) for errors. */
-export const git = async (s: GitSession, args: string[], options: { cwd?: string } = {}): Promise<GitResult> => {
+const gitIdleVariable = "MLPROJECT_GIT_IDLE_TIMEOUT"
+// Git prints progress at least every second while it fetches, counts, resolves or checks out; five silent minutes are a hang.
+const defaultGitIdleMs = 300_000
+
+/** MLPROJECT_GIT_IDLE_TIMEOUT in milliseconds (0: no limit). */
+const gitIdleMs = (env: Record<string, string | undefined>): number => {
+  const raw = env[gitIdleVariable]
+  if (raw === undefined || raw.trim() === "") return defaultGitIdleMs
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ToolError("http.config.invalid", `${gitIdleVariable}=${raw}: expected seconds, 0 or more (0: no limit)`, { exitCode: 2 })
+  }
+  return Math.round(value * 1000)
+}
+
+const transports = new WeakMap<GitSession, Promise<Record<string, string>>>()
+
+/**
+ * Limits for git's own transports, unless the user set theirs (in the environment or git's config): over http(s) a
+ * transfer that moves no byte for the idle timeout ends (curl's low-speed check), and ssh gets a connect timeout
+ * and keepalives. Asked once per session, on its first network command.
+ */
+const transportEnv = (s: GitSession): Promise<Record<string, string>> => {
+  const known = transports.get(s)
+  if (known) return known
+  const found = (async () => {
+    const limits = httpLimits(s.env)
+    const configured = (await tryOutput(["git", "config", "--get-regexp", "^(http\\.lowspeed(limit|time)|core\\.sshcommand)$"], { env: s.env })) ?? ""
+    const has = (key: string) => configured.split("\n").some((line) => line.toLowerCase().startsWith(`${key} `))
+    const extra: Record<string, string> = {}
+    if (!s.env.GIT_HTTP_LOW_SPEED_LIMIT && !s.env.GIT_HTTP_LOW_SPEED_TIME && !has("http.lowspeedlimit") && !has("http.lowspeedtime")) {
+      extra.GIT_HTTP_LOW_SPEED_LIMIT = "1"
+      extra.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(limits.idleTimeoutMs / 1000)))
+    }
+    if (!s.env.GIT_SSH_COMMAND && !s.env.GIT_SSH && !has("core.sshcommand")) {
+      extra.GIT_SSH_COMMAND = `ssh -o ConnectTimeout=${Math.max(1, Math.ceil(limits.connectTimeoutMs / 1000))} -o ServerAliveInterval=15 -o ServerAliveCountMax=4`
+    }
+    return extra
+  })()
+  transports.set(s, found)
+  return found
+}
+
+/**
+ * Runs git; progress lines become fetch.progress, other stderr lines are kept (scrubbed) for errors. A `network`
+ * command gets the transport limits and a watchdog: git silent for MLPROJECT_GIT_IDLE_TIMEOUT is stopped. An
+ * interrupt stops git with its helpers (remote-https, ssh), SIGKILL a second later if they linger.
+ */
+export const git = async (s: GitSession, args: string[], options: { cwd?: string; network?: boolean } = {}): Promise<GitResult> => {
   const interrupted = () => new ToolError("source.interrupted", `interrupted while fetching ${s.name}`, { exitCode: 130 })
   if (s.signal?.aborted) throw interrupted()
+  const env = options.network ? { ...s.env, ...(await transportEnv(s)) } : s.env
+  const idleMs = options.network ? gitIdleMs(s.env) : 0
+  const watchdog = new AbortController()
+  const timer = idleMs > 0 ? setTimeout(() => watchdog.abort(), idleMs) : undefined
   const stdout: string[] = []
   const stderr: string[] = []
   const handle = start(["git", ...args], {
     cwd: options.cwd,
-    env: s.env,
+    env,
     output: "lines",
-    signal: s.signal,
+    signal: s.signal ? AbortSignal.any([s.signal, watchdog.signal]) : watchdog.signal,
+    tree: true,
+    killAfterMs: 1000,
     splitCarriageReturn: true,
     onLine: (stream, line) => {
+      timer?.refresh()
       if (stream === "stdout") return void stdout.push(line)
       const progress = parseGitProgress(line)
       if (progress) return s.report.progress(progress.phase, progress.done, progress.total)
@@ -110,8 +165,14 @@ export const git = async (s: GitSession, args: string[], options: { cwd?: string
       if (stderr.length > 40) stderr.shift()
     },
   })
-  const result = await handle.done
+  const result = await handle.done.finally(() => clearTimeout(timer))
   if (s.signal?.aborted) throw interrupted()
+  if (watchdog.signal.aborted) {
+    throw new ToolError("source.git.timeout", `git ${args[0]} of ${s.name} said nothing for ${formatSeconds(idleMs)}: stopped`, {
+      hint: `the server or the network is stuck; raise ${gitIdleVariable} (seconds, 0: no limit) if it is just slow`,
+      exitCode: 1,
+    })
+  }
   return { ok: result.code === 0, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
 }
 
@@ -124,6 +185,12 @@ const firstLine = (stderr: string) =>
 /** Failures that no retry with another strategy can fix: bad credentials, no such repository, no network. */
 export const hardFailure = (s: GitSession, stderr: string): ToolError | null => {
   const detail = firstLine(stderr)
+  if (/Operation too slow/i.test(stderr)) {
+    return new ToolError("source.git.timeout", `fetching git repo ${s.name} stalled: ${detail}`, {
+      exitCode: 1,
+      hint: `the server stopped sending; ${limitVariables.idleTimeoutMs} (seconds) sets how long a transfer may stall (or git's own GIT_HTTP_LOW_SPEED_LIMIT and GIT_HTTP_LOW_SPEED_TIME)`,
+    })
+  }
   if (/Repository not found|does not appear to be a git repository|not exported|returned error: 404|No such file or directory|not a git repository/i.test(stderr)) {
     return new ToolError("source.git.not_found", `${s.name} is not a git repository, or it does not exist: ${detail}`, {
       hint: "check the URL; a private repository also looks like this without credentials",

@@ -33,7 +33,7 @@ export const repoCacheDir = (env: Record<string, string | undefined>, url: strin
 }
 
 const lsRemote = async (s: GitSession, patterns: string[], symref: boolean) => {
-  const result = await git(s, ["ls-remote", ...(symref ? ["--symref"] : []), "--", s.url, ...patterns])
+  const result = await git(s, ["ls-remote", ...(symref ? ["--symref"] : []), "--", s.url, ...patterns], { network: true })
   if (!result.ok) throw gitError(s, "ls-remote", result.stderr)
   const refs = new Map<string, string>()
   let head: string | undefined
@@ -82,13 +82,13 @@ const revParse = async (s: GitSession, tree: string, rev: string): Promise<strin
 const fetchObjects = async (s: GitSession, tree: string, resolved: Resolved, version: string | undefined): Promise<string> => {
   const shallow = ["fetch", "--progress", "--no-tags", "--no-recurse-submodules", "--depth", "1", "--", s.url]
   if (resolved.commit) {
-    const direct = await git(s, [...shallow, resolved.commit], { cwd: tree })
+    const direct = await git(s, [...shallow, resolved.commit], { cwd: tree, network: true })
     if (direct.ok) return resolved.commit
     const hard = hardFailure(s, direct.stderr)
     if (hard) throw hard
     // Protocol v0 servers refuse a sha unless uploadpack.allowReachableSHA1InWant is on; a ref name always works.
     if (resolved.ref) {
-      const byRef = await git(s, [...shallow, resolved.ref], { cwd: tree })
+      const byRef = await git(s, [...shallow, resolved.ref], { cwd: tree, network: true })
       const fetched = byRef.ok ? await revParse(s, tree, "FETCH_HEAD^{commit}") : null
       if (fetched) return fetched
     }
@@ -96,6 +96,7 @@ const fetchObjects = async (s: GitSession, tree: string, resolved: Resolved, ver
   s.report.progress("fetching history")
   const full = await git(s, ["fetch", "--progress", "--no-recurse-submodules", "--", s.url, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], {
     cwd: tree,
+    network: true,
   })
   if (!full.ok) throw gitError(s, "fetch", full.stderr)
   const want = resolved.commit ?? resolved.abbrev ?? ""
@@ -107,12 +108,12 @@ const fetchObjects = async (s: GitSession, tree: string, resolved: Resolved, ver
 const submodules = async (s: GitSession, tree: string) => {
   s.report.progress("submodules")
   const update = ["submodule", "update", "--init", "--recursive", "--progress", "--jobs", "4"]
-  const shallow = await git(s, [...update, "--depth", "1"], { cwd: tree })
+  const shallow = await git(s, [...update, "--depth", "1"], { cwd: tree, network: true })
   if (shallow.ok) return
   const hard = hardFailure(s, shallow.stderr)
   if (hard) throw hard
   // A pinned submodule commit the server will not hand out by sha: fetch that submodule's history.
-  const full = await git(s, update, { cwd: tree })
+  const full = await git(s, update, { cwd: tree, network: true })
   if (!full.ok) throw gitError(s, "submodule update", full.stderr)
 }
 

@@ -8,7 +8,10 @@ import { buildArchiveEntry } from "./archive.ts"
 import { ensureEntry, keyFor, projectsDir, reapDead, scratchName } from "./cache.ts"
 import { download } from "./download.ts"
 import { reporter } from "./progress.ts"
+import { HttpTooLarge, HttpUnreachable, request as httpRequest, type HttpOptions } from "../util/http.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { displayUri, secretsOf, scrub, splitCredentials } from "../util/redact.ts"
+import { limitsFrom } from "./archive-rules.ts"
 import { githubRepoOf, type GithubRepo } from "./uri.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
 
@@ -16,11 +19,32 @@ const fullSha = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 
 type Octokit = InstanceType<typeof import("@octokit/rest").Octokit>
-type Failure = { status?: number; message?: string; response?: { headers?: Record<string, string | undefined> } }
+type Failure = { status?: number; message?: string; cause?: unknown; response?: { headers?: Record<string, string | undefined> } }
+type Env = Record<string, string | undefined>
+
+/**
+ * Octokit's requests through our HTTP helper, so the API and the tarball get its timeouts, body limits and retries of
+ * idempotent calls. `maxBytes` bounds what is read: JSON by default, the archive limit for a tarball streamed to disk.
+ */
+const helperFetch =
+  (env: Env, maxBytes?: HttpOptions["maxBytes"]) =>
+  (url: string | URL | Request, init: RequestInit = {}): Promise<Response> =>
+    httpRequest(String(url), {
+      method: init.method,
+      headers: Object.fromEntries(new Headers(init.headers).entries()),
+      body: (init.body ?? null) as HttpOptions["body"],
+      signal: init.signal ?? undefined,
+      redirect: init.redirect === "manual" ? "manual" : "follow",
+      limits: httpLimits(env),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+    })
 
 /** Octokit failures as our errors: missing or private repositories, bad tokens, rate limits, no network. */
 const apiError = (error: unknown, gh: GithubRepo, what: string, secrets: string[]): ToolError => {
   const failure = error as Failure
+  // The helper's verdicts (a stalled or oversized answer) already name the request, the limit and its variable.
+  const cause = failure.cause
+  if (cause instanceof HttpTooLarge || (cause instanceof HttpUnreachable && cause.timedOut)) return cause
   const status = failure.status ?? 0
   const detail = scrub(failure.message ?? String(error), secrets)
   const repo = `${gh.web}/${gh.owner}/${gh.repo}`
@@ -44,6 +68,8 @@ const versionError = (version: string, name: string) =>
   new ToolError("source.git.version", `Unable to checkout version '${version}' of git repo ${name} - please ensure that the version exists in the repo`, {
     hint: "give a branch, a tag, or a commit (full or abbreviated) that exists in the repository",
   })
+
+const interrupted = (name: string) => new ToolError("source.interrupted", `interrupted while fetching ${name}`, { exitCode: 130 })
 
 const missing = (error: unknown) => [404, 422].includes((error as Failure).status ?? 0)
 
@@ -70,18 +96,19 @@ const resolveRef = async (octokit: Octokit, gh: GithubRepo, version: string | un
 }
 
 /** The tarball: the API answers with a redirect to a signed URL, which is downloaded without our token. */
-const downloadTarball = async (octokit: Octokit, gh: GithubRepo, commit: string, file: string, report: ReturnType<typeof reporter>, signal?: AbortSignal) => {
+const downloadTarball = async (octokit: Octokit, gh: GithubRepo, commit: string, file: string, report: ReturnType<typeof reporter>, env: Env, signal?: AbortSignal) => {
+  const tarball = helperFetch(env, { bytes: limitsFrom(env).maxBytes, variable: "MLPROJECT_ARCHIVE_MAX_BYTES" })
   const response = await octokit.request("GET /repos/{owner}/{repo}/tarball/{ref}", {
     owner: gh.owner,
     repo: gh.repo,
     ref: commit,
-    request: { redirect: "manual", parseSuccessResponseBody: false, signal },
+    request: { redirect: "manual", parseSuccessResponseBody: false, signal, fetch: tarball },
   })
   const name = `the GitHub tarball of ${gh.owner}/${gh.repo}@${commit.slice(0, 12)}`
   const location = (response.headers as Record<string, string | undefined>).location
   if (response.status >= 300 && response.status < 400 && location) {
     await (response.data as unknown as ReadableStream | null)?.cancel()
-    return download(location, file, { name, report, signal })
+    return download(location, file, { name, report, signal, env })
   }
   const body = response.data as unknown as ReadableStream<Uint8Array>
   await pipeline(Readable.fromWeb(body as never), createWriteStream(file))
@@ -103,7 +130,7 @@ export const fetchGithub: Fetcher = async (target, request) => {
   // Loaded only when a GitHub tarball is fetched, so every other run starts without it.
   const api = async (): Promise<Octokit> => {
     const { Octokit } = await import("@octokit/rest")
-    octokit ??= new Octokit({ auth: token, baseUrl: gh.api, userAgent: "mlproject", log: quiet, request: { signal: request.signal } })
+    octokit ??= new Octokit({ auth: token, baseUrl: gh.api, userAgent: "mlproject", log: quiet, request: { signal: request.signal, fetch: helperFetch(env) } })
     return octokit
   }
   let resolved: { commit: string; branch?: string }
@@ -111,6 +138,7 @@ export const fetchGithub: Fetcher = async (target, request) => {
     report.progress("resolving")
     resolved = version !== undefined && fullSha.test(version) ? { commit: version.toLowerCase() } : await resolveRef(await api(), gh, version, target.name)
   } catch (error) {
+    if (request.signal?.aborted) throw interrupted(target.name)
     throw error instanceof ToolError ? error : apiError(error, gh, "resolving the version", secrets)
   }
   const dir = join(repoDir, resolved.commit)
@@ -121,7 +149,8 @@ export const fetchGithub: Fetcher = async (target, request) => {
     const file = join(scratch, `${scratchName()}.tar.gz`)
     try {
       report.progress("downloading")
-      await downloadTarball(await api(), gh, resolved.commit, file, report, request.signal).catch((error) => {
+      await downloadTarball(await api(), gh, resolved.commit, file, report, env, request.signal).catch((error) => {
+        if (request.signal?.aborted) throw interrupted(target.name)
         if (error instanceof ToolError) throw error
         if (missing(error) && version !== undefined) throw versionError(version, target.name)
         throw apiError(error, gh, "downloading the tarball", secrets)

@@ -2,7 +2,8 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { errorText, request } from "../util/http.ts"
+import { HttpUnreachable, errorText, request } from "../util/http.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
 import { readIni } from "./ini.ts"
 import type { Adapter, AdapterContext, Entry, Env, ObjectInfo } from "./types.ts"
@@ -47,9 +48,10 @@ const api = async <T>(uri: string, ctx: AdapterContext, method: "GET" | "POST", 
       headers: { authorization: `Bearer ${workspace.token}`, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
       body: method === "POST" ? JSON.stringify(params) : undefined,
       signal: ctx.signal,
+      limits: httpLimits(ctx.env),
     })
   } catch (error) {
-    if (error instanceof ToolError && error.code === "http.unreachable") throw unreachable(uri, workspace.host, networkReason(error.cause), "check DATABRICKS_HOST")
+    if (error instanceof HttpUnreachable && !error.timedOut) throw unreachable(uri, workspace.host, networkReason(error.cause), "check DATABRICKS_HOST")
     throw error
   }
   if (response.ok) return (await response.json()) as T

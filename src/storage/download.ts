@@ -2,7 +2,9 @@
 import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { untilAborted } from "../util/abort.ts"
 import { isAbort } from "../util/http.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { throughCache, type CacheResult } from "./cache.ts"
 import { failed, interrupted, networkReason, notFound, unsupportedScheme } from "./errors.ts"
 import { progressFor, type Progress } from "./progress.ts"
@@ -43,11 +45,16 @@ const guarded = async <T>(uri: string, ctx: AdapterContext, work: () => Promise<
 
 const contextOf = (options: DownloadOptions): AdapterContext => ({ env: options.env ?? process.env, signal: options.signal })
 
+// A metadata call ends at an interrupt even where the SDK underneath keeps waiting (GCS's take no signal);
+// transfers stop by themselves and clean up first, so they are not raced.
+const statOf = (adapter: Adapter, uri: string, ctx: AdapterContext) => untilAborted(adapter.stat(uri, ctx), ctx.signal)
+const listOf = (adapter: Adapter, uri: string, ctx: AdapterContext) => untilAborted(adapter.list(uri, ctx), ctx.signal)
+
 /** The object's info; `storage.not_found` when there is none. */
 export const stat = async (uri: string, options: DownloadOptions = {}): Promise<ObjectInfo> => {
   const ctx = contextOf(options)
   const adapter = await adapterFor(uri)
-  const info = await guarded(uri, ctx, () => adapter.stat(uri, ctx))
+  const info = await guarded(uri, ctx, () => statOf(adapter, uri, ctx))
   if (info === null) throw notFound(uri)
   return info
 }
@@ -55,7 +62,13 @@ export const stat = async (uri: string, options: DownloadOptions = {}): Promise<
 /** One object to `dest` through the cache; an object replaced mid-way is fetched again once, as its new version. */
 const fetchObject = async (adapter: Adapter, info: ObjectInfo, dest: string, options: DownloadOptions, progress: Progress): Promise<CacheResult> => {
   const ctx = contextOf(options)
-  const tuning = { ...defaultTuning, ...options.tuning }
+  const limits = httpLimits(ctx.env)
+  const fromLimits = {
+    idleTimeoutMs: limits.idleTimeoutMs,
+    lowSpeed: limits.lowSpeedBytes > 0 ? { bytes: limits.lowSpeedBytes, windowMs: limits.lowSpeedTimeMs } : null,
+    maxUnknownBytes: limits.maxDownloadBytes,
+  }
+  const tuning = { ...defaultTuning, ...fromLimits, ...options.tuning }
   let current = info
   for (let round = 0; ; round++) {
     let counted = 0
@@ -74,7 +87,7 @@ const fetchObject = async (adapter: Adapter, info: ObjectInfo, dest: string, opt
     } catch (error) {
       if (!(error instanceof ToolError && error.code === "storage.changed") || round > 0) throw error
       progress.add(-counted)
-      const fresh = await guarded(info.uri, ctx, () => adapter.stat(info.uri, ctx))
+      const fresh = await guarded(info.uri, ctx, () => statOf(adapter, info.uri, ctx))
       if (fresh === null) throw notFound(info.uri, "it was deleted while being downloaded")
       current = fresh
     }
@@ -109,7 +122,7 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
   const since = performance.now()
   const ctx = contextOf(options)
   const adapter = await adapterFor(uri)
-  const entries = await guarded(uri, ctx, () => adapter.list(uri, ctx))
+  const entries = await guarded(uri, ctx, () => listOf(adapter, uri, ctx))
   if (entries.length === 0) throw notFound(uri, "no objects below this prefix")
   const files = entries.map((entry) => ({ info: entry.info, dest: join(destDir, safeRelative(entry.path, entry.info.uri)) }))
   const total = entries.every((entry) => entry.info.size !== null) ? entries.reduce((sum, entry) => sum + (entry.info.size ?? 0), 0) : null
@@ -146,7 +159,7 @@ export const downloadUri = async (uri: string, dest: string, options: DownloadOp
   if (isFolderUri(uri)) return downloadPrefix(uri, dest, options)
   const ctx = contextOf(options)
   const adapter = await adapterFor(uri)
-  const info = await guarded(uri, ctx, () => adapter.stat(uri, ctx))
+  const info = await guarded(uri, ctx, () => statOf(adapter, uri, ctx))
   if (info !== null) return downloadObject(info, dest, options)
   return downloadPrefix(`${uri}/`, dest, options).catch((error) => {
     throw error instanceof ToolError && error.code === "storage.not_found" ? notFound(uri) : error
@@ -157,5 +170,6 @@ export const downloadUri = async (uri: string, dest: string, options: DownloadOp
 export const upload = async (localPath: string, uri: string, options: Pick<DownloadOptions, "env" | "signal"> = {}): Promise<void> => {
   const ctx = contextOf(options)
   const adapter = await adapterFor(uri)
-  await guarded(uri, ctx, () => adapter.upload(localPath, uri, ctx))
+  // An SDK upload may take no signal (GCS): the interrupt ends the wait for it all the same.
+  await guarded(uri, ctx, () => untilAborted(adapter.upload(localPath, uri, ctx), ctx.signal))
 }

@@ -1,6 +1,7 @@
 // The storage errors users see: each names the URI (without credentials) and the reason, then the fix.
 import { ToolError } from "../errors.ts"
-import { isAbort } from "../util/http.ts"
+import { HttpTimeout, isAbort } from "../util/http.ts"
+import { formatBytes, limitVariables } from "../util/http-limits.ts"
 import { printable } from "./uri.ts"
 
 export const notFound = (uri: string, detail?: string): ToolError =>
@@ -50,14 +51,33 @@ export const unavailable = (uri: string, detail: string): ToolError =>
   })
 
 // Requests are already retried where they are sent (our HTTP helper, the SDKs); what is left to retry
-// here is a stream that broke or stalled mid-way, which resumes where it stopped.
+// here is a stream that broke, stalled or crawled mid-way, which resumes where it stopped.
 const transientCodes = new Set(["storage.failed", "storage.truncated"])
 
-/** Worth another attempt: a stream cut short or stalled, a raw socket error. Definitive answers are not. */
+/**
+ * Worth another attempt: a stream cut short, stalled or crawling (a body timeout, not a request that went unanswered
+ * through all its retries), a raw socket error. Definitive answers are not.
+ */
 export const isTransient = (error: unknown): boolean => {
+  if (error instanceof HttpTimeout) return true
   if (error instanceof ToolError) return transientCodes.has(error.code)
   return !isAbort(error)
 }
+
+/** An object that gave no size kept coming past the limit (the variable's, or the disk's free space). */
+export const tooLarge = (uri: string, limit: number, configured: boolean, path: string): ToolError =>
+  new ToolError(
+    "http.too_large",
+    configured
+      ? `${printable(uri)}: the answer is more than ${formatBytes(limit)}, the most a download may have`
+      : `${printable(uri)}: the answer gave no size and is more than the ${formatBytes(limit, true)} free where it lands (${path})`,
+    {
+      hint: configured
+        ? `raise ${limitVariables.maxDownloadBytes} (bytes) if an object this large is expected`
+        : `free disk space, or set ${limitVariables.maxDownloadBytes} (bytes) to the size you expect`,
+      exitCode: 1,
+    },
+  )
 
 export const truncated = (uri: string, got: number, expected: number): ToolError =>
   new ToolError("storage.truncated", `${printable(uri)}: the connection ended after ${got} of ${expected} bytes`, { exitCode: 1 })

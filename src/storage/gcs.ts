@@ -1,6 +1,7 @@
 // gs:// objects through @google-cloud/storage (loaded on first use): stat, list, reads pinned by generation, upload.
 import type { Storage as GcsClient } from "@google-cloud/storage"
 import { ToolError } from "../errors.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { base64ToHex } from "./checksum.ts"
 import { changed, denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
 import { bucketAndKey } from "./uri.ts"
@@ -13,6 +14,8 @@ export const gcsSettings = (env: Env) => ({
   apiEndpoint: env.MLPROJECT_GCS_ENDPOINT || env.STORAGE_EMULATOR_HOST || undefined,
   keyFilename: env.GOOGLE_APPLICATION_CREDENTIALS || undefined,
   projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
+  // Per request, as the SDK measures it; a read stream's stalls are the download engine's to catch.
+  timeout: httpLimits(env).connectTimeoutMs,
 })
 
 const clients = new Map<string, Promise<Client>>()

@@ -1,6 +1,7 @@
 // http(s):// objects: stat by a one-byte ranged GET, reads pinned to one version with If-Range, PUT uploads.
 import { ToolError } from "../errors.ts"
-import { errorText, request, type HttpOptions } from "../util/http.ts"
+import { HttpUnreachable, errorText, request, type HttpOptions } from "../util/http.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { byteRange, parseContentRange } from "../util/http-range.ts"
 import { base64ToHex } from "./checksum.ts"
 import { changed, denied, failed, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
@@ -25,12 +26,16 @@ const origin = (uri: string): string => {
   return `${url.protocol}//${url.host}`
 }
 
-/** Sends a request; a server that never answers becomes `storage.unreachable` naming this URI. */
+/**
+ * Sends a request; a server that cannot be reached becomes `storage.unreachable` naming this URI, one that takes the
+ * request and never answers `http.timeout`. Bodies have no size limit here: the engine writes at most the object's
+ * size, or for an object of unknown size its own download limit.
+ */
 const send = async (uri: string, init: HttpOptions, ctx: AdapterContext): Promise<Response> => {
   try {
-    return await request(uri, { ...init, signal: ctx.signal, decompress: false })
+    return await request(uri, { ...init, signal: ctx.signal, decompress: false, limits: httpLimits(ctx.env), maxBytes: null })
   } catch (error) {
-    if (error instanceof ToolError && error.code === "http.unreachable") throw unreachable(uri, origin(uri), networkReason(error.cause))
+    if (error instanceof HttpUnreachable && !error.timedOut) throw unreachable(uri, origin(uri), networkReason(error.cause))
     throw error
   }
 }

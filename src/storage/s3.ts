@@ -5,6 +5,7 @@ import { homedir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { byteRange } from "../util/http-range.ts"
+import { httpLimits } from "../util/http-limits.ts"
 import { changed, denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
 import { readIni } from "./ini.ts"
 import { bucketAndKey } from "./uri.ts"
@@ -31,6 +32,8 @@ export const s3Settings = (env: Env) => {
     ignoreTls: truthy(env.MLFLOW_S3_IGNORE_TLS),
     // boto3's variable for a private CA, so an endpoint that works for MLflow works here.
     caBundle: env.AWS_CA_BUNDLE || undefined,
+    // The SDK's request timeout runs until the response headers, like our connect timeout; bodies are the engine's to watch.
+    requestTimeoutMs: httpLimits(env).connectTimeoutMs,
     credentials:
       env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
         ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || undefined }
@@ -59,7 +62,7 @@ const createClient = async (settings: ReturnType<typeof s3Settings>): Promise<Cl
     // Bun's fetch is faster and leaner than node:http under Bun. Its own options (raw bytes; the TLS choice)
     // go to fetch() itself: a Request object drops them.
     requestHandler: new FetchHttpHandler({
-      requestTimeout: 60_000,
+      requestTimeout: settings.requestTimeoutMs,
       customFetch: ((request: Request) => fetch(request, { decompress: false, ...(tls ? { tls } : {}) })) as typeof fetch,
     }),
   })

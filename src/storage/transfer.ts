@@ -1,8 +1,12 @@
 // Downloads one object to a path: parallel ranged parts, retries that resume, checksum check, atomic rename.
 import { ToolError } from "../errors.ts"
+import { statfsSync } from "node:fs"
+import { dirname } from "node:path"
+import { idleError, slowError, speedMeter } from "../util/http-body.ts"
 import { defaultRetry, sleep } from "../util/http-retry.ts"
 import { hasherFor } from "./checksum.ts"
-import { checksumMismatch, failed, interrupted, isTransient, truncated } from "./errors.ts"
+import { checksumMismatch, interrupted, isTransient, tooLarge, truncated } from "./errors.ts"
+import { printable } from "./uri.ts"
 import { coveredBytes, missing, openPart, type PartFile, type Spans } from "./part-file.ts"
 import { runSpans, type Span } from "./schedule.ts"
 import { followHash, type Follower } from "./verify.ts"
@@ -20,23 +24,49 @@ export type TransferOptions = {
 
 export type Transferred = { bytes: number; fetched: number }
 
-type Job = { adapter: Adapter; info: ObjectInfo; part: PartFile; options: TransferOptions; follower: Follower | null; save: () => void }
+type Job = {
+  adapter: Adapter
+  info: ObjectInfo
+  part: PartFile
+  options: TransferOptions
+  follower: Follower | null
+  save: () => void
+  /** The most bytes an object of unknown size may have here. */
+  cap: { bytes: number; configured: boolean } | null
+}
 
 /** A non-resumable stream broke mid-way: the whole object starts over. */
 class Restart extends Error {}
 
-/** Streams a span into the part file; a transient failure resumes at the last byte written. */
+/** An object of unknown size (no length given) is bounded by the variable, else by the free space where it lands. */
+const capFor = (path: string, tuning: Tuning): Job["cap"] => {
+  if (tuning.maxUnknownBytes !== null) return { bytes: tuning.maxUnknownBytes, configured: true }
+  try {
+    const fs = statfsSync(dirname(path))
+    return { bytes: fs.bavail * fs.bsize, configured: false }
+  } catch {
+    return null
+  }
+}
+
+/** Streams a span into the part file; a transient failure (a break, a stall, a crawl) resumes at the last byte written. */
 const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<void> => {
   const { info, part, options } = job
   const { tuning, ctx } = options
   for (let attempt = 0; ; attempt++) {
     const idle = new AbortController()
     const timer = setTimeout(() => idle.abort(new DOMException("no data", "TimeoutError")), tuning.idleTimeoutMs)
+    const slow = tuning.lowSpeed ? speedMeter(tuning.lowSpeed) : null
     try {
       const range = { start: span.position, end: Number.isFinite(span.end) ? span.end : null }
       const stream = await job.adapter.read(info, range, { env: ctx.env, signal: AbortSignal.any([signal, idle.signal]) })
+      // Only the time spent waiting for the network counts towards the low-speed rule, not our own disk writes.
+      let waitStart = performance.now()
       for await (const chunk of stream) {
         timer.refresh()
+        const rate = slow?.(chunk.length, performance.now() - waitStart) ?? null
+        if (rate !== null && tuning.lowSpeed) throw slowError(printable(info.uri), tuning.lowSpeed, rate)
+        if (job.cap && !Number.isFinite(span.end) && span.position + chunk.length > job.cap.bytes) throw tooLarge(info.uri, job.cap.bytes, job.cap.configured, part.path)
         // The span's end may have moved back (its tail went to another stream): keep only what is ours.
         const room = span.end - span.position
         const bytes = chunk.length > room ? chunk.subarray(0, room) : chunk
@@ -47,6 +77,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
         if (first && first[0] === 0) job.follower?.advance(first[1])
         job.save()
         if (span.position >= span.end) break
+        waitStart = performance.now()
       }
       if (Number.isFinite(span.end) && span.position < span.end) throw truncated(info.uri, span.position - span.start, span.end - span.start)
       // A finished span is worth recording at once: a killed process loses at most the spans in flight.
@@ -54,7 +85,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
       return
     } catch (caught) {
       if (ctx.signal?.aborted) throw interrupted(info.uri)
-      const error = idle.signal.aborted ? failed(info.uri, `no data received for ${tuning.idleTimeoutMs / 1000} s`) : caught
+      const error = idle.signal.aborted ? idleError(printable(info.uri), tuning.idleTimeoutMs) : caught
       // Stopped because another stream failed: that failure is the one to report.
       if (signal.aborted && !idle.signal.aborted) throw error
       if (!isTransient(error) || attempt >= tuning.retries) throw error
@@ -87,7 +118,8 @@ const transferOnce = async (adapter: Adapter, info: ObjectInfo, dest: string, op
   try {
     const already = coveredBytes(part.done)
     if (already > 0) options.onResumed(already)
-    const job: Job = { adapter, info, part, options, follower, save: throttle(part.save, 500) }
+    const cap = info.size === null ? capFor(part.path, tuning) : null
+    const job: Job = { adapter, info, part, options, follower, save: throttle(part.save, 500), cap }
     const first = part.done[0]
     if (first && first[0] === 0) follower?.advance(first[1])
     let fetched = 0
@@ -113,8 +145,8 @@ const transferOnce = async (adapter: Adapter, info: ObjectInfo, dest: string, op
     return { bytes, fetched }
   } catch (error) {
     if (options.ctx.signal?.aborted && !(error instanceof ToolError && error.code === "interrupted")) throw interrupted(info.uri)
-    // Bytes of a version that no longer exists are worth nothing: drop them rather than leave them to resume.
-    if (error instanceof ToolError && error.code === "storage.changed") {
+    // Bytes of a version that no longer exists, or of an answer that never ends, are worth nothing: drop them.
+    if (error instanceof ToolError && (error.code === "storage.changed" || error.code === "http.too_large")) {
       part.discard()
       finished = true
     }

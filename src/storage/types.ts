@@ -1,5 +1,6 @@
 // The shapes every storage adapter shares: object info, byte ranges, and the small adapter interface.
 import type { Emit } from "../events/event.ts"
+import { defaultLimits } from "../util/http-limits.ts"
 
 export type Env = Record<string, string | undefined>
 
@@ -51,8 +52,12 @@ export type Tuning = {
   probeMs: number
   /** Retries of one part after a transient failure (each retry resumes where the part stopped). */
   retries: number
-  /** A part whose stream delivers nothing for this long is abandoned and retried. */
+  /** A part whose stream delivers nothing for this long is abandoned and retried (MLPROJECT_HTTP_IDLE_TIMEOUT). */
   idleTimeoutMs: number
+  /** A part that delivers fewer bytes per second over `windowMs` of waiting is abandoned and retried (MLPROJECT_HTTP_LOW_SPEED_*). */
+  lowSpeed: { bytes: number; windowMs: number } | null
+  /** An object of unknown size may not exceed this; null: the free space of the disk it lands on (MLPROJECT_HTTP_MAX_DOWNLOAD_BYTES). */
+  maxUnknownBytes: number | null
 }
 
 export const defaultTuning: Tuning = {
@@ -62,7 +67,9 @@ export const defaultTuning: Tuning = {
   adaptive: true,
   probeMs: 500,
   retries: 5,
-  idleTimeoutMs: 60_000,
+  idleTimeoutMs: defaultLimits.idleTimeoutMs,
+  lowSpeed: { bytes: defaultLimits.lowSpeedBytes, windowMs: defaultLimits.lowSpeedTimeMs },
+  maxUnknownBytes: defaultLimits.maxDownloadBytes,
 }
 
 export type DownloadOptions = {

@@ -3,7 +3,7 @@ import type { ErrorCode } from "../error-codes.ts"
 import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
-import { terminalStatuses, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
+import { terminalStatuses, type CallOptions, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
 import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
 import { isDirectory, pathExists } from "../util/fs-atomic.ts"
 import { withLock, type LockOptions } from "../util/lock.ts"
@@ -62,17 +62,18 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
   // Experiment creation holds this lock for milliseconds; on a shared NFS store a silent holder is abandoned after 30 s.
   const lockOptions: LockOptions = { timeoutMs: 45_000, foreignStaleMs: 30_000, pollMs: 50, what: "tracking.lock" }
-  const lockedStore = <T>(fn: () => T): Promise<T> => withLock(lockFile, fn, lockOptions)
+  // Only the lock can make a call wait long (a holder on a stuck NFS server): the call's signal ends that wait.
+  const lockedStore = <T>(fn: () => T, call?: CallOptions): Promise<T> => withLock(lockFile, fn, { ...lockOptions, signal: call?.signal })
 
   /** Reads never write to an existing store; only a missing or empty one gets Default and .trash. */
-  const ensureStore = async (): Promise<void> => {
+  const ensureStore = async (call?: CallOptions): Promise<void> => {
     if (ready) return
     if (needsDefault()) {
       mkdirSync(root, { recursive: true })
       await lockedStore(() => {
         if (needsDefault()) createExperimentLocked(defaultExperiment.name, defaultExperiment.id)
         mkdirSync(join(root, read.trashFolder), { recursive: true })
-      })
+      }, call)
     }
     ready = true
   }
@@ -126,19 +127,19 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
   const store: Store = {
     location: root,
 
-    async getExperiment(experimentId) {
-      await ensureStore()
+    async getExperiment(experimentId, call) {
+      await ensureStore(call)
       return experimentById(experimentId)?.experiment ?? null
     },
 
-    async getExperimentByName(name) {
-      await ensureStore()
+    async getExperimentByName(name, call) {
+      await ensureStore(call)
       return activeNamed(name)
     },
 
-    async getOrCreateExperiment(name) {
+    async getOrCreateExperiment(name, call) {
       validateExperimentName(name)
-      await ensureStore()
+      await ensureStore(call)
       const existing = activeNamed(name)
       if (existing) return { experiment_id: existing.experiment_id, created: false }
       ensureTrash()
@@ -151,13 +152,13 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
             `Experiment '${name}' already exists in deleted state. You can restore the experiment, or permanently delete the experiment from the .trash folder (under tracking server's root folder) in order to use this experiment name again.`,
           )
         return { experiment_id: createExperimentLocked(name), created: true }
-      })
+      }, call)
     },
 
-    async createRun(input) {
+    async createRun(input, call) {
       checkTimestamp("start_time", input.start_time)
       input.tags.forEach(validateTag)
-      await ensureStore()
+      await ensureStore(call)
       ensureTrash()
       const found = experimentById(input.experiment_id)
       if (!found)

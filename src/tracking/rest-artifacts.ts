@@ -19,6 +19,7 @@ export type ArtifactUpload = {
   localPath: string
   /** Folder inside the run's artifacts; "" or undefined for the root. */
   artifactPath?: string
+  signal?: AbortSignal
 }
 
 type Item = { local: string; dest: string }
@@ -73,11 +74,11 @@ export const proxyUrl = (artifactUri: string, trackingUri: string): string => {
 
 const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/")
 
-const putAll = async (config: RestConfig, base: string, items: Item[]): Promise<void> => {
+const putAll = async (config: RestConfig, base: string, items: Item[], signal?: AbortSignal): Promise<void> => {
   for (const item of items) {
     const file = Bun.file(item.local)
     const request = { method: "PUT", url: `${base}/${encodePath(item.dest)}`, headers: { "content-type": file.type || "application/octet-stream" }, body: file }
-    const result = await send(config, request)
+    const result = await send(config, request, { signal })
     if ("answer" in result && (result.answer.status < 200 || result.answer.status >= 300)) throw answerError(config, request, result.answer)
   }
 }
@@ -89,7 +90,7 @@ const viaServer = async (upload: ArtifactUpload, base: string, items: Item[]): P
       exitCode: 2,
     })
   // The artifacts proxy shares the tracking server's credentials and TLS settings.
-  await putAll({ ...restConfigFromUri(upload.trackingUri, upload.env), baseUrl: base }, base, items)
+  await putAll({ ...restConfigFromUri(upload.trackingUri, upload.env), baseUrl: base }, base, items, upload.signal)
 }
 
 /** A dbfs:/ artifact location of a `databricks://<profile>` run is reached with that profile. */
@@ -104,12 +105,12 @@ export const logArtifact = async (upload: ArtifactUpload): Promise<string[]> => 
   const scheme = uriScheme(upload.artifactUri)
   if (scheme === "" || scheme === "file") copyInto(scheme === "file" ? fileUriToPath(upload.artifactUri) : upload.artifactUri, items)
   else if (scheme === "mlflow-artifacts") await viaServer(upload, proxyUrl(upload.artifactUri, upload.trackingUri), items)
-  else if (scheme === "http" || scheme === "https") await putAll(restConfigFromUri(upload.artifactUri, upload.env), upload.artifactUri.replace(/\/+$/, ""), items)
+  else if (scheme === "http" || scheme === "https") await putAll(restConfigFromUri(upload.artifactUri, upload.env), upload.artifactUri.replace(/\/+$/, ""), items, upload.signal)
   else if (scheme === "s3" || scheme === "gs" || scheme === "dbfs") {
     // Loaded only here: the storage layer pulls in cloud SDKs that `mlproject log metric` must not pay for.
     const { upload: put } = await import("../storage/download.ts")
     const root = withProfile(upload.artifactUri, upload.trackingUri)
-    for (const item of items) await put(item.local, appendToUriPath(root, item.dest), { env: upload.env })
+    for (const item of items) await put(item.local, appendToUriPath(root, item.dest), { env: upload.env, signal: upload.signal })
   } else
     throw new ToolError("log.artifact.unsupported", `Cannot upload artifacts to ${redactUri(upload.artifactUri)}: the '${scheme}:' scheme is not supported`, {
       hint: "supported artifact locations: local folders (file:), mlflow-artifacts: (a tracking server's proxy), http(s), s3://, gs://, dbfs:/",

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs"
 import { ToolError } from "../errors.ts"
 import type { TlsOptions } from "../util/http.ts"
+import { httpLimits, type HttpLimits } from "../util/http-limits.ts"
 import { version } from "../version.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -14,7 +15,10 @@ export type RestConfig = {
   /** Authorization and User-Agent. Never printed. */
   headers: Record<string, string>
   tls?: TlsOptions
+  /** MLFLOW_HTTP_REQUEST_TIMEOUT: the most one attempt may take, its answer read in full. */
   timeoutMs: number
+  /** Idle, low-speed and size limits of the answers (MLPROJECT_HTTP_*). */
+  limits: HttpLimits
   /** Retries after the first attempt (MLFLOW_HTTP_REQUEST_MAX_RETRIES). */
   maxRetries: number
   backoffFactorMs: number
@@ -65,6 +69,7 @@ export const httpSettings = (env: Env) => {
     backoffFactorMs: factor * 1000,
     jitterMs: jitter * 1000,
     timeoutMs: timeout * 1000,
+    limits: httpLimits(env),
     respectRetryAfter: envFlag(env, "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", true),
   }
 }

@@ -37,6 +37,8 @@ type Answer = { status: number; headers: Headers; text: string }
 export type RequestShape = { method: string; url: string; headers?: Record<string, string>; body?: string | Blob }
 
 export type SendOptions<T> = {
+  /** Ends the call (its retries and backoff too) with the signal's reason. */
+  signal?: AbortSignal
   /**
    * For calls that must not happen twice (runs/create): after an attempt whose effect is unknown (a timeout,
    * a dropped connection, a 5xx), look for that effect before sending again; a non-null result ends the call.
@@ -48,7 +50,7 @@ const describe = (request: RequestShape, config: RestConfig): string => `${reque
 
 /** Sends with MLflow's retries; returns the final answer of any status, or a recovered result. */
 export const send = async <T>(config: RestConfig, request: RequestShape, options: SendOptions<T> = {}): Promise<{ answer: Answer } | { recovered: T }> => {
-  const { recover } = options
+  const { recover, signal } = options
   const recovered =
     recover &&
     (async () => {
@@ -61,11 +63,15 @@ export const send = async <T>(config: RestConfig, request: RequestShape, options
       headers: { ...config.headers, ...request.headers },
       body: request.body,
       tls: config.tls,
+      signal,
+      limits: config.limits,
+      // The timeout covers the whole exchange, body included: a server that trickles its answer is stuck too.
       timeoutMs: config.timeoutMs,
+      deadlineMs: config.timeoutMs,
+      timeoutVariable: "MLFLOW_HTTP_REQUEST_TIMEOUT",
       retry: mlflowRetry(config),
       // MLflow's session retries every method (urllib3's allowed_methods=None); the one call that must not repeat brings `recover`.
       idempotent: true,
-      // The timeout covers the whole exchange, body included, like requests' read timeout in practice.
       read: async (response) => ({ answer: { status: response.status, headers: response.headers, text: await response.text() } }),
       recover: recovered,
     })
@@ -76,10 +82,9 @@ export const send = async <T>(config: RestConfig, request: RequestShape, options
 }
 
 const unreachable = (config: RestConfig, request: RequestShape, lost: HttpUnreachable): ToolError => {
-  const failure = lost.timedOut ? `no response within ${config.timeoutMs / 1000} s` : lost.reason
-  return new ToolError("tracking.unreachable", `${config.label}: ${describe(request, config)} failed after ${lost.attempts} attempts: ${failure}`, {
+  return new ToolError("tracking.unreachable", `${config.label}: ${describe(request, config)} failed after ${lost.attempts} attempt${lost.attempts === 1 ? "" : "s"}: ${lost.reason}`, {
     hint: lost.timedOut
-      ? "the server is slow or stuck; raise MLFLOW_HTTP_REQUEST_TIMEOUT (seconds) to wait longer"
+      ? `${lost.hint}; MLFLOW_HTTP_REQUEST_MAX_RETRIES sets how often to retry`
       : "check MLFLOW_TRACKING_URI and that the server is running; MLFLOW_HTTP_REQUEST_MAX_RETRIES sets how often to retry",
     exitCode: 1,
   })

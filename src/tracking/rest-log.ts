@@ -1,9 +1,11 @@
 // Logging into an existing run from outside it (`mlproject log`): the active run, batches from JSON, and each kind of write.
 import { readFileSync } from "node:fs"
 import { ToolError } from "../errors.ts"
+import { untilAborted } from "../util/abort.ts"
 import { splitBatch } from "./rest-batch.ts"
 import { batchFromJson, type Batch } from "./rest-json.ts"
 import { storeFor } from "./store-for.ts"
+import type { CallOptions } from "./types.ts"
 import { redactUri, resolveTrackingUri } from "./tracking-uri.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -30,12 +32,13 @@ export const activeRun = (env: Env, cwd: string, runId?: string): LogTarget => {
   return { runId: id, trackingUri: resolveTrackingUri(env, cwd) }
 }
 
-/** A log-batch JSON document from a file, or from standard input for "-". */
-export const readBatch = async (source: string, now: number): Promise<Batch> => {
+/** A log-batch JSON document from a file, or from standard input for "-" (an interrupt ends the wait for it). */
+export const readBatch = async (source: string, now: number, signal?: AbortSignal): Promise<Batch> => {
   let text: string
   try {
-    text = source === "-" ? await Bun.stdin.text() : readFileSync(source, "utf8")
+    text = source === "-" ? await untilAborted(Bun.stdin.text(), signal) : readFileSync(source, "utf8")
   } catch (error) {
+    if (signal?.aborted) throw error
     const code = (error as NodeJS.ErrnoException).code ?? String(error)
     throw new ToolError("log.batch.invalid", `cannot read ${source} (${code})`, { exitCode: 2 })
   }
@@ -51,26 +54,26 @@ export const readBatch = async (source: string, now: number): Promise<Batch> => 
   return batchFromJson(json, now)
 }
 
-/** Performs one `mlproject log …` write and says what was written. */
-export const logToRun = async (target: LogTarget, request: LogRequest, env: Env): Promise<LogResult> => {
+/** Performs one `mlproject log …` write and says what was written; `call.signal` (an interrupt) ends it wherever it waits. */
+export const logToRun = async (target: LogTarget, request: LogRequest, env: Env, call: CallOptions = {}): Promise<LogResult> => {
   const store = storeFor(target.trackingUri, env)
   const result: LogResult = { run_id: target.runId, tracking_uri: redactUri(target.trackingUri), params: 0, metrics: 0, tags: 0, artifacts: [] }
   switch (request.kind) {
     case "param":
-      await store.logBatch(target.runId, { params: [{ key: request.key, value: request.value }] })
+      await store.logBatch(target.runId, { params: [{ key: request.key, value: request.value }] }, call)
       return { ...result, params: 1 }
     case "tag":
-      await store.setTag(target.runId, request.key, request.value)
+      await store.setTag(target.runId, request.key, request.value, call)
       return { ...result, tags: 1 }
     case "metric":
-      await store.logMetric(target.runId, { key: request.key, value: request.value, timestamp: request.timestamp, step: request.step })
+      await store.logMetric(target.runId, { key: request.key, value: request.value, timestamp: request.timestamp, step: request.step }, call)
       return { ...result, metrics: 1 }
     case "batch":
       // Split here too, so the file store (which enforces MLflow's per-request limits) takes any size.
-      for (const piece of splitBatch(request.batch)) await store.logBatch(target.runId, piece)
+      for (const piece of splitBatch(request.batch)) await store.logBatch(target.runId, piece, call)
       return { ...result, params: request.batch.params.length, metrics: request.batch.metrics.length, tags: request.batch.tags.length }
     case "artifact": {
-      const run = await store.getRun(target.runId)
+      const run = await store.getRun(target.runId, call)
       // Loaded here only: the artifact path reaches the storage layer, which `log metric` loops must not load.
       const { logArtifact } = await import("./rest-artifacts.ts")
       const artifacts = await logArtifact({
@@ -79,6 +82,7 @@ export const logToRun = async (target: LogTarget, request: LogRequest, env: Env)
         artifactUri: run.info.artifact_uri,
         localPath: request.localPath,
         artifactPath: request.artifactPath,
+        signal: call.signal,
       })
       return { ...result, artifacts }
     }

@@ -8,7 +8,7 @@
 // runs/create is the one call whose repeat would leave a second run, so before it is sent again after
 // an unanswered attempt, the experiment is searched for a run with the same name, start time and user.
 import { ToolError } from "../errors.ts"
-import type { Experiment, Metric, Store } from "./types.ts"
+import type { CallOptions, Experiment, Metric, Store } from "./types.ts"
 import { terminalStatuses } from "./types.ts"
 import { splitBatch } from "./rest-batch.ts"
 import type { RestConfig } from "./rest-config.ts"
@@ -28,14 +28,15 @@ const deletedExperiment = (name: string) =>
 const quoted = (value: string): string | null => (!value.includes("'") ? `'${value}'` : !value.includes('"') ? `"${value}"` : null)
 
 export const createRestStore = (config: RestConfig): Store => {
-  const get = (endpoint: string, query: Payload) => callApi(config, "GET", endpoint, query)
-  const post = (endpoint: string, body: Payload, recover?: () => Promise<Payload | null>) =>
-    callApi(config, "POST", endpoint, body, recover ? { recover } : {})
+  // A call's signal ends its request in flight, its retries and its backoff: a hung server cannot hold an interrupt.
+  const get = (endpoint: string, query: Payload, call?: CallOptions) => callApi(config, "GET", endpoint, query, { signal: call?.signal })
+  const post = (endpoint: string, body: Payload, call?: CallOptions, recover?: () => Promise<Payload | null>) =>
+    callApi(config, "POST", endpoint, body, { signal: call?.signal, ...(recover ? { recover } : {}) })
 
   /** get-by-name answers deleted experiments too; RESOURCE_DOES_NOT_EXIST means none. */
-  const byName = async (name: string): Promise<Experiment | null> => {
+  const byName = async (name: string, call?: CallOptions): Promise<Experiment | null> => {
     try {
-      return experimentFromJson((await get("experiments/get-by-name", { experiment_name: name })).experiment)
+      return experimentFromJson((await get("experiments/get-by-name", { experiment_name: name }, call)).experiment)
     } catch (error) {
       if (isRestError(error, "RESOURCE_DOES_NOT_EXIST")) return null
       throw error
@@ -43,7 +44,7 @@ export const createRestStore = (config: RestConfig): Store => {
   }
 
   /** The run an unanswered runs/create may have made: same name, start time and user in that experiment. */
-  const findCreatedRun = async (input: CreateRunInput): Promise<Payload | null> => {
+  const findCreatedRun = async (input: CreateRunInput, call?: CallOptions): Promise<Payload | null> => {
     const name = input.run_name ? quoted(input.run_name) : null
     if (name === null) return null
     let reply: Payload
@@ -53,8 +54,9 @@ export const createRestStore = (config: RestConfig): Store => {
         filter: `tags.\`mlflow.runName\` = ${name}`,
         run_view_type: "ACTIVE_ONLY",
         max_results: 100,
-      })
-    } catch {
+      }, call)
+    } catch (error) {
+      if (call?.signal?.aborted) throw error
       // A server that cannot search leaves only the plain retry, as MLflow's own client does.
       return null
     }
@@ -69,46 +71,46 @@ export const createRestStore = (config: RestConfig): Store => {
   const store: Store = {
     location: config.baseUrl,
 
-    async getExperiment(experimentId) {
+    async getExperiment(experimentId, call) {
       try {
-        return experimentFromJson((await get("experiments/get", { experiment_id: experimentId })).experiment)
+        return experimentFromJson((await get("experiments/get", { experiment_id: experimentId }, call)).experiment)
       } catch (error) {
         if (isRestError(error, "RESOURCE_DOES_NOT_EXIST")) return null
         throw error
       }
     },
 
-    async getExperimentByName(name) {
-      const experiment = await byName(name)
+    async getExperimentByName(name, call) {
+      const experiment = await byName(name, call)
       return experiment?.lifecycle_stage === "active" ? experiment : null
     },
 
-    async getOrCreateExperiment(name) {
-      const existing = await byName(name)
+    async getOrCreateExperiment(name, call) {
+      const existing = await byName(name, call)
       if (existing?.lifecycle_stage === "deleted") throw deletedExperiment(name)
       if (existing) return { experiment_id: existing.experiment_id, created: false }
       try {
-        const reply = await post("experiments/create", { name })
+        const reply = await post("experiments/create", { name }, call)
         return { experiment_id: String(reply.experiment_id), created: true }
       } catch (error) {
         // Another client created it between our read and our create (or our own create was retried).
         if (!isRestError(error, "RESOURCE_ALREADY_EXISTS")) throw error
-        const raced = await byName(name)
+        const raced = await byName(name, call)
         if (raced?.lifecycle_stage === "active") return { experiment_id: raced.experiment_id, created: false }
         if (raced) throw deletedExperiment(name)
         throw error
       }
     },
 
-    async createRun(input) {
+    async createRun(input, call) {
       const body = { experiment_id: input.experiment_id, user_id: input.user_id, start_time: input.start_time, run_name: input.run_name, tags: input.tags }
-      const reply = await post("runs/create", body, () => findCreatedRun(input))
+      const reply = await post("runs/create", body, call, () => findCreatedRun(input, call))
       return runFromJson(reply.run).info
     },
 
-    async getRun(runId) {
+    async getRun(runId, call) {
       try {
-        return runFromJson((await get("runs/get", { run_id: runId })).run)
+        return runFromJson((await get("runs/get", { run_id: runId }, call)).run)
       } catch (error) {
         if (!isRestError(error, "RESOURCE_DOES_NOT_EXIST")) throw error
         throw new ToolError("tracking.run.not_found", `Run '${runId}' not found on ${config.label}`, {
@@ -118,17 +120,17 @@ export const createRestStore = (config: RestConfig): Store => {
       }
     },
 
-    async logBatch(runId, batch) {
+    async logBatch(runId, batch, call) {
       for (const piece of splitBatch(batch)) {
-        await post("runs/log-batch", { run_id: runId, metrics: piece.metrics.map(metricToJson), params: piece.params, tags: piece.tags })
+        await post("runs/log-batch", { run_id: runId, metrics: piece.metrics.map(metricToJson), params: piece.params, tags: piece.tags }, call)
       }
     },
 
-    async setTag(runId, key, value) {
-      await post("runs/set-tag", { run_id: runId, run_uuid: runId, key, value })
+    async setTag(runId, key, value, call) {
+      await post("runs/set-tag", { run_id: runId, run_uuid: runId, key, value }, call)
     },
 
-    async updateRun(runId, update) {
+    async updateRun(runId, update, call) {
       const terminal = update.status !== undefined && terminalStatuses.has(update.status)
       // Ending a run without saying when means now, as the file store and MLflow's set_terminated do.
       const endTime = update.end_time ?? (terminal ? Date.now() : undefined)
@@ -138,11 +140,11 @@ export const createRestStore = (config: RestConfig): Store => {
         ...(update.status !== undefined ? { status: update.status } : {}),
         ...(endTime !== undefined ? { end_time: endTime } : {}),
         ...(update.run_name ? { run_name: update.run_name } : {}),
-      })
+      }, call)
     },
 
-    async logMetric(runId, metric: Metric) {
-      await post("runs/log-metric", { run_id: runId, run_uuid: runId, ...metricToJson(metric) })
+    async logMetric(runId, metric: Metric, call) {
+      await post("runs/log-metric", { run_id: runId, run_uuid: runId, ...metricToJson(metric) }, call)
     },
   }
   return store

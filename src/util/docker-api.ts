@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { HttpUnreachable, request, type HttpOptions } from "./http.ts"
+import { formatSeconds, httpLimits, limitVariables, type HttpLimits } from "./http-limits.ts"
 
 /** DeviceRequests (gpus) arrived in 1.40; newer daemons are spoken to at the newest version we know. */
 const oldestApi = "1.40"
@@ -26,12 +28,24 @@ export type RequestOptions = {
   body?: RequestInit["body"]
   headers?: Record<string, string>
   signal?: AbortSignal
+  /**
+   * Until the daemon's answer starts (default: the connect timeout). null for a request whose answer waits on
+   * something slow by nature (a build receiving its context).
+   */
+  timeoutMs?: number | null
+  /** Silence allowed once the answer streams (a pull's progress); none by default: attach, wait and logs rest freely. */
+  idleMs?: number | null
 }
 
 export type DockerClient = {
   host: string
   apiVersion: string
-  /** Sends one request; throws `docker.daemon` when the daemon cannot be reached, returns every HTTP answer. */
+  /** The HTTP limits from the environment it was connected with (MLPROJECT_HTTP_*). */
+  limits: HttpLimits
+  /**
+   * Sends one request; throws `docker.daemon` when the daemon cannot be reached, `http.timeout` when it does not answer
+   * in time, and rejects with the signal's reason on an abort; returns every HTTP answer.
+   */
   request(method: string, path: string, options?: RequestOptions): Promise<Response>
 }
 
@@ -87,25 +101,45 @@ const queryString = (query: RequestOptions["query"]): string => {
   return pairs.length === 0 ? "" : `?${new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, String(v)])).toString()}`
 }
 
-const send = async (address: DockerAddress, url: string, method: string, options: RequestOptions): Promise<Response> => {
+// The daemon is asked once: a repeated create or start is not harmless, and it answers at once when it is up.
+const once = { retries: 0, retryStatus: () => false, backoffMs: () => 0 }
+
+const timedOut = (address: DockerAddress, what: string, ms: number, hint: string): ToolError =>
+  new ToolError("http.timeout", `the Docker daemon at ${address.host} did not answer ${what} within ${formatSeconds(ms)}`, { hint, exitCode: 1 })
+
+/** One request through the HTTP helper, over the daemon's unix socket or TCP (TLS); its body is not limited in size. */
+const send = async (address: DockerAddress, path: string, method: string, options: RequestOptions, limits: HttpLimits): Promise<Response> => {
   const headers: Record<string, string> = { ...options.headers }
-  let body = options.body
+  let body = options.body as HttpOptions["body"]
   if (options.json !== undefined) {
     headers["content-type"] = "application/json"
     body = JSON.stringify(options.json)
   }
+  const timeoutMs = options.timeoutMs === undefined ? limits.connectTimeoutMs : options.timeoutMs
+  const idleMs = options.idleMs ?? null
+  const what = `${method} ${path.replace(/^\/v[\d.]+/, "").split("?")[0]}`
   try {
-    return await fetch(url, {
+    return await request(`${address.url}${path}`, {
       method,
       headers,
       body,
       signal: options.signal,
-      ...(address.unix ? { unix: address.unix, proxy: false } : {}),
+      limits,
+      timeoutMs,
+      idleMs,
+      lowSpeed: false,
+      maxBytes: null,
+      retry: once,
+      ...(address.unix ? { unix: address.unix } : {}),
       ...(address.tls ? { tls: address.tls } : {}),
     })
   } catch (error) {
-    if ((error as Error)?.name === "AbortError" || (error as Error)?.name === "TimeoutError") throw error
-    throw unreachable(address, error)
+    if (options.signal?.aborted) throw error
+    if (error instanceof HttpUnreachable && error.timedOut && timeoutMs !== null) {
+      throw timedOut(address, what, timeoutMs, `the daemon is stuck or overloaded; raise ${limitVariables.connectTimeoutMs} (seconds) to wait longer`)
+    }
+    if (error instanceof HttpUnreachable) throw unreachable(address, error.cause)
+    throw error
   }
 }
 
@@ -123,13 +157,13 @@ export const compareVersions = (a: string, b: string): number => {
 /** Pings the daemon and settles on the API version: the daemon's own, capped to the newest we know. */
 export const connectDocker = async (env: Env, signal?: AbortSignal): Promise<DockerClient> => {
   const address = dockerAddress(env)
-  const timeout = AbortSignal.timeout(10_000)
+  const limits = httpLimits(env)
   let ping: Response
   try {
-    ping = await send(address, `${address.url}/_ping`, "GET", { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
+    ping = await send(address, "/_ping", "GET", { signal, timeoutMs: Math.min(10_000, limits.connectTimeoutMs) }, limits)
   } catch (error) {
-    if (error instanceof ToolError) throw error
-    throw unreachable(address, new Error("no answer within 10 s"))
+    if (error instanceof ToolError && error.code === "http.timeout") throw unreachable(address, new Error(error.message.replace(/^.* did not answer /, "no answer to ")))
+    throw error
   }
   if (!ping.ok) throw unreachable(address, new Error(`GET /_ping answered HTTP ${ping.status}`))
   const offered = ping.headers.get("api-version") ?? "1.24"
@@ -143,7 +177,8 @@ export const connectDocker = async (env: Env, signal?: AbortSignal): Promise<Doc
   return {
     host: address.host,
     apiVersion,
-    request: (method, path, options = {}) => send(address, `${address.url}/v${apiVersion}${path}${queryString(options.query)}`, method, options),
+    limits,
+    request: (method, path, options = {}) => send(address, `/v${apiVersion}${path}${queryString(options.query)}`, method, options, limits),
   }
 }
 

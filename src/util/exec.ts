@@ -1,5 +1,6 @@
 // The one subprocess helper: argv arrays only, optional process groups, line-streamed output, clear errors.
 import { ToolError } from "../errors.ts"
+import { descendants } from "./process-tree.ts"
 
 export type ExecOptions = {
   cwd?: string
@@ -14,6 +15,13 @@ export type ExecOptions = {
   signal?: AbortSignal
   /** The signal an abort sends (default SIGTERM). */
   abortSignal?: NodeJS.Signals
+  /**
+   * Signal the program's whole tree (children found through /proc), not the program alone: for a program that starts
+   * helpers (git's remote helpers, ssh) but must keep our terminal for their prompts, so it cannot have its own group.
+   */
+  tree?: boolean
+  /** After an abort, SIGKILL what is left of the program (its group or tree) once this long has passed. */
+  killAfterMs?: number
   /** Also end a line at '\r', so progress that redraws one line (git, curl) arrives as it happens. */
   splitCarriageReturn?: boolean
 }
@@ -99,15 +107,32 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
 
   const pid = child.pid
   track(child)
+  // Members of the tree seen at the first signal: an orphan whose parent died since is no longer a descendant.
+  const seen = new Set<number>()
+  const signalTree = (signal: NodeJS.Signals) => {
+    for (const member of [pid, ...descendants(pid)]) seen.add(member)
+    for (const member of seen) {
+      try {
+        process.kill(member, signal)
+      } catch {
+        // Already gone.
+      }
+    }
+  }
   const kill = (signal: NodeJS.Signals) => {
     try {
       if (options.group) process.kill(-pid, signal)
+      else if (options.tree) signalTree(signal)
       else child.kill(signal)
     } catch {
       // The group is already gone: nothing left to signal.
     }
   }
-  const onAbort = () => kill(options.abortSignal ?? "SIGTERM")
+  let escalation: ReturnType<typeof setTimeout> | undefined
+  const onAbort = () => {
+    kill(options.abortSignal ?? "SIGTERM")
+    if (options.killAfterMs !== undefined) escalation = setTimeout(() => kill("SIGKILL"), options.killAfterMs)
+  }
   if (options.signal?.aborted) onAbort()
   else options.signal?.addEventListener("abort", onAbort, { once: true })
 
@@ -123,6 +148,7 @@ export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle 
   const done = (async (): Promise<ExecResult> => {
     const code = await child.exited
     await Promise.all(readers)
+    clearTimeout(escalation)
     options.signal?.removeEventListener("abort", onAbort)
     return {
       code: child.signalCode ? null : code,

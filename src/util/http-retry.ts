@@ -54,16 +54,5 @@ export const retryDelayMs = (policy: RetryPolicy, retry: number, answer?: Respon
   return policy.backoffMs(retry)
 }
 
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener("abort", onAbort, { once: true })
-  })
+// Kept here for its callers: the abortable wait lives with the other waits an interrupt ends.
+export { sleep } from "./abort.ts"

@@ -1,8 +1,12 @@
-// The one HTTP helper: timeouts, retries with backoff honouring Retry-After, checked redirects, TLS, errors that name no secret.
+// The one HTTP helper: timeouts, body limits, retries with backoff honouring Retry-After, checked redirects, TLS, errors that name no secret.
 import { ToolError } from "../errors.ts"
+import { guardResponse, HttpTimeout, type BodyRules } from "./http-body.ts"
+import { formatSeconds, httpLimits, limitVariables, type HttpLimits } from "./http-limits.ts"
 import { fetchDroppingAuth } from "./http-redirect.ts"
 import { defaultRetry, retryDelayMs, sleep, type RetryPolicy } from "./http-retry.ts"
 import { redactUrl, scrub, secretsOf } from "./redact.ts"
+
+export { HttpTimeout, HttpTooLarge } from "./http-body.ts"
 
 /** Bun's fetch `tls`: a CA bundle to trust, a client certificate and key (PEM text), or no verification at all. */
 export type TlsOptions = { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
@@ -13,8 +17,23 @@ export type HttpOptions = {
   /** Only bodies that can be sent twice (string, bytes, Blob/Bun.file) are retried; a stream is sent once. */
   body?: string | Uint8Array | Blob | ReadableStream<Uint8Array> | null
   signal?: AbortSignal
-  /** Time one attempt may take until the response headers arrive, and through `read` when the caller reads inside. */
-  timeoutMs?: number
+  /** The limits of this call; by default read from the process environment (MLPROJECT_HTTP_*). */
+  limits?: HttpLimits
+  /** Time one attempt may take until the response headers arrive (default: the connect timeout); null: no limit. */
+  timeoutMs?: number | null
+  /** The variable that sets `timeoutMs`, for the hint of a timeout (default MLPROJECT_HTTP_CONNECT_TIMEOUT). */
+  timeoutVariable?: string
+  /** Time one attempt may take in all, its body read by `read` included (a small API answer); none by default. */
+  deadlineMs?: number
+  /** Silence allowed while the body is read (default: the idle timeout); null: none, for streams that may rest (logs). */
+  idleMs?: number | null
+  /** Apply the low-speed rule to the body (default true). */
+  lowSpeed?: boolean
+  /**
+   * Most bytes the body may have. Default: the limit for answers read into memory (MLPROJECT_HTTP_MAX_RESPONSE_BYTES).
+   * A caller that streams to disk gives its own limit, or null when it bounds the size itself.
+   */
+  maxBytes?: { bytes: number; variable: string } | null
   /** Defaults to `defaultRetry`: four retries of 408/429/5xx and of lost connections. */
   retry?: RetryPolicy
   /** Resend a non-idempotent method (POST) too; only when the caller knows a repeat is harmless. */
@@ -22,20 +41,22 @@ export type HttpOptions = {
   /** Bun's fetch decompresses by default; byte-exact downloads need the raw bytes. */
   decompress?: boolean
   tls?: TlsOptions
-  /** "follow" leaves redirects to fetch; "drop-auth" follows them here and never sends Authorization to another origin. */
-  redirect?: "follow" | "drop-auth"
+  /** A unix socket to send the request through (the Docker daemon's). */
+  unix?: string
+  /**
+   * "follow" leaves redirects to fetch; "drop-auth" follows them here and never sends Authorization to another
+   * origin; "manual" returns a 3xx as it is.
+   */
+  redirect?: "follow" | "drop-auth" | "manual"
   /** Strings no error may show, besides the URL's userinfo and the Authorization header, which are always hidden. */
   secrets?: string[]
   /** Called before each retry with the retry number (1-based), the delay and the reason. */
   onRetry?: (retry: number, delayMs: number, reason: string) => void
 }
 
-/** What `read` may do with its attempt: a body that keeps arriving restarts the clock with `idleMs`. */
-export type Attempt = { alive(idleMs: number): void }
-
 export type ExchangeOptions<T> = HttpOptions & {
   /** Consumes the final answer inside its attempt; a ToolError it throws is the verdict, any other error a failed attempt. */
-  read: (response: Response, attempt: Attempt) => Promise<T>
+  read: (response: Response) => Promise<T>
   /**
    * For a request that must not take effect twice: after an attempt whose effect is unknown (a timeout, a dropped
    * connection, a 5xx), even the last, look for that effect; a non-null result ends the call, null allows a resend.
@@ -44,13 +65,20 @@ export type ExchangeOptions<T> = HttpOptions & {
   recover?: () => Promise<T | null>
 }
 
-/** Every attempt failed without an answer (or while its body was read); `reason` is already free of secrets. */
+/**
+ * Every attempt failed without an answer, or its body stopped or crawled (`http.timeout` then, else
+ * `http.unreachable`); `reason` is already free of secrets.
+ */
 export class HttpUnreachable extends ToolError {
   readonly reason: string
   readonly timedOut: boolean
   readonly attempts: number
-  constructor(message: string, details: { reason: string; timedOut: boolean; attempts: number; cause: unknown }) {
-    super("http.unreachable", message, { exitCode: 1, hint: "check the address and your network connection, then try again", cause: details.cause })
+  constructor(message: string, details: { reason: string; timedOut: boolean; attempts: number; cause: unknown; hint?: string }) {
+    super(details.timedOut ? "http.timeout" : "http.unreachable", message, {
+      exitCode: 1,
+      hint: details.hint ?? "check the address and your network connection, then try again",
+      cause: details.cause,
+    })
     this.reason = details.reason
     this.timedOut = details.timedOut
     this.attempts = details.attempts
@@ -81,8 +109,8 @@ const secretsIn = (options: HttpOptions): string[] => {
 // Network errors can quote a URL, and a signed URL carries its token in the query.
 const clean = (text: string, secrets: string[]): string => scrub(text, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, (url) => redactUrl(url))
 
-const lostReason = (lost: { error: unknown; timedOut: boolean }, timeoutMs: number, secrets: string[]): string =>
-  lost.timedOut ? `no response within ${timeoutMs} ms` : clean(failureOf(lost.error).reason, secrets)
+/** Why an attempt was lost, and which variable would change that, for the message and its hint. */
+type Lost = { error: unknown; timedOut: boolean; reason: string; hint?: string }
 
 /**
  * How one attempt ended. `uncertain`: the server may have acted on it (anything but a 429 or a refused connection).
@@ -92,20 +120,30 @@ const lostReason = (lost: { error: unknown; timedOut: boolean }, timeoutMs: numb
 type Outcome<T> =
   | { kind: "retry"; answer: Response; uncertain: boolean }
   | { kind: "read"; value: T; failed: boolean; uncertain: boolean }
-  | { kind: "lost"; error: unknown; timedOut: boolean; uncertain: boolean }
+  | ({ kind: "lost"; uncertain: boolean } & Lost)
 
-type Plan = { method: string; policy: RetryPolicy; timeoutMs: number; last: boolean }
+type Plan = { method: string; policy: RetryPolicy; last: boolean; what: string; secrets: string[]; limits: HttpLimits }
 
-const attempt = async <T>(url: string, options: ExchangeOptions<T>, { method, policy, timeoutMs, last }: Plan): Promise<Outcome<T>> => {
+const bodyRules = (options: HttpOptions, limits: HttpLimits): BodyRules => ({
+  idleMs: options.idleMs === undefined ? limits.idleTimeoutMs : options.idleMs,
+  lowSpeed: options.lowSpeed === false || limits.lowSpeedBytes === 0 ? null : { bytes: limits.lowSpeedBytes, windowMs: limits.lowSpeedTimeMs },
+  maxBytes: options.maxBytes === undefined ? { bytes: limits.maxResponseBytes, variable: limitVariables.maxResponseBytes } : options.maxBytes,
+})
+
+const attempt = async <T>(url: string, options: ExchangeOptions<T>, plan: Plan): Promise<Outcome<T>> => {
+  const { method, policy, last, what, limits } = plan
+  const timeoutMs = options.timeoutMs === undefined ? limits.connectTimeoutMs : options.timeoutMs
   const timeout = new AbortController()
-  const expire = () => timeout.abort(new DOMException("timed out", "TimeoutError"))
-  let timer = setTimeout(expire, timeoutMs)
-  const clock: Attempt = {
-    alive(idleMs) {
-      clearTimeout(timer)
-      timer = setTimeout(expire, idleMs)
-    },
+  let expired: Lost | null = null
+  const variable = options.timeoutVariable ?? limitVariables.connectTimeoutMs
+  let answered = false
+  const expire = (ms: number) => () => {
+    const reason = answered ? `no complete answer within ${formatSeconds(ms)}` : `no response within ${formatSeconds(ms)}`
+    expired = { reason, hint: `the server is slow or stuck; raise ${variable} (seconds) to wait longer`, error: new DOMException(reason, "TimeoutError"), timedOut: true }
+    timeout.abort(expired.error)
   }
+  const headersTimer = timeoutMs === null ? undefined : setTimeout(expire(timeoutMs), timeoutMs)
+  const deadlineTimer = options.deadlineMs === undefined ? undefined : setTimeout(expire(options.deadlineMs), options.deadlineMs)
   const init = {
     method,
     headers: options.headers ?? {},
@@ -113,54 +151,65 @@ const attempt = async <T>(url: string, options: ExchangeOptions<T>, { method, po
     signal: options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal,
     decompress: options.decompress ?? true,
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.unix ? { unix: options.unix, proxy: false } : {}),
+    ...(options.redirect === "manual" ? { redirect: "manual" as const } : {}),
   }
   try {
-    const response = options.redirect === "drop-auth" ? await fetchDroppingAuth(url, init) : await fetch(url, init)
-    const failed = policy.retryStatus(response.status)
-    const uncertain = response.status !== 429
+    const raw = options.redirect === "drop-auth" ? await fetchDroppingAuth(url, init) : await fetch(url, init)
+    answered = true
+    clearTimeout(headersTimer)
+    const failed = policy.retryStatus(raw.status)
+    const uncertain = raw.status !== 429
     if (failed && !last) {
-      await response.body?.cancel().catch(() => {})
-      return { kind: "retry", answer: response, uncertain }
+      await raw.body?.cancel().catch(() => {})
+      return { kind: "retry", answer: raw, uncertain }
     }
-    return { kind: "read", value: await options.read(response, clock), failed, uncertain }
+    const response = guardResponse(raw, bodyRules(options, limits), what)
+    return { kind: "read", value: await options.read(response), failed, uncertain }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
+    const lost: Lost | null = expired ?? (error instanceof HttpTimeout ? { error, timedOut: true, reason: error.reason, hint: error.hint } : null)
+    if (lost) return { kind: "lost", uncertain: true, ...lost }
     if (error instanceof ToolError) throw error
-    const timedOut = timeout.signal.aborted
-    return { kind: "lost", error, timedOut, uncertain: timedOut || !failureOf(error).unsent }
+    const failure = failureOf(error)
+    return { kind: "lost", error, timedOut: false, reason: clean(failure.reason, plan.secrets), uncertain: !failure.unsent }
   } finally {
-    clearTimeout(timer)
+    clearTimeout(headersTimer)
+    clearTimeout(deadlineTimer)
   }
 }
 
 /**
  * Sends a request and returns what `read` made of the final answer, retrying transient failures as the policy says.
- * An answer of any status reaches `read` (after retries for the policy's statuses); only when no answer arrives does
- * it throw `HttpUnreachable`. An abort through `signal` rethrows the signal's reason untouched.
+ * An answer of any status reaches `read` (after retries for the policy's statuses) with its body watched by the
+ * idle, low-speed and size rules; when no answer arrives, or its body stalls on every attempt, it throws
+ * `HttpUnreachable`. An abort through `signal` rethrows the signal's reason untouched.
  */
 export const exchange = async <T>(url: string, options: ExchangeOptions<T>): Promise<T> => {
   const method = (options.method ?? "GET").toUpperCase()
   const policy = options.retry ?? defaultRetry
   const repeatable = (options.idempotent ?? idempotentMethods.has(method)) || options.recover !== undefined
   const retries = repeatable && resendable(options.body) ? policy.retries : 0
-  const timeoutMs = options.timeoutMs ?? 30_000
   const secrets = secretsIn(options)
+  const limits = options.limits ?? httpLimits(process.env)
+  const what = `${method} ${clean(url, secrets)}`
   for (let retry = 0; ; retry++) {
     if (options.signal?.aborted) throw options.signal.reason
-    const outcome = await attempt(url, options, { method, policy, timeoutMs, last: retry >= retries })
+    const outcome = await attempt(url, options, { method, policy, last: retry >= retries, what, secrets, limits })
     if (outcome.kind === "read" && !outcome.failed) return outcome.value
     if (outcome.uncertain && options.recover) {
       const found = await options.recover()
       if (found !== null) return found
     }
     if (outcome.kind === "read") return outcome.value
-    const reason = outcome.kind === "retry" ? `HTTP ${outcome.answer.status}` : lostReason(outcome, timeoutMs, secrets)
+    const reason = outcome.kind === "retry" ? `HTTP ${outcome.answer.status}` : outcome.reason
     if (outcome.kind === "lost" && retry >= retries) {
-      throw new HttpUnreachable(`${method} ${redactUrl(url)}: ${reason}`, {
+      throw new HttpUnreachable(`${what}: ${reason}`, {
         reason,
         timedOut: outcome.timedOut,
         attempts: retry + 1,
-        cause: outcome.timedOut ? new DOMException(reason, "TimeoutError") : outcome.error,
+        cause: outcome.error,
+        hint: outcome.hint,
       })
     }
     const delayMs = retryDelayMs(policy, retry + 1, outcome.kind === "retry" ? outcome.answer : undefined)
@@ -169,7 +218,7 @@ export const exchange = async <T>(url: string, options: ExchangeOptions<T>): Pro
   }
 }
 
-/** Sends a request and returns the response with its body unread (the caller times and reads it). */
+/** Sends a request and returns the response with its body unread; the body is still watched while the caller reads it. */
 export const request = (url: string, options: Omit<ExchangeOptions<Response>, "read"> = {}): Promise<Response> =>
   exchange(url, { ...options, read: async (response) => response })
 

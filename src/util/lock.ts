@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto"
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
 import { ToolError } from "../errors.ts"
+import { sleep as abortableSleep } from "./abort.ts"
 import { isAlive, processStart, type Proc } from "./owner.ts"
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
 
@@ -173,7 +174,8 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     }
     if (!waited) options.onWait?.(seen.holder)
     waited = true
-    await sleep(delay + Math.random() * delay)
+    // An interrupt ends the wait at once; the loop's first line turns it into the error.
+    await abortableSleep(delay + Math.random() * delay, options.signal).catch(() => {})
     delay = Math.min(delay * 2, options.pollMs ?? 250)
   }
   const ours = () => readHolder(path)?.holder?.token === holder.token

@@ -1,4 +1,4 @@
-// The live processes of an entry point's tree: its process group, its descendants, and orphans re-parented to us.
+// Process trees from /proc: an entry point's tree (its group, its descendants, orphans re-parented to us) and any program's descendants.
 import { readdirSync, readFileSync } from "node:fs"
 import { reapOrphan } from "./subreaper.ts"
 
@@ -87,4 +87,37 @@ const groupAlive = (pgid: number): boolean => {
   } catch {
     return false
   }
+}
+
+const parentsFromPs = (): Map<number, number> => {
+  const parents = new Map<number, number>()
+  try {
+    const listing = Bun.spawnSync(["ps", "-A", "-o", "pid=,ppid="], { stdout: "pipe", stderr: "ignore" }).stdout.toString()
+    for (const line of listing.split("\n")) {
+      const [pid, ppid] = line.trim().split(/\s+/).map(Number)
+      if (pid && ppid !== undefined) parents.set(pid, ppid)
+    }
+  } catch {
+    // No ps either: only the process itself can be signalled.
+  }
+  return parents
+}
+
+/** The live descendants of `pid` (children, grandchildren, …), found by walking parent links once (ps without /proc). */
+export const descendants = (pid: number): number[] => {
+  const procs = readAll()
+  const parents = procs ? new Map(procs.filter((proc) => !proc.zombie).map((proc) => [proc.pid, proc.ppid])) : parentsFromPs()
+  const children = new Map<number, number[]>()
+  for (const [child, parent] of parents) {
+    const siblings = children.get(parent)
+    if (siblings) siblings.push(child)
+    else children.set(parent, [child])
+  }
+  const found: number[] = []
+  const queue = [...(children.get(pid) ?? [])]
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    found.push(next)
+    queue.push(...(children.get(next) ?? []))
+  }
+  return found
 }

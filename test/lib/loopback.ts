@@ -13,13 +13,13 @@ export type Loopback = {
 /** Starts `Bun.serve` with `handler`; request bodies are read whole and recorded (tests send modest ones). */
 export const loopback = (
   handler: (request: Request, url: URL, body: Uint8Array) => Response | Promise<Response>,
-  options: { tls?: { cert: string; key: string } } = {},
+  options: { tls?: { cert: string; key: string }; idleTimeout?: number } = {},
 ): Loopback => {
   const requests: Recorded[] = []
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    idleTimeout: 60,
+    idleTimeout: options.idleTimeout ?? 60,
     ...(options.tls ? { tls: options.tls } : {}),
     async fetch(request) {
       const url = new URL(request.url)
