@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import("./cli/validate.ts")).validateCommand,
   describe: async () => (await import("./cli/describe.ts")).describeCommand,
   env: async () => (await import("./cli/env.ts")).envCommand,
+  cache: async () => (await import("./cli/cache.ts")).cacheCommand,
   log: async () => (await import("./cli/log.ts")).logCommand,
   runs: async () => (await import("./cli/runs.ts")).runsCommand,
 }
@@ -29,6 +30,7 @@ Commands:
   log KIND ...     log a param, metric, tag, artifact or batch to the active run (MLFLOW_RUN_ID)
   runs show ID     show a run's status, params, metrics and tags
   env list|gc      show or remove cached python_env/conda environments
+  cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
 
 Options:
   --version        print the version
@@ -126,7 +128,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (first === "--json" && rest.length === 0) return emit({ type: "help", command: "", text: topHelp }), 0
     const load = commands[first]
     if (!load) {
-      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, log, runs, env (see 'mlproject --help')" })
+      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, log, runs, env, cache (see 'mlproject --help')" })
     }
     const command = await load()
     const options = [...command.options, ...commonOptions]

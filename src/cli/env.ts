@@ -15,12 +15,13 @@ export const envCommand: Command = {
     "(in MLFLOW_ENV_ROOT if set, else $MLPROJECT_HOME/envs).",
     "  list   show each environment: key, manager, python, size, last used",
     `  gc     remove environments not used for --older-than (default ${defaultAge}), or --all,`,
-    "         and folders left by crashed builds; environments being built are skipped",
+    "         and folders left by crashed builds; environments being built or used by a live run are",
+    "         skipped, and folders mlproject did not make are left alone (see also: mlproject cache)",
   ].join("\n"),
   maxPositionals: 1,
   options: [
     { long: "older-than", kind: "value", metavar: "DURATION", description: `gc: remove environments unused for this long (45s, 90m, 12h, 30d, 2w; default ${defaultAge})` },
-    { long: "all", kind: "flag", description: "gc: remove every environment that is not being built" },
+    { long: "all", kind: "flag", description: "gc: remove every environment that is not being built or used" },
   ],
   async execute(parsed, context) {
     // The env events join the Event union in events/event.ts; until then this is where the two meet.

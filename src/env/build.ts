@@ -2,8 +2,9 @@
 import { closeSync, openSync, rmSync, writeSync } from "node:fs"
 import { ToolError, isToolError } from "../errors.ts"
 import { start } from "../util/exec.ts"
-import { ensureDir, entryPaths, readManifest, touchManifest, writeManifest, type EntryPaths, type Manifest } from "./cache.ts"
+import { ensureDir, entryPaths, readManifest, touchManifest, withdrawManifest, writeManifest, type EntryPaths, type Manifest } from "./cache.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
+import { liveLeases } from "../util/lease.ts"
 import { acquireLock, type Lock as BuildLock } from "../util/lock.ts"
 
 type Env = Record<string, string | undefined>
@@ -107,6 +108,17 @@ export const buildOnce = async (recipe: BuildRecipe, options: BuildOptions): Pro
       touchManifest(paths)
       return { cached: true, manifest: built }
     }
+    // A published environment (only --rebuild-env gets here with one) is withdrawn first, then checked for runs using it.
+    const withdrawn = withdrawManifest(paths)
+    const users = withdrawn ? liveLeases(paths.leases, { exceptOwn: true }) : []
+    if (withdrawn && users.length > 0) {
+      withdrawn.restore()
+      throw new ToolError("env.busy", `environment ${recipe.key} is in use by ${users.length === 1 ? "process" : "processes"} ${users.map((u) => u.pid).join(", ")}: it cannot be rebuilt now`, {
+        hint: "wait for those runs to end, or run without --rebuild-env",
+        exitCode: 1,
+      })
+    }
+    withdrawn?.discard()
     rmSync(paths.manifest, { force: true })
     rmSync(paths.prefix, { recursive: true, force: true })
     ensureDir(paths.logDir)

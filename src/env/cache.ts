@@ -1,6 +1,9 @@
 // Where cached environments live and their completion manifests: the root, one entry's paths, read, touch, list.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
 import { join } from "node:path"
+import { writeFileAtomic } from "../util/fs-atomic.ts"
+import { liveLeases } from "../util/lease.ts"
+import { ownerTag } from "../util/owner.ts"
 import { cacheDir } from "../util/paths.ts"
 import type { EnvEntry, EnvTool } from "./events.ts"
 
@@ -26,9 +29,12 @@ export type Manifest = {
   build_ms: number
 }
 
-export type EntryPaths = { root: string; key: string; prefix: string; manifest: string; lock: string; log: string; logDir: string }
+export type EntryPaths = { root: string; key: string; prefix: string; manifest: string; lock: string; log: string; logDir: string; leases: string }
 
-/** The manifest sits beside the prefix, not in it: deleting it first un-publishes the entry before its files go. */
+/**
+ * The manifest sits beside the prefix, not in it: deleting it first un-publishes the entry before its files go.
+ * `leases` holds one file per run using the environment (util/lock.ts takeLease).
+ */
 export const entryPaths = (root: string, key: string): EntryPaths => ({
   root,
   key,
@@ -37,6 +43,7 @@ export const entryPaths = (root: string, key: string): EntryPaths => ({
   lock: join(root, `${key}.lock`),
   logDir: join(root, ".logs"),
   log: join(root, ".logs", `${key}.log`),
+  leases: join(root, ".leases", key),
 })
 
 export const keyPattern = /^(virtualenv|uv|conda)-[0-9a-f]{16}$/
@@ -54,10 +61,25 @@ export const readManifest = (paths: EntryPaths): Manifest | null => {
 }
 
 /** Written last, atomically: its presence is the one promise that the prefix is complete. */
-export const writeManifest = (paths: EntryPaths, manifest: Manifest): void => {
-  const temporary = `${paths.manifest}.${process.pid}.tmp`
-  writeFileSync(temporary, `${JSON.stringify(manifest, null, 2)}\n`)
-  renameSync(temporary, paths.manifest)
+export const writeManifest = (paths: EntryPaths, manifest: Manifest): void =>
+  writeFileAtomic(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`)
+
+/**
+ * Takes the manifest out of its place, so a run that looks from now on finds no environment and waits for the entry's
+ * lock (which the caller holds). Together with "lease first, then read the manifest" on the run's side, a remover that
+ * withdraws and then finds no live lease knows that no run is using the prefix, nor will. Null when there is none.
+ */
+export const withdrawManifest = (paths: EntryPaths): { restore(): void; discard(): void } | null => {
+  const aside = `${paths.manifest}.${ownerTag()}.withdrawn`
+  try {
+    renameSync(paths.manifest, aside)
+  } catch {
+    return null
+  }
+  return {
+    restore: () => renameSync(aside, paths.manifest),
+    discard: () => rmSync(aside, { force: true }),
+  }
 }
 
 /**
@@ -96,7 +118,10 @@ export const treeBytes = (path: string): number => {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/** Every entry under the root: complete ones (with a manifest) and folders left by a crashed or running build. */
+/**
+ * Every entry under the root: complete ones (with a manifest), folders left by a crashed or running build (they still
+ * have our lock file or manifest), and folders that merely look like ours (`owned: false`), which nothing removes.
+ */
 export const listEntries = (root: string): EnvEntry[] => {
   if (!existsSync(root)) return []
   const keys = new Set(
@@ -107,6 +132,7 @@ export const listEntries = (root: string): EnvEntry[] => {
   return [...keys].sort().map((key) => {
     const paths = entryPaths(root, key)
     const manifest = readManifest(paths)
+    const owned = manifest !== null || existsSync(paths.lock) || existsSync(paths.manifest)
     const touched = manifest ? statSync(paths.manifest).mtimeMs : existsSync(paths.prefix) ? statSync(paths.prefix).mtimeMs : 0
     return {
       key,
@@ -118,6 +144,8 @@ export const listEntries = (root: string): EnvEntry[] => {
       last_used: iso(touched),
       source: manifest?.source ?? "",
       complete: manifest !== null,
+      owned,
+      in_use: liveLeases(paths.leases).length,
     }
   })
 }

@@ -6,6 +6,7 @@ import { formatSeconds, limitVariables } from "../util/http-limits.ts"
 import { parseImageRef, registryAuthHeaders, registryCredentials, type RegistryCredentials } from "../util/docker-auth.ts"
 import { contextTar, hashContext, listContext } from "./docker-context.ts"
 import type { DockerPlan } from "./docker.ts"
+import { contextLabel, recordImageUse } from "../cache/images.ts"
 
 /** Events of image preparation; the lead adds them to the Event union (docs/events.md). */
 export type DockerEvent =
@@ -179,6 +180,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
   const existing = await inspectImage(context.docker, tag, context.signal)
   if (existing) {
     context.emit({ type: "image.build.done", image: tag, id: existing.Id, cached: true, ms: Math.round(performance.now() - started) })
+    recordImageUse(context.env, existing.Id, tag)
     return described(tag, existing, { cached: true, built: true })
   }
   const bytes = files.reduce((sum, file) => sum + file.size, 0)
@@ -187,7 +189,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
   let response: Response
   try {
     response = await context.docker.request("POST", "/build", {
-      query: { t: tag, dockerfile: dockerfileName, rm: 1, forcerm: 1, labels: JSON.stringify({ "org.mlflow.project.context": hash }) },
+      query: { t: tag, dockerfile: dockerfileName, rm: 1, forcerm: 1, labels: JSON.stringify({ [contextLabel]: hash }) },
       headers: { "content-type": "application/x-tar" },
       body: contextTar(files, { name: dockerfileName, text: dockerfile }),
       signal: context.signal,
@@ -217,6 +219,7 @@ export const buildProjectImage = async (input: BuildInput, context: ImageContext
   id ??= built?.Id ?? null
   if (!id || !built) throw fail("the builder finished without producing an image")
   context.emit({ type: "image.build.done", image: tag, id, cached: false, ms: Math.round(performance.now() - started) })
+  recordImageUse(context.env, id, tag)
   return described(tag, { ...built, Id: id }, { cached: false, built: true })
 }
 

@@ -1,25 +1,17 @@
 // `mlproject env gc`: removes environments unused for a while (or all), and leftovers of crashed builds.
 import { readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { ToolError } from "../errors.ts"
-import { entryPaths, listEntries, readManifest } from "./cache.ts"
+import { entryPaths, listEntries, readManifest, withdrawManifest, type EntryPaths } from "./cache.ts"
 import type { EnvEmit } from "./events.ts"
+import { dropLeaseDir, liveLeases } from "../util/lease.ts"
 import { tryLock } from "../util/lock.ts"
 
-const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }
-
-/** "30d", "12h", "90m", "2w", "45s" → milliseconds. */
-export const parseAge = (text: string): number => {
-  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim())
-  if (!match) {
-    throw new ToolError("usage", `invalid duration '${text}' for --older-than`, { hint: "use a number and a unit: 45s, 90m, 12h, 30d, 2w" })
-  }
-  return Number(match[1]) * (units[match[2] as string] as number)
-}
+/** Durations are parsed once for every cache command. */
+export { parseAge } from "../cache/units.ts"
 
 export type GcOptions = { olderThanMs: number; all: boolean; emit: EnvEmit; now?: number }
 
-/** Deletes the manifest first (un-publishing the entry), then the prefix and its logs; under the entry's lock. */
+/** Deletes the (withdrawn) manifest first, then the prefix, its logs and its empty lease folder; under the entry's lock. */
 const remove = (root: string, key: string): void => {
   const paths = entryPaths(root, key)
   rmSync(paths.manifest, { force: true })
@@ -29,39 +21,64 @@ const remove = (root: string, key: string): void => {
   } catch {
     // No logs folder.
   }
+  dropLeaseDir(paths.leases)
+}
+
+export type GcVerdict = "removed" | "kept" | "busy"
+
+/**
+ * Removes one entry unless it is being built (its lock) or used (a live lease), deciding again under the lock: a build
+ * may have finished, or a run used the entry, since the listing. The manifest is withdrawn before the leases are read,
+ * so a run arriving meanwhile waits for the lock instead of starting in a prefix about to go.
+ */
+export const removeEntry = async (root: string, key: string, still: (paths: EntryPaths) => boolean): Promise<GcVerdict> => {
+  const paths = entryPaths(root, key)
+  const lock = await tryLock(paths.lock)
+  if (lock === null) return "busy"
+  try {
+    if (!still(paths)) return "kept"
+    const withdrawn = withdrawManifest(paths)
+    if (liveLeases(paths.leases).length > 0) {
+      withdrawn?.restore()
+      return "busy"
+    }
+    withdrawn?.discard()
+    remove(root, key)
+    return "removed"
+  } finally {
+    lock.release()
+  }
 }
 
 /**
- * An entry being built (its lock held by a live process) is never touched. A run that is using an
- * environment holds no lock: `--all` can remove it from under a running run, `--older-than` only when it
- * has not been used for that long.
+ * An entry being built (its lock held by a live process) or used by a live run (a lease) is never touched, and neither
+ * is a folder that only looks like ours (no manifest, no lock file: `owned` false). `--older-than` removes entries not
+ * used for that long, `--all` every other one; folders left by crashed builds go in both cases.
  */
-export const collectGarbage = async (root: string, options: GcOptions): Promise<{ removed: number; bytes: number; kept: number; busy: number }> => {
+export const collectGarbage = async (
+  root: string,
+  options: GcOptions,
+): Promise<{ removed: number; bytes: number; kept: number; busy: number; unknown: number }> => {
   const now = options.now ?? Date.now()
-  const totals = { removed: 0, bytes: 0, kept: 0, busy: 0 }
+  const totals = { removed: 0, bytes: 0, kept: 0, busy: 0, unknown: 0 }
   for (const entry of listEntries(root)) {
+    if (!entry.owned) {
+      totals.unknown++
+      continue
+    }
     const reason = !entry.complete ? "incomplete" : options.all ? "all" : now - Date.parse(entry.last_used) > options.olderThanMs ? "unused" : null
     if (reason === null) {
       totals.kept++
       continue
     }
-    const lock = await tryLock(entryPaths(root, entry.key).lock)
-    if (lock === null) {
-      totals.busy++
+    const verdict = await removeEntry(root, entry.key, (paths) => {
+      const manifest = readManifest(paths)
+      if (reason === "incomplete") return manifest === null
+      return manifest !== null && (reason === "all" || now - statSync(paths.manifest).mtimeMs > options.olderThanMs)
+    })
+    if (verdict !== "removed") {
+      totals[verdict]++
       continue
-    }
-    try {
-      // Decided from a listing: a build may have finished, or a run used the entry, since then.
-      const paths = entryPaths(root, entry.key)
-      const stillIncomplete = readManifest(paths) === null
-      const usedSince = !stillIncomplete && reason === "unused" && now - statSync(paths.manifest).mtimeMs <= options.olderThanMs
-      if ((reason === "incomplete" && !stillIncomplete) || usedSince) {
-        totals.kept++
-        continue
-      }
-      remove(root, entry.key)
-    } finally {
-      lock.release()
     }
     totals.removed++
     totals.bytes += entry.bytes

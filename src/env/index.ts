@@ -7,7 +7,8 @@ import type { Project } from "../project/types.ts"
 import { readYaml, toPython, type YNode } from "../project/yaml.ts"
 import { condaActivation, virtualenvActivation } from "./activate.ts"
 import { buildOnce, type BuildRecipe } from "./build.ts"
-import { envRoot } from "./cache.ts"
+import { entryPaths, envRoot } from "./cache.ts"
+import { tryLease, type Lease } from "../util/lease.ts"
 import { buildConda, findConda } from "./conda.ts"
 import { noPythonWarning, pythonEnvFromConda } from "./conda-to-python.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
@@ -147,6 +148,13 @@ export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => 
   // No environment file: MLflow builds an empty virtualenv with the current python.
   return planPython(input, { build_dependencies: [], dependencies: [] }, null, false)
 }
+
+/**
+ * A lease on the planned environment for as long as a run uses it: `env gc`, `cache gc` and another run's
+ * --rebuild-env leave a leased environment alone. Taken BEFORE the environment is looked up (buildEnvironment), so a
+ * remover either sees the lease or has already withdrawn the manifest, and the run then waits for it and rebuilds.
+ */
+export const leaseEnvironment = (plan: EnvPlan): Lease | null => tryLease(entryPaths(plan.recipe.root, plan.key).leases)
 
 /** Builds (or reuses) the planned environment and says how to run inside it. */
 export const buildEnvironment = async (plan: EnvPlan, input: Pick<PrepareInput, "emit" | "signal" | "env" | "rebuild">): Promise<PreparedEnv> => {

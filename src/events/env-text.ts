@@ -36,7 +36,7 @@ const row = (entry: EnvEntry, now: number): string[] => [
   entry.manager,
   entry.python ?? "-",
   bytesText(entry.bytes),
-  entry.complete ? agoText(entry.last_used, now) : "incomplete (crashed or building)",
+  !entry.owned ? "not ours (left alone)" : entry.in_use > 0 ? `in use by ${entry.in_use} run${entry.in_use === 1 ? "" : "s"}` : entry.complete ? agoText(entry.last_used, now) : "incomplete (crashed or building)",
 ]
 
 /** `mlproject env list`: a table on stdout, or a sentence when the cache is empty. */

@@ -20,6 +20,38 @@ export type EnvEntry = {
   source: string
   /** False for a folder without a completion manifest: a build that crashed or is still running. */
   complete: boolean
+  /** False for a folder named like ours that has neither our manifest nor our lock: it is never removed. */
+  owned: boolean
+  /** Live runs holding a lease on it (such an environment is never removed). */
+  in_use: number
+}
+
+/** One entry of a cache kind as `mlproject cache list` shows it. */
+export type CacheEntryView = {
+  /** The entry's name within its kind (a commit, a key, an image tag). */
+  id: string
+  path: string
+  /** Disk use in bytes (apparent size, hard links counted once). */
+  bytes: number
+  last_used: string
+  /** Held by a live process (a lease, a lock, a running container): never removed. */
+  in_use: boolean
+  /** Left by a process that is gone (a killed run's working copy, a crashed build): removed by every gc. */
+  leftover: boolean
+}
+
+/** One kind of cache under $MLPROJECT_HOME with its entries. */
+export type CacheKindView = {
+  kind: string
+  root: string
+  count: number
+  bytes: number
+  /** The most recent use of any entry, null when there is none. */
+  last_used: string | null
+  in_use: number
+  /** Why the kind could not be looked at (no Docker daemon answered). */
+  note?: string
+  entries: CacheEntryView[]
 }
 
 export type Event =
@@ -84,7 +116,10 @@ export type Event =
   | { type: "env.progress"; key: string; step: string; index: number; total: number }
   | { type: "env.listed"; root: string; envs: EnvEntry[] }
   | { type: "env.removed"; key: string; prefix: string; bytes: number; reason: "unused" | "all" | "incomplete" }
-  | { type: "env.collected"; root: string; removed: number; bytes: number; kept: number; busy: number }
+  | { type: "env.collected"; root: string; removed: number; bytes: number; kept: number; busy: number; unknown: number }
+  | { type: "cache.listed"; home: string; kinds: CacheKindView[] }
+  | { type: "cache.removed"; kind: string; id: string; path: string; bytes: number; reason: "older" | "size" | "leftover" }
+  | { type: "cache.collected"; home: string; removed: number; bytes: number; kept: number; busy: number; remaining_bytes: number; skipped: string[] }
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }

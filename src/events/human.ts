@@ -1,6 +1,7 @@
 // The human renderer: results on stdout, progress, warnings and errors on stderr, colour only on a TTY.
 import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
+import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressText, envRemovedText, envWaitingText } from "./env-text.ts"
 
 type Out = { write(text: string): unknown; isTTY?: boolean }
@@ -114,6 +115,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "env.listed": (e) => void stdout.write(envListedText(e)),
     "env.removed": (e) => void stdout.write(`${envRemovedText(e)}\n`),
     "env.collected": (e) => void stdout.write(`${envCollectedText(e)}\n`),
+    "cache.listed": (e) => void stdout.write(cacheListedText(e)),
+    "cache.removed": (e) => void stdout.write(`${cacheRemovedText(e)}\n`),
+    "cache.collected": (e) => void stdout.write(`${cacheCollectedText(e)}\n`),
     "env.ready": (e) =>
       info(
         e.manager === "local"

@@ -1,7 +1,8 @@
 // Loaded projects cached by the exact bytes they came from: a sweep of runs parses its MLproject once.
 import { createHash } from "node:crypto"
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, readdirSync, utimesSync } from "node:fs"
 import { join } from "node:path"
+import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { buildId } from "../version.ts"
 import type { Diagnostic, Project } from "./types.ts"
@@ -17,6 +18,16 @@ const stateOf = (path: string): string => {
     return sha256(readFileSync(path))
   } catch {
     return "missing"
+  }
+}
+
+/** A record's mtime is its last use, for `mlproject cache gc`; a read-only cache only loses that. */
+const touch = (path: string): void => {
+  try {
+    const now = new Date()
+    utimesSync(path, now, now)
+  } catch {
+    // Read-only.
   }
 }
 
@@ -42,7 +53,10 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
   const path = join(folder, `${key}.json`)
   try {
     const record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord
-    if (record.depends.every(([file, state]) => stateOf(file) === state)) return record.loaded
+    if (record.depends.every(([file, state]) => stateOf(file) === state)) {
+      touch(path)
+      return record.loaded
+    }
   } catch {
     // No record yet, or an unreadable one: load and write it again.
   }
@@ -51,9 +65,8 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
   const record: CacheRecord = { depends: envFile ? [[envFile, stateOf(envFile)]] : [], loaded }
   try {
     mkdirSync(folder, { recursive: true })
-    const temporary = `${path}.${process.pid}.tmp`
-    writeFileSync(temporary, JSON.stringify(record))
-    renameSync(temporary, path)
+    // A temp file named by its owner and removed when the write fails: a full disk leaves nothing behind.
+    writeFileAtomic(path, JSON.stringify(record))
   } catch {
     // A read-only cache only costs the next run a parse.
   }

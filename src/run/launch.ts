@@ -70,6 +70,8 @@ const launchDocker = async (target: LaunchTarget, context: RunContext, onStarted
 const launchLocal = async (target: LaunchTarget, context: RunContext, onStarted: OnStarted): Promise<RunOutcome> => {
   const { plan, info } = target
   const environments = plan.env ? await Promise.all([import("../env/index.ts"), import("../env/activate.ts")]) : null
+  // Held until the entry point has ended, so no gc removes the environment it runs in.
+  using _lease = plan.env && environments ? environments[0].leaseEnvironment(plan.env) : null
   const prepared =
     plan.env && environments
       ? await environments[0].buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv })
@@ -84,7 +86,7 @@ const launchLocal = async (target: LaunchTarget, context: RunContext, onStarted:
   })
   onStarted(Date.now())
   context.emit({ type: "run.started", run_id: info.run_id, command: plan.parameters.command, cwd: plan.cwd, pid: handle.pid })
-  return handle.wait()
+  return await handle.wait()
 }
 
 export const launch = (target: LaunchTarget, context: RunContext, onStarted: OnStarted): Promise<RunOutcome> =>

@@ -1,11 +1,36 @@
 // From a cache entry to a ProjectSource: the run's own working copy, its project folder, and its cleanup.
+import { utimesSync } from "node:fs"
 import { join } from "node:path"
+import { ToolError } from "../errors.ts"
+import { tryLease } from "../util/lease.ts"
 import type { SourceRequest, ProjectSource } from "./index.ts"
-import { locate, workingCopy, type Entry } from "./cache.ts"
+import { locate, readEntry, workingCopy, type Entry } from "./cache.ts"
 import type { Target } from "./uri.ts"
 
 /** One fetcher per kind of source, all with this shape. */
 export type Fetcher = (target: Target, request: SourceRequest) => Promise<ProjectSource>
+
+/**
+ * The working copy, made while holding a lease on the entry so `mlproject cache gc` cannot remove the tree under the
+ * copy. The lease comes first and the entry is looked at again after it: a gc that withdrew the entry before the lease
+ * existed is seen here, and one that comes later sees the lease. Each copy is the entry's "last use" (meta.json mtime).
+ */
+const copyLeased = async (entry: Entry, from: string, env: Record<string, string | undefined>) => {
+  using _lease = tryLease(`${entry.dir}.leases`)
+  if (readEntry(entry.dir) === null) {
+    throw new ToolError("source.cache.removed", `the cached project ${entry.dir} was removed (mlproject cache gc) while this run started`, {
+      hint: "run again: it is fetched anew",
+      exitCode: 1,
+    })
+  }
+  try {
+    const now = new Date()
+    utimesSync(join(entry.dir, "meta.json"), now, now)
+  } catch {
+    // A read-only cache only loses the last-use time.
+  }
+  return await workingCopy(from, env)
+}
 
 export const sourceFrom = async (
   entry: Entry,
@@ -17,7 +42,7 @@ export const sourceFrom = async (
   name = target.name,
 ): Promise<ProjectSource> => {
   const { from, inner } = locate(entry, subdir, name)
-  const copy = await workingCopy(from, env)
+  const copy = await copyLeased(entry, from, env)
   return {
     dir: join(copy.root, inner),
     name,

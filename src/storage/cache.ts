@@ -1,6 +1,7 @@
 // The download cache in MLPROJECT_HOME/downloads: one file per URI and version, filled under a lock, linked into runs.
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
 import { dirname, join } from "node:path"
+import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { withLock } from "../util/lock.ts"
 import { printable } from "./uri.ts"
@@ -44,6 +45,16 @@ export const place = (entry: string, dest: string): void => {
   }
 }
 
+/** The record's mtime is the entry's last use, for `mlproject cache gc`. */
+const touchRecord = (record: string): void => {
+  try {
+    const now = new Date()
+    utimesSync(record, now, now)
+  } catch {
+    // No record (an entry from before records) or a read-only cache: only the last-use time is lost.
+  }
+}
+
 /**
  * Makes `dest` hold the object: from the cache when this URI and version were downloaded before, else by
  * `fill` into the cache (under a lock, so concurrent runs download it once) and then linked. Objects
@@ -59,6 +70,7 @@ export const throughCache = async (info: ObjectInfo, dest: string, options: Cach
   const entry = join(dir, cacheKey(info))
   const hit = (): CacheResult => {
     place(entry, dest)
+    touchRecord(`${entry}.json`)
     return { bytes: statSync(entry).size, fetched: 0, cached: true }
   }
   if (isHit(entry, info)) return hit()
@@ -71,7 +83,7 @@ export const throughCache = async (info: ObjectInfo, dest: string, options: Cach
       const filled = await fill(entry)
       // Read-only, because runs get hard links to this very file: a program writing its input must not change the cache.
       chmodSync(entry, 0o444)
-      writeFileSync(`${entry}.json`, JSON.stringify({ uri: printable(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
+      writeFileAtomic(`${entry}.json`, JSON.stringify({ uri: printable(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
       place(entry, dest)
       return { ...filled, cached: false }
     },

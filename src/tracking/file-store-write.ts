@@ -7,14 +7,15 @@
 //  - `.trash/` lists every sub-directory as a deleted experiment and rejects names that are not ids;
 //  - the root lists every sub-directory as an experiment EXCEPT names ending in `.trash` (MLflow 1.0 to
 //    3.x test `name.endswith(".trash")`), and `migrate-filestore` only takes integer names.
-// So folders are built in `<root>/.mlproject-tmp-<hex>.trash/` (invisible to all of these) and renamed
+// So folders are built in `<root>/.mlproject-tmp-<owner>-<hex>.trash/` (invisible to all of these) and renamed
 // to `<root>/<experiment>` or `<root>/<experiment>/<run>`: readers see nothing, then the complete folder.
 // Each staging folder sits directly in the root and leaves it by the rename: removing an emptied parent
-// folder instead would cost milliseconds per run on ext4 mounted with `discard`.
+// folder instead would cost milliseconds per run on ext4 mounted with `discard`. A failed build is removed at once;
+// one whose process was killed carries its owner in its name, and leftovers.ts removes it once that owner is gone.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import type { Tag } from "./types.ts"
-import { errnoOf, pathExists, tempName, writeFileAtomic } from "./fs-atomic.ts"
+import { errnoOf, pathExists, tempName, writeFileAtomic } from "../util/fs-atomic.ts"
 import { metaFile } from "./file-store-read.ts"
 
 /** A new, empty folder in the root whose name MLflow's experiment listing skips (it ends in `.trash`). */
@@ -52,9 +53,15 @@ export const publishRunFolder = (root: string, experimentDir: string, runId: str
     rmSync(staged, { recursive: true, force: true })
     if (errnoOf(error) !== "EXDEV") throw error
     // The experiment folder is on another filesystem (a symlink): build in place, meta.yaml last, as
-    // MLflow itself does; a reader skips the folder until meta.yaml appears.
+    // MLflow itself does; a reader skips the folder until meta.yaml appears. A failed build (a full disk) is
+    // removed again: mkdir just made the folder, so it is ours.
     mkdirSync(target)
-    fillRunFolder(target, content, true)
+    try {
+      fillRunFolder(target, content, true)
+    } catch (inPlace) {
+      rmSync(target, { recursive: true, force: true })
+      throw inPlace
+    }
   }
 }
 

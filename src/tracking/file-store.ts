@@ -5,7 +5,7 @@ import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { terminalStatuses, type CallOptions, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
 import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
-import { isDirectory, pathExists } from "./fs-atomic.ts"
+import { isDirectory, pathExists } from "../util/fs-atomic.ts"
 import { withLock, type LockOptions } from "../util/lock.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
@@ -15,6 +15,8 @@ import * as read from "./file-store-read.ts"
 import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts"
 import { appendMetrics, runNameTag, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
 import { guardStore } from "./store-guard.ts"
+import { sweepExperiment, sweepFolder } from "./leftovers.ts"
+import { mlprojectHome } from "../util/paths.ts"
 
 /** A FILE in the root: MLflow lists only sub-directories as experiments, so it never sees the lock. */
 export const experimentsLockFile = ".mlproject-experiments.lock"
@@ -26,8 +28,10 @@ const checkTimestamp = (what: string, value: number): void => {
   if (!Number.isSafeInteger(value) || value < 0) throw invalidInput("tracking.time.invalid", `${what} ${value} must be milliseconds since the epoch`)
 }
 
-export const createFileStore = (rootPath: string): Store => {
+/** `sweepStamps`: where the times of the last leftover sweeps are kept (default `$MLPROJECT_HOME/sweeps`). */
+export const createFileStore = (rootPath: string, options: { sweepStamps?: string } = {}): Store => {
   const root = resolve(rootPath)
+  const sweepStamps = options.sweepStamps ?? join(mlprojectHome(), "sweeps")
   const lockFile = join(root, experimentsLockFile)
   const runDirs = new Map<string, read.RunDir>()
   let ready = false
@@ -115,6 +119,8 @@ export const createFileStore = (rootPath: string): Store => {
     const stage = run.experiment.inTrash ? "deleted" : info.lifecycle_stage
     if (stage !== "active")
       throw invalidInput("tracking.run.deleted", `The run ${runId} must be in the 'active' state. Current state is ${stage}.`)
+    // Every write to a run first removes temp files that killed writers left in its folder: one readdir.
+    sweepFolder(run.dir)
     return { run, info }
   }
 
@@ -185,6 +191,9 @@ export const createFileStore = (rootPath: string): Store => {
       }
       publishRunFolder(root, found.location.dir, runId, { meta: dumpMetaYaml(runMetaRecord(info)), tags })
       runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
+      // After the run exists, so a failed createRun leaves the store exactly as it was.
+      sweepFolder(root)
+      sweepExperiment(sweepStamps, root, found.location.dir, input.experiment_id)
       return info
     },
 

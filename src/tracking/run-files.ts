@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { Metric, Tag } from "./types.ts"
-import { appendInOneWrite, createFileAtomic, isDirectory, writeFileAtomic } from "./fs-atomic.ts"
+import { appendAtomic, createFileAtomic, isDirectory, writeFileAtomic } from "../util/fs-atomic.ts"
 import { metaFile, type RunDir } from "./file-store-read.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
 import { runMetaRecord, type StoredRunInfo } from "./meta-records.ts"
@@ -45,7 +45,8 @@ export const appendMetrics = (run: RunDir, metrics: readonly Metric[]): void => 
   for (const [key, values] of Map.groupBy(metrics, (m) => m.key)) {
     const file = join(run.dir, "metrics", key)
     ensureParent(file, key)
-    appendInOneWrite(file, values.map(formatMetricLine).join(""))
+    // A new metric file is built in the run folder itself: MLflow reads every file under metrics/ as a metric.
+    appendAtomic(file, values.map(formatMetricLine).join(""), run.dir)
   }
 }
 

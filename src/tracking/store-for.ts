@@ -1,6 +1,6 @@
 // Picks the tracking store for a tracking URI by its scheme.
 import { statSync } from "node:fs"
-import { resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
 import { createFileStore } from "./file-store.ts"
@@ -8,6 +8,7 @@ import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
 import { databricksRestConfig } from "./databricks-config.ts"
 import { restConfigFromUri } from "./rest-config.ts"
 import { createRestStore } from "./rest-store.ts"
+import { mlprojectHome } from "../util/paths.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 type StoreFactory = (uri: string, env: Env) => Store
@@ -31,16 +32,16 @@ const registryOnly: StoreFactory = (uri) => {
 }
 
 /** A file store's root must be a folder (or not exist yet): a file there is a mistyped MLFLOW_TRACKING_URI. */
-const fileStore = (root: string): Store => {
+const fileStore = (root: string, env: Env): Store => {
   if (statSync(root, { throwIfNoEntry: false })?.isFile()) {
     throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
   }
-  return createFileStore(root)
+  return createFileStore(root, { sweepStamps: join(mlprojectHome(env), "sweeps") })
 }
 
 const stores: Readonly<Record<string, StoreFactory>> = {
-  "": (path) => fileStore(resolve(path)),
-  file: (uri) => fileStore(resolve(fileUriToPath(uri))),
+  "": (path, env) => fileStore(resolve(path), env),
+  file: (uri, env) => fileStore(resolve(fileUriToPath(uri)), env),
   http: trackingServer,
   https: trackingServer,
   databricks,

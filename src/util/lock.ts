@@ -1,11 +1,10 @@
 // The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
 import { randomBytes } from "node:crypto"
-import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
 import { ToolError } from "../errors.ts"
 import { sleep as abortableSleep } from "./abort.ts"
-
-type Proc = { pid: number; start: string | null }
+import { isAlive, processStart, type Proc } from "./owner.ts"
 export type Holder = Proc & { host: string; since: number; token: string; children: Proc[] }
 
 export type Lock = {
@@ -18,35 +17,10 @@ export type Lock = {
 
 const errno = (error: unknown): string | undefined => (error as { code?: string }).code
 
-const procStat = (pid: number): { state: string; start: string } | null => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return { state: fields[0] ?? "", start: fields[19] ?? "" }
-  } catch {
-    return null
-  }
-}
+/** Kept here for callers that already import it; the process identity lives in owner.ts. */
+export { processStart }
 
-/**
- * The kernel's start time of a process (field 22 of /proc/PID/stat). With the pid it names one process
- * for good: a pid reused after a crash has another start time. Null where /proc does not exist.
- */
-export const processStart = (pid: number): string | null => procStat(pid)?.start ?? null
-
-const alive = (proc: Proc): boolean => {
-  try {
-    process.kill(proc.pid, 0)
-  } catch (error) {
-    if (errno(error) === "ESRCH") return false
-  }
-  const stat = procStat(proc.pid)
-  if (stat === null) return true
-  // A zombie has exited; an init that does not reap keeps it around for good.
-  if (stat.state === "Z" || stat.state === "X") return false
-  return proc.start === null || stat.start === proc.start
-}
+const alive = isAlive
 
 const readHolder = (path: string): { holder: Holder | null; text: string } | null => {
   try {
@@ -142,6 +116,22 @@ export type LockOptions = {
   what?: "source" | "env" | "storage" | "tracking.lock"
 }
 
+/**
+ * Creates `path` (failing with EEXIST when it exists) holding `text`. A write that fails after the create (a full disk)
+ * removes the file again: an empty lock file would make every later taker wait out the unreadable-holder grace period.
+ */
+const createWith = (path: string, text: string): void => {
+  const fd = openSync(path, "wx")
+  try {
+    writeSync(fd, text)
+  } catch (error) {
+    closeSync(fd)
+    rmSync(path, { force: true })
+    throw error
+  }
+  closeSync(fd)
+}
+
 export const acquireLock = async (path: string, options: LockOptions = {}): Promise<Lock> => {
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
   const holder: Holder = {
@@ -153,7 +143,7 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     children: [],
   }
   const write = (flag: "wx" | "w") => {
-    if (flag === "wx") return writeFileSync(path, JSON.stringify(holder), { flag })
+    if (flag === "wx") return createWith(path, JSON.stringify(holder))
     // While we hold it, rewrites go through a rename so a reader never sees half a file.
     const temporary = `${path}.${holder.token}.tmp`
     writeFileSync(temporary, JSON.stringify(holder))
@@ -232,4 +222,10 @@ export const withLock = async <T>(path: string, fn: () => Promise<T> | T, option
   } finally {
     lock.release()
   }
+}
+
+/** True while a live process holds the lock at `path` (a build under way); nothing is taken or changed. */
+export const isLockHeld = (path: string): boolean => {
+  const seen = readHolder(path)
+  return seen !== null && !isStale(path, seen.holder)
 }

@@ -5,5 +5,5 @@ import { join } from "node:path"
 export const mlprojectHome = (env: Record<string, string | undefined> = process.env): string =>
   env.MLPROJECT_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), ".cache"), "mlproject")
 
-export const cacheDir = (kind: "projects" | "envs" | "downloads" | "parsed", env: Record<string, string | undefined> = process.env): string =>
+export const cacheDir = (kind: "projects" | "envs" | "downloads" | "parsed" | "runs" | "images", env: Record<string, string | undefined> = process.env): string =>
   join(mlprojectHome(env), kind)

@@ -14,7 +14,7 @@ describe("version and help", () => {
     expect(result.stdout).toMatch(/^mlproject \d+\.\d+\.\d+/)
   })
 
-  test.each(["run", "validate", "describe"])("%s --help lists its options", async (command) => {
+  test.each(["run", "validate", "describe", "env", "cache"])("%s --help lists its options", async (command) => {
     const result = await cli([command, "--help"])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatchSnapshot()
@@ -24,6 +24,7 @@ describe("version and help", () => {
     const result = await cli(["--help"])
     expect(result.code).toBe(0)
     for (const command of ["run", "validate", "describe"]) expect(result.stdout).toContain(`  ${command} [URI]`)
+    for (const command of ["env list|gc", "cache list|gc"]) expect(result.stdout).toContain(`  ${command}  `)
   })
 })
 

@@ -1,7 +1,8 @@
 // `mlproject env list|gc`: what is listed, what gc removes and what it must leave alone.
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdirSync, utimesSync } from "node:fs"
-import { join } from "node:path"
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
+import { dirname, join } from "node:path"
 import { envCommand } from "../../src/cli/env.ts"
 import { parseArgs } from "../../src/cli/args.ts"
 import type { CommandContext } from "../../src/cli/context.ts"
@@ -9,7 +10,9 @@ import { entryPaths, envRoot } from "../../src/env/cache.ts"
 import type { EnvEntry } from "../../src/env/events.ts"
 import { parseAge } from "../../src/env/gc.ts"
 import { prepareEnvironment } from "../../src/env/index.ts"
+import { takeLease } from "../../src/util/lease.ts"
 import { acquireLock } from "../../src/util/lock.ts"
+import { hostTag } from "../../src/util/owner.ts"
 import { envListedText } from "../../src/events/env-text.ts"
 import { envProject, installedPython, isolatedEnv, recorder, removeEnvHomes } from "../lib/env-project.ts"
 
@@ -31,27 +34,44 @@ const build = async (python: string, env: Record<string, string | undefined>) =>
 
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000)
 
+const deadPid = async (): Promise<number> => {
+  const child = Bun.spawn(["true"])
+  await child.exited
+  return child.pid
+}
+
+/** What a build killed by SIGKILL leaves: its prefix, and its lock file naming a process that is gone. */
+const crashedBuild = async (root: string, key: string): Promise<string> => {
+  mkdirSync(join(root, key, "bin"), { recursive: true })
+  writeFileSync(entryPaths(root, key).lock, JSON.stringify({ pid: await deadPid(), start: null, host: hostname(), since: Date.now(), token: "t", children: [] }))
+  return join(root, key)
+}
+
 describe("mlproject env", () => {
   test("list shows key, manager, python, size and last use; crash leftovers are marked", async () => {
     const env = isolatedEnv()
     const prepared = await build("3.11", env)
     const root = envRoot(env)
-    mkdirSync(join(root, "virtualenv-00000000000000aa", "bin"), { recursive: true })
+    await crashedBuild(root, "virtualenv-00000000000000aa")
+    // Named like ours, but no manifest and no lock: someone else's folder.
+    mkdirSync(join(root, "virtualenv-00000000000000ff"))
     const { code, rec } = await envCli(["list"], env)
     expect(code).toBe(0)
     const listed = rec.of("env.listed")[0] as unknown as { root: string; envs: EnvEntry[] }
     expect(listed.root).toBe(root)
-    expect(listed.envs.map((e) => [e.key, e.manager, e.python, e.complete])).toEqual([
-      ["virtualenv-00000000000000aa", "virtualenv", null, false],
-      [prepared.key, prepared.manager, installedPython("3.11"), true],
+    expect(listed.envs.map((e) => [e.key, e.manager, e.python, e.complete, e.owned])).toEqual([
+      ["virtualenv-00000000000000aa", "virtualenv", null, false, true],
+      ["virtualenv-00000000000000ff", "virtualenv", null, false, false],
+      [prepared.key, prepared.manager, installedPython("3.11"), true, true],
     ])
-    const built = listed.envs[1] as EnvEntry
+    const built = listed.envs[2] as EnvEntry
     expect(built.bytes).toBeGreaterThan(1_000_000)
     expect(built.prefix).toBe(prepared.prefix)
     const text = envListedText({ type: "env.listed", ...listed })
     expect(text).toContain("KEY")
     expect(text).toContain(`${prepared.key}  ${prepared.manager}`)
     expect(text).toContain("incomplete (crashed or building)")
+    expect(text).toContain("not ours (left alone)")
     expect(text).toContain("just now")
   }, 60_000)
 
@@ -61,8 +81,9 @@ describe("mlproject env", () => {
     const recent = await build("3.12", env)
     const root = envRoot(env)
     utimesSync(entryPaths(root, old.key).manifest, daysAgo(40), daysAgo(40))
-    const leftover = join(root, "virtualenv-00000000000000bb")
-    mkdirSync(leftover)
+    const leftover = await crashedBuild(root, "virtualenv-00000000000000bb")
+    const foreign = join(root, "conda-00000000000000dd")
+    mkdirSync(foreign)
     const building = join(root, "uv-00000000000000cc")
     mkdirSync(building)
     // A live build holds its lock: gc must not touch it.
@@ -71,19 +92,49 @@ describe("mlproject env", () => {
       const { code, rec } = await envCli(["gc", "--older-than", "30d"], env)
       expect(code).toBe(0)
       expect(rec.of("env.removed").map((e) => `${e.key} ${e.reason}`).sort()).toEqual([`${old.key} unused`, "virtualenv-00000000000000bb incomplete"].sort())
-      expect(rec.of("env.collected")[0]).toMatchObject({ removed: 2, kept: 1, busy: 1 })
+      expect(rec.of("env.collected")[0]).toMatchObject({ removed: 2, kept: 1, busy: 1, unknown: 1 })
       expect(existsSync(old.prefix)).toBe(false)
       expect(existsSync(entryPaths(root, old.key).manifest)).toBe(false)
       expect(existsSync(entryPaths(root, old.key).log)).toBe(false)
       expect(existsSync(leftover)).toBe(false)
+      expect(existsSync(entryPaths(root, "virtualenv-00000000000000bb").lock)).toBe(false)
+      expect(existsSync(foreign)).toBe(true)
       expect(existsSync(recent.prefix)).toBe(true)
       expect(existsSync(building)).toBe(true)
     } finally {
       lock.release()
     }
     const all = await envCli(["gc", "--all"], env)
-    expect(all.rec.of("env.removed").map((e) => e.key).sort()).toEqual([recent.key, "uv-00000000000000cc"].sort())
+    // Once its lock is released without a manifest, nothing says the folder is ours (a failed build removes its own).
+    expect(all.rec.of("env.removed").map((e) => e.key)).toEqual([recent.key])
+    expect(all.rec.of("env.collected")[0]).toMatchObject({ unknown: 2 })
+    expect(existsSync(building)).toBe(true)
     expect(existsSync(recent.prefix)).toBe(false)
+    expect(existsSync(foreign)).toBe(true)
+  }, 60_000)
+
+  test("a live lease keeps an environment through gc --all; a lease whose process is gone does not", async () => {
+    const env = isolatedEnv()
+    const used = await build("3.11", env)
+    const stale = await build("3.12", env)
+    const root = envRoot(env)
+    const lease = takeLease(entryPaths(root, used.key).leases)
+    const deadLease = join(entryPaths(root, stale.key).leases, `${hostTag()}-${await deadPid()}-1-00000000.lease`)
+    mkdirSync(dirname(deadLease), { recursive: true })
+    writeFileSync(deadLease, "")
+    try {
+      const { rec } = await envCli(["gc", "--all"], env)
+      expect(rec.of("env.removed").map((e) => e.key)).toEqual([stale.key])
+      expect(rec.of("env.collected")[0]).toMatchObject({ removed: 1, busy: 1 })
+      expect(existsSync(used.prefix)).toBe(true)
+      expect(existsSync(entryPaths(root, used.key).manifest)).toBe(true)
+      expect(existsSync(dirname(deadLease))).toBe(false)
+    } finally {
+      lease.release()
+    }
+    const { rec } = await envCli(["gc", "--all"], env)
+    expect(rec.of("env.removed").map((e) => e.key)).toEqual([used.key])
+    expect(existsSync(entryPaths(root, used.key).leases)).toBe(false)
   }, 60_000)
 
   test("a removed environment is rebuilt on the next use, not resurrected by its last-use stamp", async () => {

@@ -43,6 +43,10 @@ test("every event the binary prints matches its documented fields", async () => 
     ["run", example, "--dry-run", "--json"],
     ["run", example, "--json", "-P", "epochs=1", "--experiment-name", "docs"],
     ["run", example, "-e", "shout", "--json"],
+    ["cache", "list", "--json"],
+    ["cache", "gc", "--max-size", "0", "--kind", "parsed,envs", "--json"],
+    ["env", "list", "--json"],
+    ["env", "gc", "--json"],
   ]
   const seen = new Set<string>()
   for (const args of runs) {
@@ -61,7 +65,7 @@ test("every event the binary prints matches its documented fields", async () => 
       expect(typeof event.time).toBe("string")
     }
   }
-  for (const type of ["version", "help", "project.validated", "project.described", "run.planned", "run.created", "log", "run.finished", "error", "warning"]) {
+  for (const type of ["version", "help", "project.validated", "project.described", "run.planned", "run.created", "log", "run.finished", "error", "warning", "cache.listed", "cache.removed", "cache.collected", "env.listed", "env.collected"]) {
     expect(seen.has(type), `scenarios exercised ${type}`).toBe(true)
   }
 })

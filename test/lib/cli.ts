@@ -54,8 +54,8 @@ export type LiveRun = {
 }
 
 /** Starts `mlproject run … --json` and follows its events live, for tests that signal a run in progress. */
-export const startRun = (cwd: string, args: string[]): LiveRun => {
-  const child = Bun.spawn([requireBinary(), "run", ...args, "--json"], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
+export const startRun = (cwd: string, args: string[], env?: Record<string, string | undefined>): LiveRun => {
+  const child = Bun.spawn([requireBinary(), "run", ...args, "--json"], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
   const events: Array<Record<string, unknown>> = []
   let markReady: () => void = () => {}
   const readyPromise = new Promise<void>((resolve) => (markReady = resolve))
