@@ -1,6 +1,6 @@
 // The local backend: the entry command in its own process group under a subreaper; what it leaves behind is stopped.
 import { ownChildren, start } from "../util/exec.ts"
-import { signalProcess, signalTree, treeAlive, treeMembers } from "../util/process-tree.ts"
+import { signalProcess, signalTree, treeGone, treeMembers } from "../util/process-tree.ts"
 import { becomeSubreaper } from "../util/subreaper.ts"
 import { escalateInterrupts } from "./interrupts.ts"
 import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
@@ -41,13 +41,13 @@ export const startLocal = async (launch: LocalLaunch): Promise<RunHandle> => {
    * wait after a kill is bounded.
    */
   const stopRemaining = async (): Promise<void> => {
-    if (!treeAlive(leader, ownChildren())) return
+    if (treeGone(leader, ownChildren())) return
     const told = new Set(treeMembers(leader, ownChildren()) ?? [])
     escalation.stopRemaining()
     let killedAt: number | null = null
     for (;;) {
+      if (treeGone(leader, ownChildren())) return
       const members = treeMembers(leader, ownChildren())
-      if (members === null ? !treeAlive(leader, ownChildren()) : members.length === 0) return
       if (escalation.killed()) {
         killedAt ??= Date.now()
         if (Date.now() - killedAt > afterKillMs) return

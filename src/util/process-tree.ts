@@ -26,12 +26,15 @@ const readAll = (): Proc[] | null => {
   return entries.filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => readProc(entry) ?? [])
 }
 
+/** A scan of the tree: its live members, and how many of its processes had just ended (zombies, reaped if ours). */
+export type TreeScan = { live: number[]; ended: number }
+
 /**
- * Every live process that belongs to the tree led by `leader`: members of its process group, its descendants, and
- * the orphans re-parented to this (subreaper) process that we did not start ourselves (`ours`), with their
- * descendants. Zombie orphans are reaped on the way; zombies never count. Null where /proc is unavailable.
+ * Every process that belongs to the tree led by `leader`: members of its process group, its descendants, and the
+ * orphans re-parented to this (subreaper) process that we did not start ourselves (`ours`), with their descendants.
+ * Zombie orphans are reaped on the way. Null where /proc is unavailable.
  */
-export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[] | null => {
+export const scanTree = (leader: number, ours: ReadonlySet<number>): TreeScan | null => {
   const procs = readAll()
   if (procs === null) return null
   const self = process.pid
@@ -49,12 +52,27 @@ export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[]
     members.set(proc.pid, proc)
     queue.push(...(children.get(proc.pid) ?? []))
   }
-  const live: number[] = []
+  const scan: TreeScan = { live: [], ended: 0 }
   for (const proc of members.values()) {
-    if (!proc.zombie) live.push(proc.pid)
-    else if (proc.ppid === self && !ours.has(proc.pid)) reapOrphan(proc.pid)
+    if (!proc.zombie) scan.live.push(proc.pid)
+    else {
+      scan.ended++
+      if (proc.ppid === self && !ours.has(proc.pid)) reapOrphan(proc.pid)
+    }
   }
-  return live
+  return scan
+}
+
+/** The live members of the tree (see scanTree); null where /proc is unavailable. */
+export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[] | null => scanTree(leader, ours)?.live ?? null
+
+/**
+ * Whether the tree is certainly gone: no live member and no process that just ended. One that just ended may have
+ * forked a child after /proc was listed, which only the next scan sees; so "gone" needs a scan with neither.
+ */
+export const treeGone = (leader: number, ours: ReadonlySet<number>): boolean => {
+  const scan = scanTree(leader, ours)
+  return scan === null ? !groupAlive(leader) : scan.live.length === 0 && scan.ended === 0
 }
 
 /** Signals one process (a negative number: a process group); one that is already gone is fine. */
@@ -74,11 +92,6 @@ export const signalTree = (leader: number, ours: ReadonlySet<number>, signal: No
   return members === null ? groupAlive(leader) : members.length > 0
 }
 
-/** Whether anything of the tree is still alive (without /proc: whether its process group is). */
-export const treeAlive = (leader: number, ours: ReadonlySet<number>): boolean => {
-  const members = treeMembers(leader, ours)
-  return members === null ? groupAlive(leader) : members.length > 0
-}
 
 const groupAlive = (pgid: number): boolean => {
   try {
