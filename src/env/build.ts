@@ -17,6 +17,8 @@ export type StepRunner = {
   /** A line for the log file only. */
   note(line: string): void
   paths: EntryPaths
+  /** The run's interrupt: a step's own waits (a lock) end with it too. */
+  signal?: AbortSignal
 }
 
 export type BuildRecipe = {
@@ -45,6 +47,7 @@ const stepRunner = (recipe: BuildRecipe, paths: EntryPaths, lock: BuildLock, log
   const write = (line: string) => void writeSync(log, `${line}\n`)
   return {
     paths,
+    signal: options.signal,
     note: write,
     step(name) {
       index++

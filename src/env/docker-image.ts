@@ -122,7 +122,7 @@ const pullStalled = (image: string, registry: string, idleMs: number, cause: unk
  */
 export const pullImage = async (image: string, context: ImageContext): Promise<ImageInspect> => {
   const ref = parseImageRef(image)
-  const credentials = await registryCredentials(ref.registry, context.env)
+  const credentials = await registryCredentials(ref.registry, context.env, context.signal)
   const started = performance.now()
   const idleMs = context.docker.limits.idleTimeoutMs
   context.emit({ type: "image.pull.started", image })

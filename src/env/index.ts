@@ -60,7 +60,7 @@ const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | 
   const { project, env } = input
   const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
   const tool: EnvTool = uv ? "uv" : "virtualenv"
-  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null })
+  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal })
   if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
   const lines = [...spec.build_dependencies, ...spec.dependencies]
   const files = referencedFiles(lines, project.dir, { file: file ? display(project, file) : "python_env.yaml" })

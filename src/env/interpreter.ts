@@ -78,7 +78,11 @@ const defaultPython = async (env: Env): Promise<Interpreter> => {
  * Resolves without building anything: installed pyenv versions and PATH first (cheap, no network), then
  * pyenv's list of installable versions. For uv, `allowMissing` leaves a missing version to uv itself.
  */
-export const findInterpreter = async (request: string | undefined, env: Env, options: { allowMissing?: boolean } = {}): Promise<Interpreter> => {
+export const findInterpreter = async (
+  request: string | undefined,
+  env: Env,
+  options: { allowMissing?: boolean; signal?: AbortSignal } = {},
+): Promise<Interpreter> => {
   if (request === undefined) return defaultPython(env)
   const parts = wanted.exec(request)
   const root = pyenvRoot(env)
@@ -98,7 +102,9 @@ export const findInterpreter = async (request: string | undefined, env: Env, opt
     })
   }
   if (parts?.[3] !== undefined) return { path: null, version: request, source: "pyenv-install", install: request }
-  const listed = await run([pyenv, "install", "--list"], { env: { ...env, PYENV_ROOT: root } })
+  // `pyenv install --list` may reach the network: an interrupt must end it.
+  const listed = await run([pyenv, "install", "--list"], { env: { ...env, PYENV_ROOT: root }, signal: options.signal, group: true })
+  if (options.signal?.aborted) throw new ToolError("env.interrupted", "interrupted while pyenv listed the Python versions it can install", { exitCode: 130 })
   const names = listed.stdout.split("\n").map((line) => line.trim())
   const match = bestMatch(names.filter((n) => numeric.test(n)), request)
   if (!match) throw unavailable(request, `Could not find python version that matches ${request}`)

@@ -122,7 +122,7 @@ export const buildVirtualenv = async (runner: StepRunner, job: VirtualenvJob): P
     runner.step(`installing Python ${job.interpreter.install} with pyenv`)
     const pyenv = pyenvInstall(job.env, job.interpreter.install)
     // Two environments may need the same new Python: pyenv must not build it twice into one folder.
-    const lock = await acquireLock(join(runner.paths.root, `.pyenv-install-${job.interpreter.install}.lock`), { what: "env" })
+    const lock = await acquireLock(join(runner.paths.root, `.pyenv-install-${job.interpreter.install}.lock`), { what: "env", signal: runner.signal })
     try {
       await runner.run(pyenv.argv, { env: pyenv.env, label: `pyenv install ${job.interpreter.install}` })
     } finally {

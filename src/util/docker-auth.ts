@@ -64,10 +64,13 @@ const entryFor = <T>(record: Record<string, T> | undefined, registry: string): T
   Object.entries(record ?? {}).find(([key]) => hostOf(key) === registry)?.[1]
 
 /** Asks `docker-credential-<helper> get` (the docker CLI's helper protocol: server URL on stdin, JSON on stdout). */
-const fromHelper = async (helper: string, serverAddress: string, env: Env): Promise<RegistryCredentials | null> => {
+const fromHelper = async (helper: string, serverAddress: string, env: Env, signal?: AbortSignal): Promise<RegistryCredentials | null> => {
   const program = Bun.which(`docker-credential-${helper}`, { PATH: env.PATH ?? "" })
   if (!program) return null
-  const result = await run([program, "get"], { env, stdin: { text: serverAddress }, signal: AbortSignal.timeout(30_000), abortSignal: "SIGKILL" })
+  // A helper that waits (a locked keychain, a prompt no one answers) ends after 30 s, or at once on an interrupt.
+  const limit = AbortSignal.timeout(30_000)
+  const result = await run([program, "get"], { env, stdin: { text: serverAddress }, signal: signal ? AbortSignal.any([limit, signal]) : limit, abortSignal: "SIGKILL" })
+  if (signal?.aborted) throw signal.reason
   const { stdout, stderr } = result
   const code = result.code ?? result.signal
   const output = stdout.trim() || stderr.trim()
@@ -84,12 +87,12 @@ const fromHelper = async (helper: string, serverAddress: string, env: Env): Prom
 }
 
 /** Credentials for a registry: its credential helper (or the global credsStore) first, then `auths`; null when none. */
-export const registryCredentials = async (registry: string, env: Env): Promise<RegistryCredentials | null> => {
+export const registryCredentials = async (registry: string, env: Env, signal?: AbortSignal): Promise<RegistryCredentials | null> => {
   const config = readConfig(env)
   const serverAddress = registry === "docker.io" ? hubAddress : registry
   const helper = entryFor(config.credHelpers, registry) ?? config.credsStore
   if (helper) {
-    const found = await fromHelper(helper, serverAddress, env)
+    const found = await fromHelper(helper, serverAddress, env, signal)
     if (found) return found
   }
   const entry = entryFor(config.auths, registry)

@@ -170,3 +170,23 @@ test("interrupted while its params are logged, the run just created is ended KIL
   expect(only?.info.status).toBe("KILLED")
   expect(run.events.some((e) => e.type === "log")).toBe(false)
 })
+
+test("an interrupt while pyenv lists the Pythons it can install (it may wait on the network): exit 130 at once", async () => {
+  await using dir = tmpdirFor()
+  const marker = join(dir.path, "listing")
+  // A pyenv that knows no installed version and hangs when asked what it could install.
+  dir.write("bin/pyenv", `#!/bin/sh\n[ "$1 $2" = "install --list" ] && { touch ${marker}; exec sleep 60; }\nexit 1\n`)
+  Bun.spawnSync(["chmod", "+x", join(dir.path, "bin/pyenv")])
+  dir.write("p/MLproject", `python_env: python_env.yaml\n${project()}`)
+  dir.write("p/python_env.yaml", 'python: "3.4"\n')
+  const run = liveCli(["run", "p", "--json"], {
+    cwd: dir.path,
+    env: { PATH: `${join(dir.path, "bin")}:/usr/bin:/bin`, PYENV_ROOT: join(dir.path, "no-pyenv-root") },
+  })
+  for (let waited = 0; !existsSync(marker) && waited < 10_000; waited += 20) await Bun.sleep(20)
+  expect(existsSync(marker)).toBe(true)
+  const { code, ms } = await run.interrupt("SIGINT")
+  expect(code).toBe(130)
+  expect(ms).toBeLessThan(1000)
+  expect(run.events.some((e) => e.type === "run.created")).toBe(false)
+})
