@@ -43,6 +43,7 @@ export const errorCodes = [
   "exec.not_found",
   "experiment.not_found",
   "http.config.invalid",
+  "http.redirect",
   "http.timeout",
   "http.too_large",
   "http.unreachable",

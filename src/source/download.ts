@@ -5,7 +5,7 @@ import { HttpTooLarge, HttpUnreachable, exchange } from "../util/http.ts"
 import { httpLimits } from "../util/http-limits.ts"
 import type { RetryPolicy } from "../util/http-retry.ts"
 import { limitsFrom } from "./archive-rules.ts"
-import { secretsOf, scrub, splitCredentials } from "../util/redact.ts"
+import { redactText, secretsOf, splitCredentials } from "../util/redact.ts"
 import type { Reporter } from "./progress.ts"
 
 export type Downloaded = { bytes: number; sha256: string }
@@ -66,12 +66,13 @@ const save = async (response: Response, file: string, options: DownloadOptions):
   return { bytes, sha256: hash.digest("hex") }
 }
 
-/** Downloads `rawUrl` into `file`; redirects are followed here so that the credentials never reach another origin. */
-export const download = async (rawUrl: string, file: string, options: DownloadOptions): Promise<Downloaded> => {
-  const { url, credentials } = splitCredentials(rawUrl)
-  const secrets = [...(options.secrets ?? []), ...secretsOf(credentials)]
+/**
+ * Downloads `url` into `file`. Credentials in the URL travel as a Basic header that the HTTP helper drops at a
+ * redirect to another origin; a redirect to anything but http(s) is refused there (`http.redirect`).
+ */
+export const download = async (url: string, file: string, options: DownloadOptions): Promise<Downloaded> => {
+  const secrets = [...(options.secrets ?? []), ...secretsOf(splitCredentials(url).credentials)]
   const headers: Record<string, string> = { "user-agent": "mlproject", ...options.headers }
-  if (credentials) headers.authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password ?? ""}`).toString("base64")}`
   options.report.progress("connecting")
   const env = options.env ?? process.env
   try {
@@ -82,7 +83,6 @@ export const download = async (rawUrl: string, file: string, options: DownloadOp
       limits: httpLimits(env),
       // No archive larger than what it may unpack to is worth the disk: the extraction limit caps the download too.
       maxBytes: { bytes: limitsFrom(env).maxBytes, variable: "MLPROJECT_ARCHIVE_MAX_BYTES" },
-      redirect: "drop-auth",
       signal: options.signal,
       onRetry: () => options.report.progress("connecting"),
       read: (response) => save(response, file, options),
@@ -93,7 +93,7 @@ export const download = async (rawUrl: string, file: string, options: DownloadOp
     if (error instanceof HttpTooLarge) throw new ToolError(error.code, `Unable to retrieve ${options.name}: ${error.reason}`, { exitCode: 1, hint: error.hint })
     if (!(error instanceof HttpUnreachable)) throw error
     if (error.timedOut) throw new ToolError(error.code, `Unable to retrieve ${options.name}: ${error.reason}`, { exitCode: 1, hint: error.hint })
-    const reason = scrub((error.cause as Error).message, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, options.name)
+    const reason = redactText((error.cause as Error).message, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, options.name)
     throw new ToolError("source.archive.download", `Unable to retrieve ${options.name}: ${reason}`, {
       exitCode: 1,
       hint: "check the URL, your network and proxy settings, then run again",

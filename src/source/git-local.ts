@@ -7,7 +7,7 @@ import { gitInfo, localSourceName } from "./git-info.ts"
 import { entryFor, repoCacheDir, requireGit } from "./git.ts"
 import { gitSession, versionError } from "./git-run.ts"
 import { reporter } from "./progress.ts"
-import { displayUri } from "../util/redact.ts"
+import { redactUrl } from "../util/redact.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
 
 /**
@@ -45,7 +45,7 @@ export const fetchLocalVersion: Fetcher = async (target, request) => {
   const isBranch = branch !== null && tag === null
   const resolved = { commit, ...(isBranch ? { ref: `refs/heads/${version}`, branch: version } : {}) }
   // The working copy's origin is the user's own remote, as in MLflow, so relative submodule URLs resolve the same way.
-  const origin = info.remote_url ? displayUri(info.remote_url) : info.root
+  const origin = info.remote_url ? redactUrl(info.remote_url) : info.root
   const { entry, cached } = await entryFor(s, repoCacheDir(env, `file://${info.root}`), resolved, version, { signal: request.signal, origin })
   report.done(entry.meta.id, cached)
   const subdir = join(relative(info.root, path), target.subdir)

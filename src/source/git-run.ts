@@ -1,9 +1,10 @@
-// Runs the system git for a fetch: a sealed environment (allowed protocols, credentials as config variables), progress, scrubbed errors.
+// Runs the system git for a fetch: a sealed environment (allowed protocols, credentials as config variables), progress, redacted errors.
 import { ToolError } from "../errors.ts"
 import { start, tryOutput } from "../util/exec.ts"
 import { formatSeconds, httpLimits, limitVariables } from "../util/http-limits.ts"
 import { parseGitProgress, type Reporter } from "./progress.ts"
-import { displayUri, secretsOf, scrub, splitCredentials } from "../util/redact.ts"
+import { redactText, redactUrl } from "../util/redact.ts"
+import { gitAuth, hasHelperFor, userOnlyConfig, type GitAuth } from "./git-credentials.ts"
 
 export type GitSession = {
   /** The remote as passed to git: credentials removed (they travel in `env`). */
@@ -11,6 +12,8 @@ export type GitSession = {
   /** The remote as shown to people. */
   name: string
   env: Record<string, string | undefined>
+  /** A user name alone over http(s), settled on the first network command (it depends on git's credential helpers). */
+  userOnly: GitAuth["userOnly"]
   secrets: string[]
   signal?: AbortSignal
   report: Reporter
@@ -21,8 +24,6 @@ export type GitResult = { ok: boolean; stdout: string; stderr: string }
 // Variables that would point our git commands at someone else's repository (e.g. when run from a git hook).
 const repoVariables = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"]
 
-const sshSchemes = /^(ssh|git\+ssh|ssh\+git):\/\//i
-
 /** Protocols git may use, for the project and every submodule. `file` only when the user named a local repository. */
 const allowedProtocols = (env: Record<string, string | undefined>, allowFile: boolean): string => {
   const ours = ["git", "http", "https", "ssh", ...(allowFile ? ["file"] : [])]
@@ -31,26 +32,26 @@ const allowedProtocols = (env: Record<string, string | undefined>, allowFile: bo
   return (theirs ? ours.filter((p) => theirs.includes(p)) : ours).join(":")
 }
 
-/** GitHub, GitLab and similar tokens, or any long opaque string: never a plain user name. */
-const looksLikeToken = (user: string): boolean => /^(gh[pousr]_|github_pat_|glpat-|x-access-token$)/.test(user) || /^[A-Za-z0-9_.~-]{30,}$/.test(user)
-
-const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`
+/** GIT_CONFIG_KEY_n/VALUE_n after the ones already in `env`: git reads them like `-c`, but they never show in argv (`ps`). */
+const configVariables = (env: Record<string, string | undefined>, config: Array<[string, string]>): Record<string, string> => {
+  const first = Number(env.GIT_CONFIG_COUNT ?? 0) || 0
+  const variables: Record<string, string> = { GIT_CONFIG_COUNT: String(first + config.length) }
+  config.forEach(([key, value], i) => {
+    variables[`GIT_CONFIG_KEY_${first + i}`] = key
+    variables[`GIT_CONFIG_VALUE_${first + i}`] = value
+  })
+  return variables
+}
 
 /**
- * Everything a git fetch of `base` needs. Credentials from the URL (or GITHUB_TOKEN for GitHub) become an
- * `http.<origin>/.extraHeader` passed through GIT_CONFIG_* variables, so they never appear in argv (`ps`).
+ * Everything a git fetch of `base` needs. Credentials from the URL (or GITHUB_TOKEN for GitHub) travel in GIT_CONFIG_*
+ * variables (see git-credentials.ts): never in argv (`ps`, /proc/PID/cmdline), never in a `.git/config` we write.
  */
 export const gitSession = (
   base: string,
   options: { env: Record<string, string | undefined>; signal?: AbortSignal; report: Reporter; local?: boolean; github?: boolean },
 ): GitSession => {
-  const { url: bare, credentials: given } = splitCredentials(base)
-  // A user name alone stays in the URL (git asks its credential helper for the password), unless it is a token;
-  // an ssh user name is never a secret and ssh needs it (git ignores a password in an ssh URL).
-  const userOnly = given !== null && !given.password && !looksLikeToken(given.user)
-  const keepUser = given !== null && (sshSchemes.test(base) || userOnly)
-  const url = keepUser ? bare.replace("://", `://${encodeURIComponent(given.user)}@`) : bare
-  const credentials = keepUser ? null : given
+  const auth = gitAuth(base, options.env, options.github ?? false)
   const env: Record<string, string | undefined> = { ...options.env }
   for (const name of repoVariables) delete env[name]
   const config: Array<[string, string]> = [
@@ -62,29 +63,22 @@ export const gitSession = (
     ["checkout.workers", "0"],
     ["gc.auto", "0"],
     ["maintenance.auto", "false"],
+    ...auth.config,
   ]
-  const http = /^https?:\/\/[^/]+/i.exec(url)?.[0]
-  const token = options.github && /^https:/i.test(url) ? (env.GITHUB_TOKEN ?? env.GH_TOKEN) : undefined
-  if (http && credentials) config.push([`http.${http}/.extraHeader`, basic(credentials.user, credentials.password ?? "")])
-  else if (http && token) config.push([`http.${http}/.extraHeader`, basic("x-access-token", token)])
   // Our own repository is the remote: let its upload-pack hand out any commit, even one no branch points at.
   if (options.local) config.push(["uploadpack.allowAnySHA1InWant", "true"])
-  const first = Number(env.GIT_CONFIG_COUNT ?? 0) || 0
-  config.forEach(([key, value], i) => {
-    env[`GIT_CONFIG_KEY_${first + i}`] = key
-    env[`GIT_CONFIG_VALUE_${first + i}`] = value
-  })
-  env.GIT_CONFIG_COUNT = String(first + config.length)
+  Object.assign(env, configVariables(env, config))
   env.GIT_ALLOW_PROTOCOL = allowedProtocols(options.env, options.local ?? false)
   env.GIT_TERMINAL_PROMPT = "0"
   // English messages, so failures can be told apart.
   env.LC_ALL = "C"
   env.LANGUAGE = "C"
   return {
-    url,
-    name: displayUri(base),
+    url: auth.url,
+    name: redactUrl(base),
     env,
-    secrets: secretsOf(given, token),
+    userOnly: auth.userOnly,
+    secrets: auth.secrets,
     signal: options.signal,
     report: options.report,
   }
@@ -110,16 +104,19 @@ const transports = new WeakMap<GitSession, Promise<Record<string, string>>>()
 /**
  * Limits for git's own transports, unless the user set theirs (in the environment or git's config): over http(s) a
  * transfer that moves no byte for the idle timeout ends (curl's low-speed check), and ssh gets a connect timeout
- * and keepalives. Asked once per session, on its first network command.
+ * and keepalives. A user name alone in the URL is settled here too, by the credential helpers git's config names.
+ * Asked once per session, on its first network command.
  */
 const transportEnv = (s: GitSession): Promise<Record<string, string>> => {
   const known = transports.get(s)
   if (known) return known
   const found = (async () => {
     const limits = httpLimits(s.env)
-    const configured = (await tryOutput(["git", "config", "--get-regexp", "^(http\\.lowspeed(limit|time)|core\\.sshcommand)$"], { env: s.env })) ?? ""
-    const has = (key: string) => configured.split("\n").some((line) => line.toLowerCase().startsWith(`${key} `))
-    const extra: Record<string, string> = {}
+    const pattern = "^(http\\.lowspeed(limit|time)|core\\.sshcommand|credential\\..*helper)$"
+    const configured = (await tryOutput(["git", "config", "--get-regexp", pattern], { env: s.env })) ?? ""
+    const lines = configured.split("\n")
+    const has = (key: string) => lines.some((line) => line.toLowerCase().startsWith(`${key} `))
+    const extra: Record<string, string> = s.userOnly ? configVariables(s.env, userOnlyConfig(s.userOnly, hasHelperFor(lines, s.userOnly.origin))) : {}
     if (!s.env.GIT_HTTP_LOW_SPEED_LIMIT && !s.env.GIT_HTTP_LOW_SPEED_TIME && !has("http.lowspeedlimit") && !has("http.lowspeedtime")) {
       extra.GIT_HTTP_LOW_SPEED_LIMIT = "1"
       extra.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(limits.idleTimeoutMs / 1000)))
@@ -161,7 +158,7 @@ export const git = async (s: GitSession, args: string[], options: { cwd?: string
       const progress = parseGitProgress(line)
       if (progress) return s.report.progress(progress.phase, progress.done, progress.total)
       const text = line.split("\r").at(-1)?.trim() ?? ""
-      if (text !== "") stderr.push(scrub(text, s.secrets))
+      if (text !== "") stderr.push(redactText(text, s.secrets))
       if (stderr.length > 40) stderr.shift()
     },
   })

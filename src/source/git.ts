@@ -7,7 +7,7 @@ import { acquireLock } from "../util/lock.ts"
 import { hasGit } from "./git-info.ts"
 import { git, gitError, gitSession, hardFailure, versionError, type GitSession } from "./git-run.ts"
 import { reporter } from "./progress.ts"
-import { displayUri } from "../util/redact.ts"
+import { redactUrl } from "../util/redact.ts"
 import { githubRepoOf, type Target } from "./uri.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
 
@@ -27,7 +27,7 @@ export const requireGit = (env: Record<string, string | undefined>, name: string
 
 /** The cache folder of one repository: its URL without credentials, scheme and host lower-cased, no trailing .git or '/'. */
 export const repoCacheDir = (env: Record<string, string | undefined>, url: string): string => {
-  const shown = displayUri(url).replace(/\/+$/, "").replace(/\.git$/i, "")
+  const shown = redactUrl(url).replace(/\/+$/, "").replace(/\.git$/i, "")
   const normal = shown.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)/i, (origin) => origin.toLowerCase())
   return join(projectsDir(env), "git", keyFor(normal))
 }
@@ -186,6 +186,6 @@ export const fetchGit: Fetcher = async (target: Target, request) => {
   const resolved = await resolveVersion(s, request.version)
   const { entry, cached } = await entryFor(s, repoCacheDir(env, remote), resolved, request.version, { signal: request.signal })
   report.done(entry.meta.id, cached)
-  const git = { commit: entry.meta.id, repo_url: displayUri(target.base), ...(resolved.branch ? { branch: resolved.branch } : {}) }
+  const git = { commit: entry.meta.id, repo_url: redactUrl(target.base), ...(resolved.branch ? { branch: resolved.branch } : {}) }
   return sourceFrom(entry, target, target.subdir, "git", git, env)
 }

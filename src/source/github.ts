@@ -10,7 +10,7 @@ import { download } from "./download.ts"
 import { reporter } from "./progress.ts"
 import { HttpTooLarge, HttpUnreachable, request as httpRequest, type HttpOptions } from "../util/http.ts"
 import { httpLimits } from "../util/http-limits.ts"
-import { displayUri, secretsOf, scrub, splitCredentials } from "../util/redact.ts"
+import { redactText, redactUrl, secretsOf, splitCredentials } from "../util/redact.ts"
 import { limitsFrom } from "./archive-rules.ts"
 import { githubRepoOf, type GithubRepo } from "./uri.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
@@ -46,7 +46,7 @@ const apiError = (error: unknown, gh: GithubRepo, what: string, secrets: string[
   const cause = failure.cause
   if (cause instanceof HttpTooLarge || (cause instanceof HttpUnreachable && cause.timedOut)) return cause
   const status = failure.status ?? 0
-  const detail = scrub(failure.message ?? String(error), secrets)
+  const detail = redactText(failure.message ?? String(error), secrets)
   const repo = `${gh.web}/${gh.owner}/${gh.repo}`
   if (status === 401) return new ToolError("source.github.auth", `GitHub refused the token for ${repo} (${detail})`, { hint: "check GITHUB_TOKEN (or the token in the URL)" })
   if (status === 403 || status === 429) {
@@ -125,7 +125,7 @@ export const fetchGithub: Fetcher = async (target, request) => {
   const report = reporter(request.emit, target.name, "github")
   const repoDir = join(projectsDir(env), "github", keyFor(`${gh.web}/${gh.owner}/${gh.repo}`.toLowerCase()))
   const version = request.version
-  const repoUrl = displayUri(target.base)
+  const repoUrl = redactUrl(target.base)
   let octokit: Octokit | null = null
   // Loaded only when a GitHub tarball is fetched, so every other run starts without it.
   const api = async (): Promise<Octokit> => {

@@ -3,7 +3,7 @@ import { statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { isRemoteUri, normaliseSubdir, splitSubdir, toPath, unquote } from "./local.ts"
-import { displayUri, splitCredentials } from "../util/redact.ts"
+import { redactUrl, splitCredentials } from "../util/redact.ts"
 
 export type Via = "local" | "local-git" | "git" | "github" | "archive"
 
@@ -106,7 +106,7 @@ const target = (via: Via, uri: string, base: string, subdir: string | null, extr
   uri,
   base,
   subdir: subdir === null ? "" : normaliseSubdir(subdir),
-  name: displayUri(uri),
+  name: redactUrl(uri),
   ...extra,
 })
 
@@ -114,13 +114,13 @@ const target = (via: Via, uri: string, base: string, subdir: string | null, extr
 export const classify = (raw: string, cwd: string, hasVersion: boolean): Target => {
   const uri = unquote(raw)
   const { base, subdir } = splitSubdir(uri)
-  const name = displayUri(uri)
+  const name = redactUrl(uri)
   checkSafe(base, name)
   const scheme = schemeOf(base)
   const local = base.startsWith("file:") || !isRemoteUri(base, cwd)
   const localPath = local ? toPath(base, cwd) : null
   // A plain path is recorded absolute (mlflow.source.name), as MLflow records a folder: `./x.zip` means nothing later.
-  const localName = localPath && !base.startsWith("file:") ? displayUri(subdir === null ? localPath : `${localPath}#${subdir}`) : undefined
+  const localName = localPath && !base.startsWith("file:") ? redactUrl(subdir === null ? localPath : `${localPath}#${subdir}`) : undefined
   // A folder that happens to be called `x.tar` is still a folder.
   if (isArchiveUri(base) && !(localPath && stat(localPath)?.isDirectory())) {
     if (localPath) return target("archive", uri, base, subdir, { path: localPath, ...(localName ? { name: localName } : {}) })

@@ -4,16 +4,16 @@ import { dirname, join } from "node:path"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { withLock } from "../util/lock.ts"
-import { printable } from "./uri.ts"
+import { redactUrl } from "../util/redact.ts"
 import type { Env, ObjectInfo } from "./types.ts"
 
 export type Filled = { bytes: number; fetched: number }
 export type CacheResult = Filled & { cached: boolean }
 export type CacheOptions = { env: Env; signal?: AbortSignal; noCache: boolean }
 
-/** The cache key: the printable URI (no credentials) and the version, hashed. */
+/** The cache key: the redacted URI (no credentials) and the version, hashed. */
 export const cacheKey = (info: ObjectInfo): string =>
-  new Bun.CryptoHasher("sha256").update(`${printable(info.uri)}\n${info.version}`).digest("hex").slice(0, 40)
+  new Bun.CryptoHasher("sha256").update(`${redactUrl(info.uri)}\n${info.version}`).digest("hex").slice(0, 40)
 
 const isHit = (entry: string, info: ObjectInfo): boolean => {
   try {
@@ -83,7 +83,7 @@ export const throughCache = async (info: ObjectInfo, dest: string, options: Cach
       const filled = await fill(entry)
       // Read-only, because runs get hard links to this very file: a program writing its input must not change the cache.
       chmodSync(entry, 0o444)
-      writeFileAtomic(`${entry}.json`, JSON.stringify({ uri: printable(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
+      writeFileAtomic(`${entry}.json`, JSON.stringify({ uri: redactUrl(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
       place(entry, dest)
       return { ...filled, cached: false }
     },

@@ -10,7 +10,8 @@ import { failed, interrupted, networkReason, notFound, unsupportedScheme } from 
 import { progressFor, type Progress } from "./progress.ts"
 import { pool } from "./schedule.ts"
 import { transfer } from "./transfer.ts"
-import { isFolderUri, printable, safeRelative, schemeOf } from "./uri.ts"
+import { isFolderUri, safeRelative, schemeOf } from "./uri.ts"
+import { redactUrl } from "../util/redact.ts"
 import { defaultTuning, type Adapter, type AdapterContext, type DownloadOptions, type Downloaded, type ObjectInfo } from "./types.ts"
 
 // Each adapter module is loaded on first use, and the SDKs only inside them: startup stays small.
@@ -95,7 +96,7 @@ const fetchObject = async (adapter: Adapter, info: ObjectInfo, dest: string, opt
 }
 
 const started = (options: DownloadOptions, uri: string, path: string, bytes: number | null) =>
-  options.emit?.({ type: "download.started", uri: printable(uri), path, bytes })
+  options.emit?.({ type: "download.started", uri: redactUrl(uri), path, bytes })
 
 const done = (options: DownloadOptions, result: Downloaded, since: number) =>
   options.emit?.({ type: "download.done", uri: result.uri, path: result.path, bytes: result.bytes, cached: result.cached, ms: Math.round(performance.now() - since) })
@@ -105,10 +106,10 @@ export const downloadObject = async (info: ObjectInfo, dest: string, options: Do
   const since = performance.now()
   const adapter = await adapterFor(info.uri)
   started(options, info.uri, dest, info.size)
-  const progress = progressFor(options.emit, `download ${printable(info.uri)}`, info.size)
+  const progress = progressFor(options.emit, `download ${redactUrl(info.uri)}`, info.size)
   const result = await fetchObject(adapter, info, dest, options, progress)
   if (!result.cached) progress.finish()
-  const downloaded = { uri: printable(info.uri), path: dest, bytes: result.bytes, files: 1, cached: result.cached, fetched: result.fetched }
+  const downloaded = { uri: redactUrl(info.uri), path: dest, bytes: result.bytes, files: 1, cached: result.cached, fetched: result.fetched }
   done(options, downloaded, since)
   return downloaded
 }
@@ -128,7 +129,7 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
   const total = entries.every((entry) => entry.info.size !== null) ? entries.reduce((sum, entry) => sum + (entry.info.size ?? 0), 0) : null
   mkdirSync(destDir, { recursive: true })
   started(options, uri, destDir, total)
-  const progress = progressFor(options.emit, `download ${printable(uri)}`, total)
+  const progress = progressFor(options.emit, `download ${redactUrl(uri)}`, total)
   let bytes = 0
   let fetched = 0
   let allCached = true
@@ -146,7 +147,7 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
     options.signal,
   )
   progress.finish()
-  const downloaded = { uri: printable(uri), path: destDir, bytes, files: files.length, cached: allCached, fetched }
+  const downloaded = { uri: redactUrl(uri), path: destDir, bytes, files: files.length, cached: allCached, fetched }
   done(options, downloaded, since)
   return downloaded
 }

@@ -2,50 +2,50 @@
 import { ToolError } from "../errors.ts"
 import { HttpTimeout, isAbort } from "../util/http.ts"
 import { formatBytes, limitVariables } from "../util/http-limits.ts"
-import { printable } from "./uri.ts"
+import { redactUrl } from "../util/redact.ts"
 
 export const notFound = (uri: string, detail?: string): ToolError =>
-  new ToolError("storage.not_found", `${printable(uri)}: no such object${detail ? ` (${detail})` : ""}`, {
+  new ToolError("storage.not_found", `${redactUrl(uri)}: no such object${detail ? ` (${detail})` : ""}`, {
     hint: "check the spelling of the bucket and the path; a folder must hold at least one object",
   })
 
 export const denied = (uri: string, detail: string, hint: string): ToolError =>
-  new ToolError("storage.denied", `${printable(uri)}: access denied (${detail})`, { hint })
+  new ToolError("storage.denied", `${redactUrl(uri)}: access denied (${detail})`, { hint })
 
 export const missingCredentials = (uri: string, service: string, hint: string): ToolError =>
-  new ToolError("storage.credentials", `${printable(uri)}: no ${service} credentials found`, { hint })
+  new ToolError("storage.credentials", `${redactUrl(uri)}: no ${service} credentials found`, { hint })
 
 export const unreachable = (uri: string, endpoint: string, reason: string, hint?: string): ToolError =>
-  new ToolError("storage.unreachable", `${printable(uri)}: cannot reach ${endpoint} (${reason})`, {
+  new ToolError("storage.unreachable", `${redactUrl(uri)}: cannot reach ${endpoint} (${reason})`, {
     hint: hint ?? "check the endpoint address and your network connection, then try again",
     exitCode: 1,
   })
 
 export const failed = (uri: string, reason: string, cause?: unknown): ToolError =>
-  new ToolError("storage.failed", `${printable(uri)}: ${reason}`, { hint: "try again; the transfer failed part-way", exitCode: 1, cause })
+  new ToolError("storage.failed", `${redactUrl(uri)}: ${reason}`, { hint: "try again; the transfer failed part-way", exitCode: 1, cause })
 
 export const changed = (uri: string): ToolError =>
-  new ToolError("storage.changed", `${printable(uri)} changed while it was being downloaded`, {
+  new ToolError("storage.changed", `${redactUrl(uri)} changed while it was being downloaded`, {
     hint: "try again once whatever writes the object has finished",
     exitCode: 1,
   })
 
 export const checksumMismatch = (uri: string, algorithm: string, expected: string, actual: string): ToolError =>
-  new ToolError("storage.checksum", `${printable(uri)}: downloaded bytes do not match the service's ${algorithm} (expected ${expected}, got ${actual})`, {
+  new ToolError("storage.checksum", `${redactUrl(uri)}: downloaded bytes do not match the service's ${algorithm} (expected ${expected}, got ${actual})`, {
     hint: "try again; if it persists the stored object or a proxy in between is corrupting data",
     exitCode: 1,
   })
 
 export const unsupportedScheme = (uri: string, scheme: string): ToolError =>
-  new ToolError("storage.scheme", `${printable(uri)}: cannot download '${scheme}:' URIs`, {
+  new ToolError("storage.scheme", `${redactUrl(uri)}: cannot download '${scheme}:' URIs`, {
     hint: "supported: s3://, gs://, dbfs:/, http(s)://, file:// and local paths",
   })
 
 export const interrupted = (uri: string): ToolError =>
-  new ToolError("interrupted", `download of ${printable(uri)} interrupted`, { exitCode: 130 })
+  new ToolError("interrupted", `download of ${redactUrl(uri)} interrupted`, { exitCode: 130 })
 
 export const unavailable = (uri: string, detail: string): ToolError =>
-  new ToolError("storage.unavailable", `${printable(uri)}: the service keeps failing (${detail})`, {
+  new ToolError("storage.unavailable", `${redactUrl(uri)}: the service keeps failing (${detail})`, {
     hint: "try again later; the request was already retried with backoff",
     exitCode: 1,
   })
@@ -69,8 +69,8 @@ export const tooLarge = (uri: string, limit: number, configured: boolean, path: 
   new ToolError(
     "http.too_large",
     configured
-      ? `${printable(uri)}: the answer is more than ${formatBytes(limit)}, the most a download may have`
-      : `${printable(uri)}: the answer gave no size and is more than the ${formatBytes(limit, true)} free where it lands (${path})`,
+      ? `${redactUrl(uri)}: the answer is more than ${formatBytes(limit)}, the most a download may have`
+      : `${redactUrl(uri)}: the answer gave no size and is more than the ${formatBytes(limit, true)} free where it lands (${path})`,
     {
       hint: configured
         ? `raise ${limitVariables.maxDownloadBytes} (bytes) if an object this large is expected`
@@ -80,7 +80,7 @@ export const tooLarge = (uri: string, limit: number, configured: boolean, path: 
   )
 
 export const truncated = (uri: string, got: number, expected: number): ToolError =>
-  new ToolError("storage.truncated", `${printable(uri)}: the connection ended after ${got} of ${expected} bytes`, { exitCode: 1 })
+  new ToolError("storage.truncated", `${redactUrl(uri)}: the connection ended after ${got} of ${expected} bytes`, { exitCode: 1 })
 
 /** Low-level network failures as one reason string: "ECONNREFUSED", "timed out", … */
 export const networkReason = (error: unknown): string => {

@@ -6,7 +6,7 @@ import { idleError, slowError, speedMeter } from "../util/http-body.ts"
 import { defaultRetry, sleep } from "../util/http-retry.ts"
 import { hasherFor } from "./checksum.ts"
 import { checksumMismatch, interrupted, isTransient, tooLarge, truncated } from "./errors.ts"
-import { printable } from "./uri.ts"
+import { redactUrl } from "../util/redact.ts"
 import { coveredBytes, missing, openPart, type PartFile, type Spans } from "./part-file.ts"
 import { runSpans, type Span } from "./schedule.ts"
 import { followHash, type Follower } from "./verify.ts"
@@ -65,7 +65,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
       for await (const chunk of stream) {
         timer.refresh()
         const rate = slow?.(chunk.length, performance.now() - waitStart) ?? null
-        if (rate !== null && tuning.lowSpeed) throw slowError(printable(info.uri), tuning.lowSpeed, rate)
+        if (rate !== null && tuning.lowSpeed) throw slowError(redactUrl(info.uri), tuning.lowSpeed, rate)
         if (job.cap && !Number.isFinite(span.end) && span.position + chunk.length > job.cap.bytes) throw tooLarge(info.uri, job.cap.bytes, job.cap.configured, part.path)
         // The span's end may have moved back (its tail went to another stream): keep only what is ours.
         const room = span.end - span.position
@@ -85,7 +85,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
       return
     } catch (caught) {
       if (ctx.signal?.aborted) throw interrupted(info.uri)
-      const error = idle.signal.aborted ? idleError(printable(info.uri), tuning.idleTimeoutMs) : caught
+      const error = idle.signal.aborted ? idleError(redactUrl(info.uri), tuning.idleTimeoutMs) : caught
       // Stopped because another stream failed: that failure is the one to report.
       if (signal.aborted && !idle.signal.aborted) throw error
       if (!isTransient(error) || attempt >= tuning.retries) throw error

@@ -1,5 +1,6 @@
-// Storage URI helpers: scheme, bucket and key, the local name a download gets, and a printable form.
+// Storage URI helpers: scheme, bucket and key, the local name a download gets, names that stay in the destination.
 import { ToolError } from "../errors.ts"
+import { redactUrl } from "../util/redact.ts"
 
 /** The lower-cased scheme, or null for a plain path (a one-letter "scheme" is a Windows drive: C:\data). */
 export const schemeOf = (value: string): string | null => {
@@ -16,30 +17,9 @@ export const isRemoteUri = (value: string): boolean => {
 /** `s3://bucket/a/b` → { bucket: "bucket", key: "a/b" }; the key is kept verbatim (S3 and GCS keys may hold '?' or '#'). */
 export const bucketAndKey = (uri: string): { bucket: string; key: string } => {
   const match = uri.match(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/]+)\/?(.*)$/s)
-  if (!match?.[1]) throw new ToolError("storage.uri", `'${printable(uri)}' does not name a bucket`, { hint: "write it as scheme://bucket/key" })
+  if (!match?.[1]) throw new ToolError("storage.uri", `'${redactUrl(uri)}' does not name a bucket`, { hint: "write it as scheme://bucket/key" })
   return { bucket: match[1], key: match[2] ?? "" }
 }
-
-const sensitiveParam = /sig|signature|token|key|secret|password|credential|auth|session/i
-
-/** A URL safe to print: no userinfo, and the values of signature/token-like query parameters replaced. */
-export const safeUrl = (url: string): string => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@\s]*@/, "$1")
-  }
-  parsed.username = ""
-  parsed.password = ""
-  for (const name of [...parsed.searchParams.keys()]) {
-    if (sensitiveParam.test(name)) parsed.searchParams.set(name, "REDACTED")
-  }
-  return parsed.toString()
-}
-
-/** The URI without credentials or signatures, for messages, events and tags. */
-export const printable = (uri: string): string => (/^https?:/i.test(uri) ? safeUrl(uri) : uri.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@\s]*:[^/@\s]*@/, "$1"))
 
 /** The name a download gets locally, as MLflow does: the URI path's last segment (query and fragment dropped for http). */
 export const lastSegment = (uri: string): string => {
@@ -54,7 +34,7 @@ export const lastSegment = (uri: string): string => {
 export const safeRelative = (relative: string, uri: string): string => {
   const parts = relative.split("/")
   if (relative === "" || relative.startsWith("/") || parts.some((part) => part === ".." || part === "." || part === "")) {
-    throw new ToolError("storage.unsafe_key", `refusing to download '${printable(uri)}': its name '${relative}' would land outside the destination folder`, {
+    throw new ToolError("storage.unsafe_key", `refusing to download '${redactUrl(uri)}': its name '${relative}' would land outside the destination folder`, {
       hint: "rename the object, or download the other objects one by one",
     })
   }

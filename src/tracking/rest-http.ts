@@ -3,6 +3,7 @@ import type { ErrorCode } from "../error-codes.ts"
 import { ToolError } from "../errors.ts"
 import { HttpUnreachable, exchange } from "../util/http.ts"
 import { transientStatus, urllib3Backoff, type RetryPolicy } from "../util/http-retry.ts"
+import { headerSecrets, redactText } from "../util/redact.ts"
 import type { RestConfig } from "./rest-config.ts"
 
 export type Payload = Record<string, unknown>
@@ -92,6 +93,9 @@ const unreachable = (config: RestConfig, request: RequestShape, lost: HttpUnreac
 
 const statusText: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }
 
+/** What of a server's answer a message may quote: a server (or a proxy) that echoes the request shows none of its credentials. */
+const quoted = (config: RestConfig, text: string, limit: number): string => redactText(text, headerSecrets(config.headers)).slice(0, limit)
+
 /** The server's `{error_code, message}` (or its raw text) as a RestError; credentials never appear in it. */
 export const answerError = (config: RestConfig, request: RequestShape, answer: Answer): RestError => {
   let body: { error_code?: unknown; message?: unknown } = {}
@@ -100,8 +104,8 @@ export const answerError = (config: RestConfig, request: RequestShape, answer: A
   } catch {
     // Not JSON: a proxy's HTML page, say; its first line is still worth showing.
   }
-  const errorCode = typeof body.error_code === "string" ? body.error_code : null
-  const serverMessage = typeof body.message === "string" ? body.message : answer.text.trim().split("\n")[0]?.slice(0, 300) ?? ""
+  const errorCode = typeof body.error_code === "string" ? quoted(config, body.error_code, 200) : null
+  const serverMessage = typeof body.message === "string" ? quoted(config, body.message, Infinity) : quoted(config, answer.text.trim().split("\n")[0] ?? "", 300)
   const what = `${config.label}: ${describe(request, config)}`
   const status = `HTTP ${answer.status}${statusText[answer.status] ? ` ${statusText[answer.status]}` : ""}`
   const detail = [errorCode, serverMessage].filter(Boolean).join(": ")
@@ -147,7 +151,7 @@ export const callApi = async (
   } catch {
     // Reported below.
   }
-  throw new RestError("tracking.server", `${config.label}: ${describe(request, config)} answered 200 with a body that is not a JSON object: '${answer.text.slice(0, 200)}'`, null, 200, {
+  throw new RestError("tracking.server", `${config.label}: ${describe(request, config)} answered 200 with a body that is not a JSON object: '${quoted(config, answer.text, 200)}'`, null, 200, {
     hint: "is MLFLOW_TRACKING_URI the MLflow server itself, not a web page or proxy login in front of it?",
     exitCode: 1,
   })

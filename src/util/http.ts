@@ -2,9 +2,9 @@
 import { ToolError } from "../errors.ts"
 import { guardResponse, HttpTimeout, type BodyRules } from "./http-body.ts"
 import { formatSeconds, httpLimits, limitVariables, type HttpLimits } from "./http-limits.ts"
-import { fetchDroppingAuth } from "./http-redirect.ts"
+import { followRedirects } from "./http-redirect.ts"
 import { defaultRetry, retryDelayMs, sleep, type RetryPolicy } from "./http-retry.ts"
-import { redactUrl, scrub, secretsOf } from "./redact.ts"
+import { headerSecrets, redactText, secretsOf, splitCredentials } from "./redact.ts"
 
 export { HttpTimeout, HttpTooLarge } from "./http-body.ts"
 
@@ -44,10 +44,10 @@ export type HttpOptions = {
   /** A unix socket to send the request through (the Docker daemon's). */
   unix?: string
   /**
-   * "follow" leaves redirects to fetch; "drop-auth" follows them here and never sends Authorization to another
+   * "follow" (the default) follows redirects here, hop by hop: only to http(s), never with Authorization to another
    * origin; "manual" returns a 3xx as it is.
    */
-  redirect?: "follow" | "drop-auth" | "manual"
+  redirect?: "follow" | "manual"
   /** Strings no error may show, besides the URL's userinfo and the Authorization header, which are always hidden. */
   secrets?: string[]
   /** Called before each retry with the retry number (1-based), the delay and the reason. */
@@ -101,13 +101,23 @@ const failureOf = (error: unknown): { reason: string; unsent: boolean } => {
 }
 
 /** The secrets an error could echo: the caller's, and the credential in an Authorization header. */
-const secretsIn = (options: HttpOptions): string[] => {
-  const authorization = Object.entries(options.headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1]
-  return secretsOf(...(options.secrets ?? []), authorization, authorization?.replace(/^\S+\s+/, ""))
-}
+const secretsIn = (options: HttpOptions): string[] => [...secretsOf(...(options.secrets ?? [])), ...headerSecrets(options.headers)]
 
-// Network errors can quote a URL, and a signed URL carries its token in the query.
-const clean = (text: string, secrets: string[]): string => scrub(text, secrets).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, (url) => redactUrl(url))
+// The secrets of the request an answer came from, so that `errorText` hides them whoever reads the body.
+const answerSecrets = new WeakMap<Response, string[]>()
+
+/**
+ * Credentials in the URL travel as a Basic header (unless the caller gave one): fetch would send them anyway, and
+ * as a header they are hidden in errors and dropped at a redirect to another origin like any other.
+ */
+const withoutUserinfo = (url: string, headers: Record<string, string> | undefined): { url: string; headers: Record<string, string> } => {
+  const { url: bare, credentials } = splitCredentials(url)
+  const given = { ...headers }
+  if (!credentials) return { url, headers: given }
+  const hasAuth = Object.keys(given).some((name) => name.toLowerCase() === "authorization")
+  if (!hasAuth) given.authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password ?? ""}`).toString("base64")}`
+  return { url: bare, headers: given }
+}
 
 /** Why an attempt was lost, and which variable would change that, for the message and its hint. */
 type Lost = { error: unknown; timedOut: boolean; reason: string; hint?: string }
@@ -155,7 +165,7 @@ const attempt = async <T>(url: string, options: ExchangeOptions<T>, plan: Plan):
     ...(options.redirect === "manual" ? { redirect: "manual" as const } : {}),
   }
   try {
-    const raw = options.redirect === "drop-auth" ? await fetchDroppingAuth(url, init) : await fetch(url, init)
+    const raw = options.redirect === "manual" ? await fetch(url, init) : await followRedirects(url, init, what)
     answered = true
     clearTimeout(headersTimer)
     const failed = policy.retryStatus(raw.status)
@@ -165,6 +175,7 @@ const attempt = async <T>(url: string, options: ExchangeOptions<T>, plan: Plan):
       return { kind: "retry", answer: raw, uncertain }
     }
     const response = guardResponse(raw, bodyRules(options, limits), what)
+    answerSecrets.set(response, plan.secrets)
     return { kind: "read", value: await options.read(response), failed, uncertain }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
@@ -172,7 +183,7 @@ const attempt = async <T>(url: string, options: ExchangeOptions<T>, plan: Plan):
     if (lost) return { kind: "lost", uncertain: true, ...lost }
     if (error instanceof ToolError) throw error
     const failure = failureOf(error)
-    return { kind: "lost", error, timedOut: false, reason: clean(failure.reason, plan.secrets), uncertain: !failure.unsent }
+    return { kind: "lost", error, timedOut: false, reason: redactText(failure.reason, plan.secrets), uncertain: !failure.unsent }
   } finally {
     clearTimeout(headersTimer)
     clearTimeout(deadlineTimer)
@@ -185,14 +196,16 @@ const attempt = async <T>(url: string, options: ExchangeOptions<T>, plan: Plan):
  * idle, low-speed and size rules; when no answer arrives, or its body stalls on every attempt, it throws
  * `HttpUnreachable`. An abort through `signal` rethrows the signal's reason untouched.
  */
-export const exchange = async <T>(url: string, options: ExchangeOptions<T>): Promise<T> => {
+export const exchange = async <T>(given: string, call: ExchangeOptions<T>): Promise<T> => {
+  const { url, headers } = withoutUserinfo(given, call.headers)
+  const options = { ...call, headers, secrets: [...(call.secrets ?? []), ...secretsOf(splitCredentials(given).credentials)] }
   const method = (options.method ?? "GET").toUpperCase()
   const policy = options.retry ?? defaultRetry
   const repeatable = (options.idempotent ?? idempotentMethods.has(method)) || options.recover !== undefined
   const retries = repeatable && resendable(options.body) ? policy.retries : 0
   const secrets = secretsIn(options)
   const limits = options.limits ?? httpLimits(process.env)
-  const what = `${method} ${clean(url, secrets)}`
+  const what = `${method} ${redactText(url, secrets)}`
   for (let retry = 0; ; retry++) {
     if (options.signal?.aborted) throw options.signal.reason
     const outcome = await attempt(url, options, { method, policy, last: retry >= retries, what, secrets, limits })
@@ -222,14 +235,18 @@ export const exchange = async <T>(url: string, options: ExchangeOptions<T>): Pro
 export const request = (url: string, options: Omit<ExchangeOptions<Response>, "read"> = {}): Promise<Response> =>
   exchange(url, { ...options, read: async (response) => response })
 
-/** The first `limit` bytes of an error body (S3 XML, JSON), for a message; the rest is never read. */
+/**
+ * The first `limit` bytes of an error body (S3 XML, JSON), for a message; the rest is never read. A server that
+ * echoes the request (its headers, its URL) shows no credential of it: those of the request are hidden.
+ */
 export const errorText = async (response: Response, limit = 4096): Promise<string> => {
   const reader = response.body?.getReader()
   if (!reader) return ""
   const chunks: Uint8Array[] = []
   let size = 0
   try {
-    while (size < limit) {
+    // Read past the limit: a secret that straddles it must be whole to be found and hidden.
+    while (size < limit + 4096) {
       const { done, value } = await reader.read()
       if (done) break
       chunks.push(value)
@@ -240,5 +257,6 @@ export const errorText = async (response: Response, limit = 4096): Promise<strin
   } finally {
     await reader.cancel().catch(() => {})
   }
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit))
+  const text = redactText(new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit + 4096)), answerSecrets.get(response))
+  return text.slice(0, limit)
 }

@@ -1,10 +1,12 @@
-// Credentials in URIs and text: split them off a URL, redact them for display, scrub them from any text.
+// The one redaction helper: credentials split off URLs, URLs and free text made safe to show, secrets in every encoding.
 
-export type Credentials = { user: string; password: string | null }
+export type Credentials = { user: string; password: string | null; raw?: string }
+
+const schemePrefix = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
 
 /** `scheme://[userinfo@]host…` → where the authority starts and ends (the userinfo ends at its last '@'). */
 const authority = (url: string): { start: number; end: number; at: number } | null => {
-  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(url)
+  const scheme = schemePrefix.exec(url)
   if (!scheme) return null
   const start = scheme[0].length
   const rest = url.slice(start)
@@ -22,7 +24,7 @@ const decode = (value: string): string => {
   }
 }
 
-/** The URL without its userinfo, and the credentials that were in it (percent-decoded). */
+/** The URL without its userinfo, and the credentials that were in it (percent-decoded; `raw` as written). */
 export const splitCredentials = (url: string): { url: string; credentials: Credentials | null } => {
   const parts = authority(url)
   if (!parts || parts.at === -1) return { url, credentials: null }
@@ -30,23 +32,24 @@ export const splitCredentials = (url: string): { url: string; credentials: Crede
   const colon = userinfo.indexOf(":")
   const user = decode(colon === -1 ? userinfo : userinfo.slice(0, colon))
   const password = colon === -1 ? null : decode(userinfo.slice(colon + 1))
-  return { url: url.slice(0, parts.start) + url.slice(parts.at + 1), credentials: { user, password } }
+  return { url: url.slice(0, parts.start) + url.slice(parts.at + 1), credentials: { user, password, raw: userinfo } }
 }
 
-// Query parameters that carry secrets in signed or tokenised download URLs (S3, GCS, codeload, SAS).
-const secretParam = /^(.*token.*|.*signature.*|sig|.*secret.*|.*password.*|.*credential.*|x-amz-security-token|key|apikey|api_key|auth)$/i
+// Query parameters that carry secrets in signed or tokenised URLs (S3, GCS, Azure SAS, codeload, API keys).
+const secretParam = /token|signature|secret|passw(or)?d|credential|auth|session|api[-_]?key|access[-_]?key|private|^(sig|key|code)$/i
 
 /**
- * What a user may see of a URI: no userinfo, secret query values masked. A `#subdir` is kept.
- * (It cuts at the *last* '@' of the authority, so a raw '@' in a password cannot leak.)
+ * What a user may see of a URI, in messages, events, tags and cache keys: no userinfo, secret query values masked
+ * (`***`), everything else as written (a `#subdir` kept). It cuts at the *last* '@' of the authority, so a raw '@'
+ * in a password cannot leak.
  */
-export const displayUri = (uri: string): string => {
+export const redactUrl = (uri: string): string => {
   const { url } = splitCredentials(uri)
   const hash = url.indexOf("#")
   const base = hash === -1 ? url : url.slice(0, hash)
   const fragment = hash === -1 ? "" : url.slice(hash)
   const query = base.indexOf("?")
-  if (query === -1 || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(base)) return url
+  if (query === -1 || !schemePrefix.test(base)) return url
   const params = base
     .slice(query + 1)
     .split("&")
@@ -58,13 +61,26 @@ export const displayUri = (uri: string): string => {
   return `${base.slice(0, query)}?${params.join("&")}${fragment}`
 }
 
-/** The literal strings that must never be shown: the credentials and their encoded forms. */
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
+
+/** How a server or a tool may write a secret: raw, percent-encoded (either hex case, form style), JSON-escaped, base64. */
+const encodings = (value: string): string[] => {
+  const encoded = encodeURIComponent(value)
+  const lower = encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase())
+  const json = JSON.stringify(value).slice(1, -1)
+  return [value, encoded, lower, encoded.replace(/%20/g, "+"), json, base64(value)]
+}
+
+/**
+ * The literal strings that must never be shown: each credential raw, percent-encoded (as written in the URL too),
+ * JSON-escaped, base64, and as the base64 of `user:password` that a Basic header carries. Strings under 3 characters are
+ * left out: replacing them would garble every message while hiding nothing a guess would not find.
+ */
 export const secretsOf = (...credentials: Array<Credentials | string | null | undefined>): string[] => {
   const values = new Set<string>()
   const add = (value: string | null | undefined) => {
     if (!value || value.length < 3) return
-    values.add(value)
-    values.add(encodeURIComponent(value))
+    for (const form of encodings(value)) values.add(form)
   }
   for (const c of credentials) {
     if (typeof c === "string") add(c)
@@ -72,27 +88,41 @@ export const secretsOf = (...credentials: Array<Credentials | string | null | un
       add(c.password)
       // A user name alone is often the token itself (https://TOKEN@github.com/…).
       if (c.password === null || c.password === "") add(c.user)
-      add(Buffer.from(`${c.user}:${c.password ?? ""}`).toString("base64"))
+      if (c.raw) add(c.password === null ? c.raw : c.password === "" ? c.raw.slice(0, c.raw.indexOf(":")) : c.raw.slice(c.raw.indexOf(":") + 1))
+      add(base64(`${c.user}:${c.password ?? ""}`))
     }
   }
   return [...values].sort((a, b) => b.length - a.length)
 }
 
-/** Text safe to show: URL userinfo removed and every known secret replaced by `***`. */
-export const scrub = (text: string, secrets: string[]): string => {
-  let out = redactText(text)
-  for (const secret of secrets) out = out.split(secret).join("***")
-  return out
+/** The secrets an Authorization header carries: its value, its credential, and for Basic the decoded user and password. */
+export const headerSecrets = (headers: Record<string, string> | undefined): string[] => {
+  const value = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1]
+  if (!value) return []
+  const credential = value.replace(/^\S+\s+/, "")
+  const basic = /^basic\s+(\S+)$/i.exec(value)?.[1]
+  const decoded = basic ? Buffer.from(basic, "base64").toString("utf8") : null
+  const colon = decoded?.indexOf(":") ?? -1
+  const user = decoded && colon !== -1 ? { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : null
+  return secretsOf(value, credential, user)
 }
 
-/** The display form of a URL for messages, events and tracking tags. */
-export const redactUrl = displayUri
+// A URL's userinfo runs to the last '@' before the path, so a password holding '@' is removed whole.
+const urlUserinfo = /([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/\s]*@/g
+const urlInText = /[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi
+// An echoed request header, in the forms servers and tools write them: `Authorization: Basic …`, `"authorization":"Bearer …"`,
+// `'Authorization': '…'`, `authorization=…`. The scheme word stays, the credential goes.
+const authorizationHeader = /((?:proxy-)?authorization["']?\s*[:=]\s*["']?)((?:basic|bearer|token|digest|negotiate|ntlm)\s+)?[^\s"',;}\]]+/gi
 
 /**
- * Redacts every URL-embedded credential found anywhere in a piece of text (git's stderr, SDK errors). The userinfo
- * runs to the last '@' before the path, so a password holding '@' is removed whole.
+ * Text safe to show (git's stderr, a server's error body, an SDK's message): URL userinfo removed, secret query
+ * values masked, echoed Authorization headers masked, and every known secret replaced by `***`.
  */
-export const redactText = (text: string): string => text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/\s]*@/g, "$1")
+export const redactText = (text: string, secrets: string[] = []): string => {
+  let out = text.replace(urlUserinfo, "$1")
+  for (const secret of secrets) out = out.split(secret).join("***")
+  return out.replace(urlInText, (url) => redactUrl(url)).replace(authorizationHeader, (_, name: string, scheme = "") => `${name}${scheme}***`)
+}
 
 const secretName = /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|ACCESS_KEY|PRIVATE|_KEY$|^DATABRICKS_CLIENT/i
 

@@ -11,6 +11,8 @@ export type GitHttpOptions = {
   auth?: { user: string; password: string }
   /** Drop the Git-Protocol header, so the backend speaks protocol v0 (an old server: no fetch by unadvertised sha). */
   protocolV0?: boolean
+  /** Hold every answer this long (a slow server), so a test can look at the processes of a fetch while it runs. */
+  delayMs?: number
 }
 
 /** Splits a CGI response into status, headers and body. */
@@ -46,6 +48,7 @@ export const gitHttp = (projectRoot: string, options: GitHttpOptions = {}): GitH
       const url = new URL(request.url)
       const authorized = expected === null || request.headers.get("authorization") === expected
       requests.push({ method: request.method, path: url.pathname + url.search, authorized })
+      if (options.delayMs) await Bun.sleep(options.delayMs)
       if (!authorized) return new Response("auth required\n", { status: 401, headers: { "www-authenticate": 'Basic realm="git"' } })
       const body = request.body ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array()
       const protocol = options.protocolV0 ? undefined : (request.headers.get("git-protocol") ?? undefined)

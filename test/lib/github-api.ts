@@ -16,6 +16,8 @@ export type GithubApiOptions = {
   repos: Record<string, GitRepo>
   /** When set, every API call must carry this token (a private repository); others get 404 as GitHub answers. */
   token?: string
+  /** Where the tarball redirect points (another origin, as codeload.github.com is); default: this server. */
+  codeload?: () => string
 }
 
 const json = (status: number, body: unknown) => Response.json(body, { status })
@@ -59,7 +61,7 @@ export const githubApi = (options: GithubApiOptions): GithubApi => {
       const sha = resolve(repo, ref)
       if (!sha) return json(kind === "commits" ? 422 : 404, { message: `No commit found for SHA: ${ref}` })
       if (kind === "tarball") {
-        const location = `${url.origin}/codeload/${owner}/${name}/legacy.tar.gz/${sha}${options.token ? `?token=signed-${options.token}` : ""}`
+        const location = `${options.codeload?.() ?? url.origin}/codeload/${owner}/${name}/legacy.tar.gz/${sha}${options.token ? `?token=signed-${options.token}` : ""}`
         return new Response(null, { status: 302, headers: { location } })
       }
       if ((request.headers.get("accept") ?? "").includes("application/vnd.github.sha")) {

@@ -63,14 +63,20 @@ describe("a token in the URL", () => {
     expect(await leftoversAfterCleanup(h)).toEqual([])
   })
 
-  test("a user name alone stays with git, whose credential helper (the user's own config) supplies the password", async () => {
+  test("a user name alone goes to git's credential helper (the user's own config), which supplies the password; never to argv", async () => {
     await using server = gitHttp(repo.base, { auth: { user: "alice", password: token } })
     await using h = home()
-    const helper = `!f() { echo username=alice; echo password=${token}; }; f`
-    const env = { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "credential.helper", GIT_CONFIG_VALUE_0: helper }
+    await using bin = tmpdirFor("mlproject-bin-")
+    const git = recordingGit(bin.path)
+    // The helper answers only when git asks for alice: the name reached it through git's configuration.
+    const helper = `!f() { grep -q '^username=alice$' && echo password=${token}; }; f`
+    const env = { PATH: git.path, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "credential.helper", GIT_CONFIG_VALUE_0: helper }
     const { source } = await fetchSource(h, `${server.url.replace("http://", "http://alice@")}/repo.git`, { version: "feature", env })
     expect(source.git?.commit).toBe(repo.commit(250))
     expect(source.name).toBe(`${server.url}/repo.git`)
+    expect(git.log()).toContain(`${server.url}/repo.git`)
+    expect(git.log()).not.toContain("alice@")
+    expect(filesContaining(h.path, "alice@")).toEqual([])
     await source.cleanup()
   })
 

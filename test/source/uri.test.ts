@@ -4,9 +4,10 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../../src/errors.ts"
 import { checkEntries, entryPath, type ArchiveEntry } from "../../src/source/archive-rules.ts"
+import { hasHelperFor, userOnlyConfig } from "../../src/source/git-credentials.ts"
 import { gitSession } from "../../src/source/git-run.ts"
 import { parseGitProgress, reporter } from "../../src/source/progress.ts"
-import { displayUri, scrub, secretsOf, splitCredentials } from "../../src/util/redact.ts"
+import { redactText, redactUrl, secretsOf, splitCredentials } from "../../src/util/redact.ts"
 import { classify, githubRepoOf } from "../../src/source/uri.ts"
 import { sh } from "../lib/git.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -89,15 +90,16 @@ describe("secrets", () => {
     ["git@github.com:o/r.git", "git@github.com:o/r.git"],
     ["/local/path#sub", "/local/path#sub"],
   ])("%s is shown as %s", (uri, shown) => {
-    expect(displayUri(uri)).toBe(shown)
+    expect(redactUrl(uri)).toBe(shown)
   })
 
   test("credentials are split off and decoded; scrubbing removes them and their encodings", () => {
     const { url, credentials } = splitCredentials("https://al%40ice:p%2Fss@host/r")
     expect(url).toBe("https://host/r")
-    expect(credentials).toEqual({ user: "al@ice", password: "p/ss" })
+    expect(credentials).toEqual({ user: "al@ice", password: "p/ss", raw: "al%40ice:p%2Fss" })
     const secrets = secretsOf(credentials, "ghp_abc123")
-    expect(scrub("fatal: p/ss and p%2Fss and ghp_abc123 at https://x:y@h/", secrets)).toBe("fatal: *** and *** and *** at https://h/")
+    expect(redactText("fatal: p/ss and p%2Fss and p%2fss and ghp_abc123 at https://x:y@h/", secrets)).toBe("fatal: *** and *** and *** and *** at https://h/")
+    expect(redactText(`echo: ${btoa("al@ice:p/ss")}`, secrets)).toBe("echo: ***")
   })
 })
 
@@ -152,7 +154,10 @@ describe("the git environment", () => {
   test.each([
     ["https://bob:s3cret@host:8443/r.git", "https://host:8443/r.git", "http.https://host:8443/.extraHeader", `Authorization: Basic ${btoa("bob:s3cret")}`],
     ["https://ghp_0123456789abcdefghij0123456789@host/r", "https://host/r", "http.https://host/.extraHeader", `Authorization: Basic ${btoa("ghp_0123456789abcdefghij0123456789:")}`],
-    ["https://alice@host/r", "https://alice@host/r", null, null],
+    ["https://alice@host/r", "https://host/r", null, null],
+    ["https://abc@host/r", "https://host/r", null, null],
+    ["https://oauth2:p%40ss@host/r", "https://host/r", "http.https://host/.extraHeader", `Authorization: Basic ${btoa("oauth2:p@ss")}`],
+    ["git://tok@host/r", "git://host/r", null, null],
     ["ssh://git:pw@host/r.git", "ssh://git@host/r.git", null, null],
     ["git@host:r.git", "git@host:r.git", null, null],
   ])("%s: git gets %s", (base, url, key, value) => {
@@ -163,6 +168,21 @@ describe("the git environment", () => {
     else expect(Object.keys(config).some((k) => String(k).endsWith("extraHeader"))).toBe(false)
   })
 
+  test.each([
+    ["no helper at all", [], false],
+    ["a helper for every host", ["credential.helper store"], true],
+    ["a helper for this host", ["credential.https://host.helper cache"], true],
+    ["only a helper for another host (Debian's gcloud one)", ["credential.https://source.developers.google.com.helper gcloud.sh"], false],
+    ["a helper cleared again", ["credential.helper store", "credential.helper "], false],
+  ])("a user name alone with %s", (_, lines, helper) => {
+    expect(hasHelperFor(lines as string[], "https://host")).toBe(helper as boolean)
+    const userOnly = { origin: "https://host", user: "Tk7Qz9Wb" }
+    // With a helper the name is asked about; with none it is the credential, sent as `name:` to that origin only.
+    expect(userOnlyConfig(userOnly, helper as boolean)).toEqual(
+      helper ? [["credential.https://host.username", "Tk7Qz9Wb"]] : [["http.https://host/.extraHeader", `Authorization: Basic ${btoa("Tk7Qz9Wb:")}`]],
+    )
+  })
+
   test("GITHUB_TOKEN only for GitHub over https; protocols; the caller's own git settings kept, repository variables dropped", () => {
     const env = { GITHUB_TOKEN: "ghp_tok", GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.proxy", GIT_CONFIG_VALUE_0: "http://proxy:3128", GIT_DIR: "/elsewhere/.git" }
     const github = gitSession("https://github.com/o/r", { env, report, github: true })
@@ -171,7 +191,7 @@ describe("the git environment", () => {
     expect(github.env.GIT_DIR).toBeUndefined()
     expect(github.env.GIT_ALLOW_PROTOCOL).toBe("git:http:https:ssh")
     expect(github.env.GIT_TERMINAL_PROMPT).toBe("0")
-    expect(scrub("token ghp_tok leaked", github.secrets)).toBe("token *** leaked")
+    expect(redactText("token ghp_tok leaked", github.secrets)).toBe("token *** leaked")
     const other = gitSession("https://gitlab.com/o/r", { env, report })
     expect(Object.keys(configOf(other.env)).some((k) => String(k).endsWith("extraHeader"))).toBe(false)
     expect(gitSession("/srv/r.git", { env: { GIT_ALLOW_PROTOCOL: "file:https" }, report, local: true }).env.GIT_ALLOW_PROTOCOL).toBe("https:file")

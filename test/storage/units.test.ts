@@ -7,7 +7,8 @@ import { parseIni } from "../../src/storage/ini.ts"
 import { createRunStorageDir, downloadPathParameter, downloadUri, isRemoteUri, lastSegment, upload } from "../../src/storage/index.ts"
 import { addSpan, missing } from "../../src/storage/part-file.ts"
 import { splitSpans } from "../../src/storage/schedule.ts"
-import { isFolderUri, safeRelative, safeUrl } from "../../src/storage/uri.ts"
+import { isFolderUri, safeRelative } from "../../src/storage/uri.ts"
+import { redactUrl } from "../../src/util/redact.ts"
 import { parseContentRange } from "../../src/util/http-range.ts"
 import { defaultRetry, retryAfterMs, retryDelayMs } from "../../src/util/http-retry.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -43,11 +44,12 @@ describe("uris", () => {
     for (const bad of ["../x", "a/../../x", "/etc/passwd", "a//b", "./x"]) expect(() => safeRelative(bad, "s3://b/p/")).toThrow(/outside the destination/)
   })
 
+  // One redaction helper for storage and sources (it was two: `***` is what every message now shows).
   test("redaction removes userinfo and signature-like query values", () => {
-    expect(safeUrl("https://user:pw@h.example/x?X-Amz-Signature=abc&X-Amz-Credential=AKIA&v=1")).toBe(
-      "https://h.example/x?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&v=1",
+    expect(redactUrl("https://user:pw@h.example/x?X-Amz-Signature=abc&X-Amz-Credential=AKIA&v=1")).toBe(
+      "https://h.example/x?X-Amz-Signature=***&X-Amz-Credential=***&v=1",
     )
-    expect(safeUrl("https://h/x?sig=1&token=2&access_token=3")).not.toMatch(/=1|=2|=3/)
+    expect(redactUrl("https://h/x?sig=1&token=2&access_token=3&X-Goog-Signature=4&session=5")).not.toMatch(/=1|=2|=3|=4|=5/)
   })
 })
 

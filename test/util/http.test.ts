@@ -1,6 +1,6 @@
 // The one HTTP helper against loopback servers: retries and Retry-After, POSTs, timeouts, redirects, redaction, TLS.
 import { describe, expect, test } from "bun:test"
-import { HttpUnreachable, exchange, request, type ExchangeOptions } from "../../src/util/http.ts"
+import { HttpUnreachable, errorText, exchange, request, type ExchangeOptions } from "../../src/util/http.ts"
 import { transientStatus, type RetryPolicy } from "../../src/util/http-retry.ts"
 import { caught } from "../lib/caught.ts"
 import { loopback } from "../lib/loopback.ts"
@@ -135,7 +135,7 @@ describe("timeouts", () => {
   })
 })
 
-describe("redirects with redirect: drop-auth", () => {
+describe("redirects, followed hop by hop", () => {
   const redirectTo = (location: string, status = 302) => new Response(null, { status, headers: { location } })
 
   test.each([
@@ -144,7 +144,7 @@ describe("redirects with redirect: drop-auth", () => {
   ])("%s", async (_, sameOrigin, expected) => {
     await using target = loopback(() => new Response("there"))
     await using origin = loopback((_, url) => (url.pathname === "/start" ? redirectTo(sameOrigin ? "/end" : `${target.url}/end`) : new Response("here")))
-    const response = await request(`${origin.url}/start`, { headers: { Authorization: "Bearer t0ken", "x-kept": "1" }, redirect: "drop-auth" })
+    const response = await request(`${origin.url}/start`, { headers: { Authorization: "Bearer t0ken", "x-kept": "1" } })
     const landed = (sameOrigin ? origin : target).requests.at(-1)
     expect(response.status).toBe(200)
     expect(landed?.path).toBe("/end")
@@ -154,13 +154,33 @@ describe("redirects with redirect: drop-auth", () => {
 
   test("a 303 after a POST continues as a GET without the body", async () => {
     await using server = loopback((_, url) => (url.pathname === "/form" ? redirectTo("/done", 303) : new Response("done")))
-    await request(`${server.url}/form`, { method: "POST", body: "a=1", redirect: "drop-auth" })
+    await request(`${server.url}/form`, { method: "POST", body: "a=1" })
     expect(server.requests.map((r) => `${r.method} ${r.path} ${r.text}`)).toEqual(["POST /form a=1", "GET /done "])
+  })
+
+  test.each([
+    ["file:", "file:///etc/hostname"],
+    ["data:", "data:text/plain,local"],
+    ["ftp:", "ftp://127.0.0.1/x"],
+  ])("to %s: refused at once (fetch would read a local file or inline data as the answer)", async (scheme, location) => {
+    await using server = loopback(() => redirectTo(location))
+    const error = await caught(request(server.url, { retry: fast }))
+    expect(error).toMatchObject({ code: "http.redirect" })
+    expect((error as Error).message).toContain(scheme)
+    expect(server.requests.length).toBe(1)
+  })
+
+  test("credentials in the URL travel as a header: kept on the origin, dropped at another", async () => {
+    await using target = loopback(() => new Response("there"))
+    await using origin = loopback((_, url) => (url.pathname === "/a" ? redirectTo("/b") : redirectTo(`${target.url}/c`)))
+    await request(`${origin.url.replace("http://", "http://u:p%40ss@")}/a`)
+    expect(origin.requests.map((r) => r.headers.get("authorization"))).toEqual([`Basic ${btoa("u:p@ss")}`, `Basic ${btoa("u:p@ss")}`])
+    expect(target.requests.map((r) => r.headers.get("authorization"))).toEqual([null])
   })
 
   test("a redirect loop fails like a lost connection, after the policy's retries", async () => {
     await using server = loopback(() => redirectTo("/again"))
-    const error = await rejection(request(server.url, { redirect: "drop-auth", retry: { ...fast, retries: 1 } }))
+    const error = await rejection(request(server.url, { retry: { ...fast, retries: 1 } }))
     expect(error.reason).toBe("too many redirects")
     expect(server.requests.length).toBe(20)
   })
@@ -189,6 +209,16 @@ describe("credentials never reach an error message", () => {
       for (const secret of secrets) expect(text).not.toContain(secret)
     }
     expect(error.message).toContain("X-Amz-Signature=***")
+  })
+})
+
+describe("an error body that echoes the request", () => {
+  test("errorText hides the request's credentials, also one that straddles the length limit", async () => {
+    await using server = loopback((request) => new Response(`${"x".repeat(292)} ${request.headers.get("authorization")} ${request.headers.get("x-key")}`, { status: 400 }))
+    const get = () => request(`${server.url.replace("http://", "http://u:Str4ddl3-pw@")}/`, { headers: { "x-key": "extra-s3cret" }, secrets: ["extra-s3cret"] })
+    // Cut at 300 characters, the base64 credential's first character the last of them: redacted before the cut, none of it shows.
+    expect(await errorText(await get(), 300)).toBe(`${"x".repeat(292)} Basic *`)
+    expect(await errorText(await get(), 4096)).toBe(`${"x".repeat(292)} Basic *** ***`)
   })
 })
 
