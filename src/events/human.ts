@@ -3,6 +3,7 @@ import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
 import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressText, envRemovedText, envWaitingText } from "./env-text.ts"
+import { visibleEvent } from "./terminal-text.ts"
 
 type Out = { write(text: string): unknown; isTTY?: boolean }
 
@@ -162,5 +163,6 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       else info(`${c("31", "not recorded")}: run ${e.run_id} is still RUNNING in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
     },
   }
-  return (event) => (renderers[event.type] as (e: Event) => void)(event)
+  // Control bytes from outside are shown, never obeyed; the entry point's own output passes through byte for byte.
+  return (event) => (renderers[event.type] as (e: Event) => void)(event.type === "log" ? event : visibleEvent(event))
 }
