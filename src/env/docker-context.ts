@@ -3,6 +3,7 @@ import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, rea
 import { join, resolve } from "node:path"
 import { isIgnored, parseDockerignore } from "../util/docker-ignore.ts"
 import { tarStream, type TarEntry } from "../util/docker-tar.ts"
+import { contextBytes } from "./context-git.ts"
 
 export type ContextFile = {
   /** Relative, slash-separated. */
@@ -13,6 +14,8 @@ export type ContextFile = {
   size: number
   mtime: number
   link?: string
+  /** What is sent instead of the file's bytes (a `.git/config` without credentials). */
+  data?: Uint8Array
 }
 
 /**
@@ -39,7 +42,9 @@ export const listContext = (dir: string, exclude: string[] = []): ContextFile[] 
         continue
       }
       if (ignored) continue
-      if (stat.isFile()) files.push({ ...base, type: "file", size: stat.size })
+      const data = stat.isFile() ? contextBytes(path, abs) : null
+      if (data) files.push({ ...base, type: "file", size: data.length, data })
+      else if (stat.isFile()) files.push({ ...base, type: "file", size: stat.size })
       else if (stat.isSymbolicLink()) files.push({ ...base, type: "symlink", size: 0, link: readlinkSync(abs) })
       // Sockets, fifos and devices cannot be copied into an image: left out, as docker does.
     }
@@ -65,7 +70,8 @@ export const hashContext = (files: ContextFile[], salt = ""): string => {
   hasher.update(`${salt}\0`)
   for (const file of files) {
     hasher.update(`${file.type}\0${file.path}\0${file.mode.toString(8)}\0${file.link ?? ""}\0${file.size}\0`)
-    if (file.type === "file") hashFile(hasher, file.abs)
+    if (file.data) hasher.update(file.data)
+    else if (file.type === "file") hashFile(hasher, file.abs)
   }
   return hasher.digest("hex")
 }
@@ -82,7 +88,7 @@ export const contextTar = (files: ContextFile[], dockerfile: { name: string; tex
       mode: file.mode,
       mtime: file.mtime,
       size: file.size,
-      source: file.type === "file" ? file.abs : undefined,
+      ...(file.data ? { data: file.data } : { source: file.type === "file" ? file.abs : undefined }),
       link: file.link,
     })),
   ]
