@@ -7,6 +7,7 @@ import { human } from "./events/human.ts"
 import { json, tee } from "./events/json.ts"
 import { version } from "./version.ts"
 import { parseArgs } from "./cli/args.ts"
+import { closest } from "./util/closest.ts"
 import { commonOptions, type Command, type CommandContext } from "./cli/context.ts"
 
 const commands: Record<string, () => Promise<Command>> = {
@@ -70,7 +71,8 @@ const eventsSink = (target: string): Emit => {
   let fd: number
   if (target.startsWith("fd:")) {
     fd = Number(target.slice(3))
-    if (!/^\d+$/.test(target.slice(3)) || !Number.isSafeInteger(fd)) throw usageOfEvents(target, "expected fd:N with a descriptor number")
+    // Descriptors are C ints: a larger number is no descriptor at all (and node refuses it with ERR_OUT_OF_RANGE).
+    if (!/^\d+$/.test(target.slice(3)) || fd > 2 ** 31 - 1) throw usageOfEvents(target, "expected fd:N with a descriptor number from 0 to 2147483647")
   } else {
     try {
       fd = openSync(target, "a")
@@ -128,7 +130,10 @@ const main = async (argv: string[]): Promise<number> => {
     if (first === "--json" && rest.length === 0) return emit({ type: "help", command: "", text: topHelp }), 0
     const load = commands[first]
     if (!load) {
-      throw new ToolError("usage", `unknown command '${first}'`, { hint: "commands: run, validate, describe, log, runs, env, cache (see 'mlproject --help')" })
+      const near = closest(first, Object.keys(commands))
+      throw new ToolError("usage", `unknown command '${first}'`, {
+        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, validate, describe, log, runs, env, cache (see 'mlproject --help')`,
+      })
     }
     const command = await load()
     const options = [...command.options, ...commonOptions]

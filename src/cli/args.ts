@@ -1,5 +1,6 @@
 // A small argv parser driven by a per-command option table: long and short forms, `=` and attached values.
 import { ToolError } from "../errors.ts"
+import { closest } from "../util/closest.ts"
 
 export type OptionSpec = {
   long: string
@@ -18,8 +19,8 @@ export type Parsed = {
   flags: Record<string, boolean>
 }
 
-const usage = (command: string, message: string): ToolError =>
-  new ToolError("usage", message, { hint: `see 'mlproject ${command} --help'` })
+const usage = (command: string, message: string, suggestion?: string): ToolError =>
+  new ToolError("usage", message, { hint: `${suggestion ? `did you mean ${suggestion}? ` : ""}see 'mlproject ${command} --help'` })
 
 export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], maxPositionals: number): Parsed => {
   const byLong = new Map(specs.map((s) => [s.long, s]))
@@ -48,7 +49,10 @@ export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], 
       const eq = arg.indexOf("=")
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq)
       const spec = byLong.get(name)
-      if (!spec) throw usage(command, `unknown option '${eq === -1 ? arg : arg.slice(0, eq)}' for 'mlproject ${command}'`)
+      if (!spec) {
+        const near = closest(name, byLong.keys())
+        throw usage(command, `unknown option '${eq === -1 ? arg : arg.slice(0, eq)}' for 'mlproject ${command}'`, near && `'--${near}'`)
+      }
       take(spec, eq !== -1 ? arg.slice(eq + 1) : spec.kind === "flag" ? undefined : next(), `--${name}`)
       continue
     }

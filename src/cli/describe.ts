@@ -1,12 +1,12 @@
 // `mlproject describe [URI]`: a project's environment, entry points, parameters and, with -P, its command.
-import { resolveSource } from "../source/index.ts"
+import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { loadProject } from "../project/load.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
 import { warningFrom, type Emit, type Event } from "../events/event.ts"
 import type { Project } from "../project/types.ts"
 import { parsePairs, type Parsed } from "./args.ts"
-import { entryPointOption, paramOption } from "./project-uri.ts"
+import { entryPointOption, paramOption, sourceView, versionOption } from "./project-uri.ts"
 import type { Command } from "./context.ts"
 
 const envView = (project: Project): Extract<Event, { type: "project.described" }>["env"] => {
@@ -18,15 +18,15 @@ const envView = (project: Project): Extract<Event, { type: "project.described" }
 
 export const describeCommand: Command = {
   name: "describe",
-  usage: "mlproject describe [URI] [-e ENTRY_POINT] [-P NAME=VALUE ...] [--json]",
+  usage: "mlproject describe [URI] [-e ENTRY_POINT] [-v VERSION] [-P NAME=VALUE ...] [--json]",
   summary: "Show a project's name, environment, entry points and parameters (types and defaults).\nWith -e or -P, also show the exact command that entry point would run.",
   maxPositionals: 1,
-  options: [entryPointOption, paramOption],
+  options: [entryPointOption, versionOption, paramOption],
   async execute(parsed, { emit, cwd, env, interrupt }) {
     const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
-    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit, env, signal: interrupt })
+    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
     try {
-      describe(source.dir, parsed, given, emit, cwd)
+      describe(source, parsed, given, emit, cwd)
     } finally {
       await source.cleanup()
     }
@@ -34,8 +34,8 @@ export const describeCommand: Command = {
   },
 }
 
-const describe = (dir: string, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
-  const { project, warnings } = loadProject(dir)
+const describe = (source: ProjectSource, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
+  const { project, warnings } = loadProject(source.dir)
   for (const warning of warnings) emit(warningFrom(warning))
   const wanted = parsed.values["entry-point"]
   let resolved: { entry_point: string; command: string } | undefined
@@ -47,6 +47,7 @@ const describe = (dir: string, parsed: Parsed, given: Array<[string, string]>, e
   }
   emit({
     type: "project.described",
+    ...sourceView(source),
     dir: project.dir,
     file: project.file,
     name: project.name,

@@ -18,10 +18,13 @@ const forms: Record<string, string> = {
   batch: "log batch FILE|- (or --json FILE|-)",
 }
 
-const wholeNumber = (flag: string, raw: string | undefined, fallback: number): number => {
+// MLflow stores both as 64-bit integers; past 2^53 a number no longer holds the exact value, and a timestamp is never negative.
+const wholeNumber = (flag: string, raw: string | undefined, fallback: number, min: number): number => {
   if (raw === undefined) return fallback
   const value = Number(raw)
-  if (raw.trim() === "" || !Number.isSafeInteger(value)) throw usage(`--${flag} ${raw}: expected a whole number`)
+  if (raw.trim() === "" || !Number.isSafeInteger(value) || value < min) {
+    throw usage(`--${flag} ${raw}: expected a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}`)
+  }
   return value
 }
 
@@ -41,7 +44,7 @@ const toRequest = async (parsed: Parsed, now: number, signal: AbortSignal): Prom
     // Python's float(): what `mlflow.log_metric(key, float(value))` would accept, nan and inf included.
     const value = parsePythonFloat(raw)
     if (value === null) throw usage(`metric '${key}': '${raw}' is not a number (negative numbers go after --: log metric ${key} -- -1.5)`)
-    return { kind, key, value, step: wholeNumber("step", parsed.values.step, 0), timestamp: wholeNumber("timestamp", parsed.values.timestamp, now) }
+    return { kind, key, value, step: wholeNumber("step", parsed.values.step, 0, -Number.MAX_SAFE_INTEGER), timestamp: wholeNumber("timestamp", parsed.values.timestamp, now, 0) }
   }
   if (kind === "artifact") {
     const [localPath = ""] = arity(kind, args, 1)

@@ -1,5 +1,7 @@
 // `mlproject run [URI]`: every flag of `mlflow run`, turned into a RunRequest for the run core.
 import { ToolError } from "../errors.ts"
+import { closest } from "../util/closest.ts"
+import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { runProject } from "../run/lifecycle.ts"
 import type { RunRequest } from "../run/request.ts"
 import { parsePairs, type Parsed } from "./args.ts"
@@ -8,16 +10,19 @@ import type { Command } from "./context.ts"
 
 const graceSeconds = (raw: string | undefined): number => {
   if (raw === undefined) return 10_000
-  const seconds = Number(raw)
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ToolError("usage", `--grace ${raw}: expected a number of seconds (e.g. 10 or 0.5)`)
-  }
-  return Math.round(seconds * 1000)
+  const ms = raw.trim() === "" ? null : timerMs(Number(raw))
+  if (ms === null) throw new ToolError("usage", `--grace ${raw}: expected a number of seconds from 0 to ${timerLimitText}, e.g. 10 or 0.5`)
+  return ms
 }
 
+const fetchers = ["auto", "git", "tarball"] as const
+
 const fetcherChoice = (raw: string | undefined): RunRequest["fetcher"] => {
-  if (raw === undefined || raw === "auto" || raw === "git" || raw === "tarball") return raw ?? "auto"
-  throw new ToolError("usage", `--fetcher ${raw}: expected auto, git or tarball`)
+  if (raw === undefined) return "auto"
+  const known = fetchers.find((name) => name === raw)
+  if (known) return known
+  const near = closest(raw, fetchers)
+  throw new ToolError("usage", `--fetcher ${raw}: expected auto, git or tarball`, near ? { hint: `did you mean --fetcher ${near}?` } : undefined)
 }
 
 const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): RunRequest => {
@@ -48,6 +53,7 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
     noCache: parsed.flags["no-cache"] ?? false,
     fetcher: fetcherChoice(parsed.values.fetcher),
     graceMs: graceSeconds(parsed.values.grace),
+    verbose: parsed.flags.verbose ?? false,
   }
 }
 
@@ -76,6 +82,7 @@ export const runCommand: Command = {
     { long: "fetcher", kind: "value", metavar: "auto|git|tarball", description: "how remote projects are fetched (tarball: GitHub's API, no git needed)" },
     { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
     { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },
+    { long: "verbose", kind: "flag", description: "stream the environment installers' output (pip, uv, conda) instead of a progress line" },
   ],
   async execute(parsed, context) {
     return runProject(toRequest(parsed, context.env), context)

@@ -3,15 +3,16 @@ import { resolveSource } from "../source/index.ts"
 import { inspectProject } from "../project/load.ts"
 import type { Diagnostic } from "../project/types.ts"
 import type { Command } from "./context.ts"
+import { sourceView, versionOption } from "./project-uri.ts"
 
 export const validateCommand: Command = {
   name: "validate",
-  usage: "mlproject validate [URI] [--strict] [--json]",
+  usage: "mlproject validate [URI] [-v VERSION] [--strict] [--json]",
   summary: "Check a project's MLproject file (and its environment files) and list every error and warning.\nExit 0 when valid, 2 on errors (or on warnings with --strict).",
   maxPositionals: 1,
-  options: [{ long: "strict", kind: "flag", description: "treat warnings as errors (exit 2)" }],
+  options: [versionOption, { long: "strict", kind: "flag", description: "treat warnings as errors (exit 2)" }],
   async execute(parsed, { emit, cwd, env, interrupt }) {
-    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit, env, signal: interrupt })
+    const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
     let diagnostics: Diagnostic[]
     try {
       diagnostics = inspectProject(source.dir).diagnostics
@@ -21,7 +22,7 @@ export const validateCommand: Command = {
     const errors = diagnostics.filter((d) => d.severity === "error").length
     const warnings = diagnostics.length - errors
     const ok = errors === 0 && !(parsed.flags.strict && warnings > 0)
-    emit({ type: "project.validated", dir: source.dir, ok, errors, warnings, diagnostics })
+    emit({ type: "project.validated", ...sourceView(source), dir: source.dir, ok, errors, warnings, diagnostics })
     return ok ? 0 : 2
   },
 }

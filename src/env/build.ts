@@ -3,6 +3,7 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs"
 import { ToolError, isToolError } from "../errors.ts"
 import { start } from "../util/exec.ts"
 import { ensureDir, entryPaths, readManifest, touchManifest, withdrawManifest, writeManifest, type EntryPaths, type Manifest } from "./cache.ts"
+import { installerActivity } from "./activity.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
 import { liveLeases } from "../util/lease.ts"
 import { acquireLock, type Lock as BuildLock } from "../util/lock.ts"
@@ -33,26 +34,59 @@ export type BuildRecipe = {
   build(runner: StepRunner): Promise<{ python: string | null }>
 }
 
-export type BuildOptions = { emit: EnvEmit; signal?: AbortSignal; rebuild: boolean }
-
-/** The installer's own words: its error lines, else its last lines. */
-export const errorSummary = (tail: string[]): string => {
-  // pip: "ERROR: …"; uv: "error: …", "× …", "╰─▶ …"; conda: "…Error: …", "…Exception: …".
-  const errors = tail.filter((line) => /^(ERROR|error|\w+Error|\w+Exception)\b|^[×╰]/.test(line.trim()))
-  return (errors.length > 0 ? errors.slice(-8) : tail.filter((l) => l.trim() !== "").slice(-5)).join("\n")
+export type BuildOptions = {
+  emit: EnvEmit
+  signal?: AbortSignal
+  rebuild: boolean
+  /** Stream the installers' output as `log` events; otherwise it goes to the log file only, and progress says what they do. */
+  verbose?: boolean
 }
+
+// pip: "ERROR: …"; uv: "error: …", "× …", "╰─▶ …"; conda: "…Error: …", "…Exception: …".
+const isErrorLine = (line: string) => /^(ERROR|error|\w+Error|\w+Exception)\b|^[×╰]/.test(line.trim())
+
+/**
+ * The end of the installer's output, for the error of a failed build (the person saw none of it unless --verbose):
+ * from its first error line among the last 40 lines, so what a failing build printed between its errors (a compiler's
+ * message inside pip's box) is kept, else its last 15 lines.
+ */
+export const errorSummary = (tail: string[]): string => {
+  const lines = tail.filter((line) => line.trim() !== "")
+  const window = lines.slice(-40)
+  const first = window.findIndex(isErrorLine)
+  return (first === -1 ? lines.slice(-15) : window.slice(first).slice(-20)).join("\n")
+}
+
+// A progress line follows the installer at a readable pace; JSON consumers are not flooded.
+const activityIntervalMs = 200
 
 const stepRunner = (recipe: BuildRecipe, paths: EntryPaths, lock: BuildLock, log: number, options: BuildOptions): StepRunner => {
   let index = 0
+  let step = ""
+  let lastActivity: string | null = null
+  let lastActivityAt = -Infinity
   const write = (line: string) => void writeSync(log, `${line}\n`)
+  const progress = (detail?: string) =>
+    options.emit({ type: "env.progress", key: recipe.key, step, index, total: recipe.steps.length, ...(detail !== undefined ? { detail } : {}) })
+  /** What the installer is doing now, when a line says so: never the same twice, at most every 200 ms. */
+  const report = (line: string) => {
+    const activity = installerActivity(line)
+    const now = performance.now()
+    if (activity === null || activity === lastActivity || now - lastActivityAt < activityIntervalMs) return
+    lastActivity = activity
+    lastActivityAt = now
+    progress(activity)
+  }
   return {
     paths,
     signal: options.signal,
     note: write,
     step(name) {
       index++
+      step = name
+      lastActivity = null
       write(`# [${index}/${recipe.steps.length}] ${name}`)
-      options.emit({ type: "env.progress", key: recipe.key, step: name, index, total: recipe.steps.length })
+      progress()
     },
     async run(argv, { cwd, env, label }) {
       write(`$ ${argv.join(" ")}${cwd ? `   (in ${cwd})` : ""}`)
@@ -68,7 +102,8 @@ const stepRunner = (recipe: BuildRecipe, paths: EntryPaths, lock: BuildLock, log
           tail.push(line)
           if (tail.length > 400) tail.shift()
           // Installer output goes to stderr: stdout belongs to the entry point (and to JSON lines).
-          options.emit({ type: "log", stream: "stderr", line })
+          if (options.verbose) options.emit({ type: "log", stream: "stderr", line })
+          else report(line)
         },
       })
       lock.track(handle.pid)

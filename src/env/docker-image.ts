@@ -85,6 +85,8 @@ const pullProgress = (image: string, emit: DockerEmit) => {
   const layers = new Map<string, { done: number; total: number | null }>()
   const started = performance.now()
   let lastEmit = 0
+  let lastDone: number | null = null
+  let lastTotal: number | null = null
   return (message: Record<string, unknown>) => {
     const id = typeof message.id === "string" ? message.id : null
     if (!id) return
@@ -99,9 +101,13 @@ const pullProgress = (image: string, emit: DockerEmit) => {
     layers.set(id, layer)
     const now = performance.now()
     if (now - lastEmit < 200) return
-    lastEmit = now
     const done = [...layers.values()].reduce((sum, l) => sum + l.done, 0)
     const total = [...layers.values()].every((l) => l.total !== null) ? [...layers.values()].reduce((sum, l) => sum + (l.total ?? 0), 0) : null
+    // Extracting and verifying layers move no bytes: the same figures again would say nothing new.
+    if (done === lastDone && total === lastTotal) return
+    lastEmit = now
+    lastDone = done
+    lastTotal = total
     const rate = done / Math.max(0.001, (now - started) / 1000)
     emit({ type: "progress", task: `pull ${image}`, done, total, rate, eta_s: total !== null && rate > 0 ? (total - done) / rate : null })
   }

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url"
 import { ToolError } from "../errors.ts"
 import { publicVariables } from "../util/redact.ts"
 import type { DockerEnv } from "../project/types.ts"
-import { bindSpec, mapDockerArgs, type MappedArgs } from "./docker-args.ts"
+import { bindSpec, mapDockerArgs, minCpus, type MappedArgs } from "./docker-args.ts"
+import type { DockerClient } from "../util/docker-api.ts"
 import type { DockerImage } from "./docker-image.ts"
 
 type Env = Record<string, string | undefined>
@@ -59,6 +60,21 @@ export const resolveEnvironment = (entries: DockerEnv["environment"], env: Env):
 }
 
 /** Everything about the container that does not depend on the run: checked before any run is created. */
+/**
+ * `-A cpus` beyond the daemon's CPUs is refused by the daemon only when the container starts, after the run exists:
+ * asked here, once a daemon is connected and before anything is recorded.
+ */
+export const checkDaemonLimits = async (plan: DockerPlan, client: DockerClient, signal?: AbortSignal): Promise<void> => {
+  const nanoCpus = plan.args.hostConfig.NanoCpus as number | undefined
+  if (nanoCpus === undefined) return
+  const response = await client.request("GET", "/info", { signal })
+  if (!response.ok) return void (await response.body?.cancel())
+  const cpus = ((await response.json()) as { NCPU?: number }).NCPU
+  if (typeof cpus === "number" && cpus > 0 && nanoCpus > cpus * 1e9) {
+    throw new ToolError("docker.args", `-A cpus=${nanoCpus / 1e9}: expected a number of CPUs from ${minCpus} to ${cpus}, the CPUs the Docker daemon has`)
+  }
+}
+
 export const planDocker = (input: PlanInput): DockerPlan => {
   if (!input.docker.image) {
     throw new ToolError(

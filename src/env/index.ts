@@ -27,6 +27,8 @@ export type PrepareInput = {
   signal?: AbortSignal
   env: Env
   rebuild: boolean
+  /** Stream the installers' output as `log` events (else it goes to the environment's log file only). */
+  verbose?: boolean
 }
 
 /** Everything known before building: validated spec, tools found, cache key. Cheap; throws exit-2 errors. */
@@ -157,8 +159,8 @@ export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => 
 export const leaseEnvironment = (plan: EnvPlan): Lease | null => tryLease(entryPaths(plan.recipe.root, plan.key).leases)
 
 /** Builds (or reuses) the planned environment and says how to run inside it. */
-export const buildEnvironment = async (plan: EnvPlan, input: Pick<PrepareInput, "emit" | "signal" | "env" | "rebuild">): Promise<PreparedEnv> => {
-  const { cached, manifest } = await buildOnce(plan.recipe, { emit: input.emit, signal: input.signal, rebuild: input.rebuild })
+export const buildEnvironment = async (plan: EnvPlan, input: Pick<PrepareInput, "emit" | "signal" | "env" | "rebuild" | "verbose">): Promise<PreparedEnv> => {
+  const { cached, manifest } = await buildOnce(plan.recipe, { emit: input.emit, signal: input.signal, rebuild: input.rebuild, verbose: input.verbose })
   const activation = plan.tag === "conda" ? condaActivation(manifest.prefix, input.env) : virtualenvActivation(manifest.prefix, input.env)
   input.emit({ type: "env.ready", manager: plan.manager, key: plan.key, cached })
   return { manager: plan.manager, key: plan.key, cached, prefix: manifest.prefix, python: manifest.python, tag: plan.tag, ...activation }

@@ -64,3 +64,20 @@ export const envWaitingText = (event: Of<"env.waiting">): string =>
   `waiting for ${event.pid ? `process ${event.pid}` : "another process"}, which is building environment ${event.key}`
 
 export const envProgressText = (event: Of<"env.progress">): string => `[${event.index}/${event.total}] ${event.step}`
+
+/** The live line on a terminal: a bar of the steps done, the step, and what the installer is doing in it. */
+export const envProgressLine = (event: Of<"env.progress">, width = 20): string => {
+  const filled = event.total > 0 ? Math.round((width * Math.max(0, event.index - 1)) / event.total) : 0
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${event.index}/${event.total} ${event.step}${event.detail ? `: ${event.detail}` : ""}`
+}
+
+/** `environment: …` once it is ready: the image by name for docker (its id alone says nothing to a person). */
+export const envReadyText = (event: Of<"env.ready">): string => {
+  if (event.manager === "local") return "environment: local (the system's own tools; no environment is created)"
+  const cached = event.cached ? " (cached)" : ""
+  if (event.manager === "docker" && event.image) {
+    const id = event.key?.replace(/^sha256:/, "").slice(0, 12)
+    return `environment: docker image ${event.image}${id ? ` (${id})` : ""}${cached}`
+  }
+  return `environment: ${event.manager}${event.key ? ` ${event.key}` : ""}${cached}`
+}

@@ -62,6 +62,10 @@ export type Event =
   | { type: "project.loaded"; dir: string; file: string | null; name: string | null; env: string; entry_points: string[] }
   | {
       type: "project.validated"
+      /** The project as given: its folder, or for a fetched one the URI (credentials removed); `dir` was a temporary copy. */
+      source: string
+      /** The commit read, for a Git source. */
+      commit?: string
       dir: string
       ok: boolean
       errors: number
@@ -70,6 +74,8 @@ export type Event =
     }
   | {
       type: "project.described"
+      source: string
+      commit?: string
       dir: string
       file: string | null
       name: string | null
@@ -113,14 +119,14 @@ export type Event =
   | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
   | { type: "env.creating"; manager: EnvEntry["manager"]; key: string; python: string | null; prefix: string; log: string }
   | { type: "env.waiting"; manager: EnvEntry["manager"]; key: string; pid: number | null }
-  | { type: "env.progress"; key: string; step: string; index: number; total: number }
+  | { type: "env.progress"; key: string; step: string; index: number; total: number; detail?: string }
   | { type: "env.listed"; root: string; envs: EnvEntry[] }
   | { type: "env.removed"; key: string; prefix: string; bytes: number; reason: "unused" | "all" | "incomplete" }
   | { type: "env.collected"; root: string; removed: number; bytes: number; kept: number; busy: number; unknown: number }
   | { type: "cache.listed"; home: string; kinds: CacheKindView[] }
   | { type: "cache.removed"; kind: string; id: string; path: string; bytes: number; reason: "older" | "size" | "leftover" }
   | { type: "cache.collected"; home: string; removed: number; bytes: number; kept: number; busy: number; remaining_bytes: number; skipped: string[] }
-  | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean }
+  | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean; image?: string }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }
   | { type: "run.signal"; run_id: string; signal: string; action: "forwarded" | "killed" }

@@ -2,10 +2,10 @@
 import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
 import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
-import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressText, envRemovedText, envWaitingText } from "./env-text.ts"
+import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
-type Out = { write(text: string): unknown; isTTY?: boolean }
+type Out = { write(text: string): unknown; isTTY?: boolean; columns?: number }
 
 const paint = (enabled: boolean) => (code: string, text: string) => (enabled ? `\x1b[${code}m${text}\x1b[0m` : text)
 
@@ -23,6 +23,17 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
   const c = paint(colourEnabled(stderr, env))
   const o = paint(colourEnabled(stdout, env))
   const info = (text: string) => void stderr.write(`${c("2", "mlproject:")} ${text}\n`)
+  // The one progress line a terminal shows, redrawn in place; cut to the terminal's width, as a wrapped line cannot be.
+  let live: string | null = null
+  const showLive = (text: string) => {
+    const room = Math.max(20, (stderr.columns || 80) - "mlproject: ".length - 1)
+    live = text.length > room ? `${text.slice(0, room - 1)}…` : text
+    stderr.write(`\r${c("2", "mlproject:")} ${live}\x1b[K`)
+  }
+  const clearLive = () => {
+    if (live !== null) stderr.write("\r\x1b[K")
+    live = null
+  }
   const diagnostic = (d: Diagnostic, out: Out, p: typeof c) => {
     const label = d.severity === "error" ? p("31", "error") : p("33", "warning")
     out.write(`${where(d)}${label}: ${d.message}\n`)
@@ -45,10 +56,18 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "project.validated": (e) => {
       for (const d of e.diagnostics) diagnostic(d, stdout, o)
       const counts = `${e.errors} error${e.errors === 1 ? "" : "s"}, ${e.warnings} warning${e.warnings === 1 ? "" : "s"}`
-      stdout.write(e.ok ? `${o("32", "valid")}: ${e.dir} (${counts})\n` : `${o("31", "invalid")}: ${e.dir} (${counts})\n`)
+      const named = `${e.source}${e.commit ? ` at ${e.commit.slice(0, 12)}` : ""}`
+      stdout.write(e.ok ? `${o("32", "valid")}: ${named} (${counts})\n` : `${o("31", "invalid")}: ${named} (${counts})\n`)
     },
     "project.described": (e) => {
-      const lines = [`name:        ${e.name ?? "(none)"}`, `directory:   ${e.dir}`, `file:        ${e.file ?? "(none: folder conventions)"}`]
+      // A fetched project was read from a temporary copy that is gone by now: it is named by its URI and commit.
+      const fetched = e.source !== e.dir
+      const file = e.file === null ? "(none: folder conventions)" : fetched && e.file.startsWith(`${e.dir}/`) ? e.file.slice(e.dir.length + 1) : e.file
+      const lines = [
+        `name:        ${e.name ?? "(none)"}`,
+        fetched ? `source:      ${e.source}${e.commit ? ` at ${e.commit}` : ""}` : `directory:   ${e.dir}`,
+        `file:        ${file}`,
+      ]
       const envText = e.env.image ? `docker (image ${e.env.image})` : e.env.file ? `${e.env.kind} (${e.env.file})` : e.env.kind
       lines.push(`environment: ${envText}`, "entry points:")
       if (e.entry_points.length === 0) lines.push("  (none declared: any .py, .sh or .R file can be run with -e FILE)")
@@ -81,7 +100,7 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "fetch.progress": (e) => {
       if (!stderr.isTTY) return
       const amount = e.total ? ` ${e.done ?? 0}/${e.total}` : e.done !== null ? ` ${e.done}` : ""
-      stderr.write(`\r${c("2", "mlproject:")} ${e.phase}${amount}\x1b[K`)
+      showLive(`${e.phase}${amount}`)
     },
     "fetch.done": (e) => {
       if (stderr.isTTY) stderr.write("\r\x1b[K")
@@ -93,7 +112,7 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       const total = e.total ? `/${bytes(e.total)} ${Math.floor((100 * e.done) / e.total)}%` : ""
       const rate = e.rate ? ` ${bytes(e.rate)}/s` : ""
       const eta = e.eta_s !== null ? ` ETA ${Math.ceil(e.eta_s)} s` : ""
-      stderr.write(`\r${c("2", "mlproject:")} ${e.task} ${bytes(e.done)}${total}${rate}${eta}\x1b[K`)
+      showLive(`${e.task} ${bytes(e.done)}${total}${rate}${eta}`)
     },
     "download.done": (e) => {
       if (stderr.isTTY) stderr.write("\r\x1b[K")
@@ -112,19 +131,15 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "image.build.done": (e) => info(e.cached ? `using ${e.image} (project unchanged, no build)` : `built ${e.image} in ${seconds(e.ms)}`),
     "env.creating": (e) => info(envCreatingText(e)),
     "env.waiting": (e) => info(envWaitingText(e)),
-    "env.progress": (e) => info(envProgressText(e)),
+    // A terminal gets one live line (steps and what the installer does); a log file gets each step once.
+    "env.progress": (e) => (stderr.isTTY ? showLive(envProgressLine(e)) : e.detail === undefined ? info(envProgressText(e)) : undefined),
     "env.listed": (e) => void stdout.write(envListedText(e)),
     "env.removed": (e) => void stdout.write(`${envRemovedText(e)}\n`),
     "env.collected": (e) => void stdout.write(`${envCollectedText(e)}\n`),
     "cache.listed": (e) => void stdout.write(cacheListedText(e)),
     "cache.removed": (e) => void stdout.write(`${cacheRemovedText(e)}\n`),
     "cache.collected": (e) => void stdout.write(`${cacheCollectedText(e)}\n`),
-    "env.ready": (e) =>
-      info(
-        e.manager === "local"
-          ? "environment: local (the system's own tools; no environment is created)"
-          : `environment: ${e.manager}${e.key ? ` ${e.key}` : ""}${e.cached ? " (cached)" : ""}`,
-      ),
+    "env.ready": (e) => info(envReadyText(e)),
     "run.started": (e) => info(`running in ${e.cwd}: ${e.command}`),
     log: (e) => void (e.stream === "stdout" ? stdout : stderr).write(`${e.line}\n`),
     "run.signal": (e) => info(`${e.signal}: ${e.action === "forwarded" ? "stopping the run" : "the run did not stop in time; killed"}`),
@@ -163,6 +178,18 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       else info(`${c("31", "not recorded")}: run ${e.run_id} is still RUNNING in ${trackingPlace(e.tracking_uri)} (experiment ${e.experiment_id})`)
     },
   }
-  // Control bytes from outside are shown, never obeyed; the entry point's own output passes through byte for byte.
-  return (event) => (renderers[event.type] as (e: Event) => void)(event.type === "log" ? event : visibleEvent(event))
+  return (incoming) => {
+    // Control bytes from outside are shown, never obeyed; the entry point's own output passes through byte for byte.
+    const event = incoming.type === "log" ? incoming : visibleEvent(incoming)
+    const render = () => (renderers[event.type] as (e: Event) => void)(event)
+    if (live === null || liveEvents.has(event.type)) return render()
+    // Output that passes by (a warning, a line of a build) goes above the progress line, which then comes back.
+    const kept = passingEvents.has(event.type) ? live : null
+    clearLive()
+    render()
+    if (kept !== null) showLive(kept)
+  }
 }
+
+const liveEvents = new Set<Event["type"]>(["fetch.progress", "progress", "env.progress"])
+const passingEvents = new Set<Event["type"]>(["log", "warning", "image.build.output"])

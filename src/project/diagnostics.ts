@@ -59,20 +59,5 @@ export const describeNode = (node: YNode): string => describeValue(toPython(node
 export const unknownEntries = (map: MapNode, known: readonly string[]): YEntry[] =>
   map.entries.filter((e) => !(e.key.kind === "scalar" && typeof e.key.value === "string" && known.includes(e.key.value)))
 
-/** Levenshtein distance ≤ 2 against the known keys, for "did you mean" hints. */
-export const closest = (word: string, known: readonly string[]): string | undefined => {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0] as number
-      row[0] = i
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j] as number
-        row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
-        diagonal = above
-      }
-    }
-    return row[b.length] as number
-  }
-  return known.find((k) => distance(word.toLowerCase(), k) <= 2)
-}
+// "Did you mean" hints use the one shared suggestion rule.
+export { closest } from "../util/closest.ts"

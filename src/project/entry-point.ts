@@ -1,6 +1,8 @@
 // Picks the entry point to run: a declared one, or a .py/.sh/.R file of the project run as a script.
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { closest } from "../util/closest.ts"
 import { extensionOf } from "./python-url.ts"
 import { stringRepr } from "./python-str.ts"
 import { shellQuote } from "./shell-quote.ts"
@@ -14,10 +16,12 @@ const scriptCommands = new Map<string, (quoted: string, env: Record<string, stri
 
 const declaredList = (project: Project) => `[${project.entry_points.map((ep) => stringRepr(ep.name)).join(", ")}]`
 
-const declaredHint = (project: Project) =>
-  project.entry_points.length
-    ? `declared entry points: ${project.entry_points.map((ep) => ep.name).join(", ")}`
-    : "this project declares no entry points: pass a .py, .sh or .R file of the project with -e"
+const declaredHint = (project: Project, asked?: string) => {
+  const names = project.entry_points.map((ep) => ep.name)
+  if (names.length === 0) return "this project declares no entry points: pass a .py, .sh or .R file of the project with -e"
+  const near = asked === undefined ? undefined : closest(asked, names)
+  return `${near ? `did you mean -e ${near}? ` : ""}declared entry points: ${names.join(", ")}`
+}
 
 const usable = (ep: EntryPoint): EntryPoint => {
   const [first, ...rest] = ep.problems
@@ -37,7 +41,16 @@ const sparkJobEntryPoint = (project: Project, name: string): EntryPoint => {
   }
   const declared = project.entry_points.find((ep) => ep.name === name)
   if (declared) return usable(declared)
-  throw new ToolError("entry_point.not_found", `The entry point '${name}' is not defined in the Databricks spark job MLproject file.`, { hint: declaredHint(project) })
+  throw new ToolError("entry_point.not_found", `The entry point '${name}' is not defined in the Databricks spark job MLproject file.`, { hint: declaredHint(project, name) })
+}
+
+/** The files of a folder, for a "did you mean" on a mistyped script name (none when it cannot be listed). */
+const siblings = (dir: string): string[] => {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
 }
 
 /**
@@ -54,13 +67,14 @@ export const entryPointFor = (project: Project, name: string, env: Record<string
     throw new ToolError(
       "entry_point.not_found",
       `Could not find ${name} among entry points ${declaredList(project)} or interpret ${name} as a runnable script. Supported script file extensions: ['.py', '.sh', '.R']`,
-      { hint: declaredHint(project) },
+      { hint: declaredHint(project, name) },
     )
   }
   const file = name.startsWith("/") ? name : `${project.dir}/${name}`
   if (!existsSync(file)) {
+    const near = closest(basename(name), siblings(dirname(file)))
     throw new ToolError("entry_point.not_found", `script entry point ${name} does not exist in the project folder ${project.dir}`, {
-      hint: `${declaredHint(project)}; a script path is relative to the project folder`,
+      hint: `${near ? `did you mean -e ${join(dirname(name), near)}? ` : ""}${declaredHint(project)}; a script path is relative to the project folder`,
     })
   }
   return { name, command: command(shellQuote(name), env), parameters: [], script: true, problems: [] }

@@ -1,5 +1,5 @@
 // Declared entry points: command, parameters and placeholders, with problems confined to the entry point.
-import { describeNode, entryOf, isNull, isString, keyText, locationOf, unknownEntries, type MapNode, type Report } from "./diagnostics.ts"
+import { closest, describeNode, entryOf, isNull, isString, keyText, locationOf, unknownEntries, type MapNode, type Report } from "./diagnostics.ts"
 import { parameterFrom } from "./parameter-spec.ts"
 import { parseTemplate, templateHint } from "./template.ts"
 import type { EntryPoint, ParameterSpec } from "./types.ts"
@@ -74,6 +74,11 @@ const parametersOf = (name: string, entry: YEntry | undefined, report: Report): 
   return node.entries.map((entry) => parameterFrom(entry, report, name)).filter((p) => p !== null)
 }
 
+const entryKeyHint = (key: string): string => {
+  const near = closest(key, ["command", "parameters"])
+  return near ? `did you mean '${near}'? An entry point takes command and parameters` : "an entry point takes command and parameters"
+}
+
 /** One declared entry point; its own problems only make that entry point unusable. */
 const entryPointFrom = (key: YNode, node: YNode, report: Report, name: string, strayCommand: YNode | undefined): EntryPoint => {
   const location = locationOf(report.file, key.pos)
@@ -87,7 +92,7 @@ const entryPointFrom = (key: YNode, node: YNode, report: Report, name: string, s
     return { name, command: "", parameters: [], script: false, location, problems: report.list.slice(start) }
   }
   for (const extra of unknownEntries(node, ["command", "parameters"])) {
-    report.warn("entry_point.unknown_key", `unknown key '${keyText(extra)}' in entry point '${name}': MLflow ignores it`, extra.key.pos, "an entry point takes command and parameters", name)
+    report.warn("entry_point.unknown_key", `unknown key '${keyText(extra)}' in entry point '${name}': MLflow ignores it`, extra.key.pos, entryKeyHint(keyText(extra)), name)
   }
   const command = entryOf(node, "command")?.value
   commandProblem(name, entryOf(node, "command"), key.pos, strayCommand, report)

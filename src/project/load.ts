@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs"
 import { resolve } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
 import { sparkJobFrom } from "./databricks.ts"
-import { describeNode, entryOf, isNull, isString, keyText, reportFor, unknownEntries, type Report } from "./diagnostics.ts"
+import { closest, describeNode, entryOf, isNull, isString, keyText, reportFor, unknownEntries, type Report } from "./diagnostics.ts"
 import { entryPointsFrom } from "./entry-points.ts"
 import { conventionEnv, envKeys, projectEnv } from "./env.ts"
 import { linkTarget, locateMLproject } from "./locate.ts"
@@ -13,8 +13,11 @@ import { readYaml, toPython, type YNode } from "./yaml.ts"
 
 const topLevelKeys = ["name", "entry_points", ...envKeys, "databricks_spark_job"]
 
-const unknownKeyHint = (key: string): string =>
-  key === "env_manager" ? "MLflow ignores it: pass --env-manager on the command line instead" : `known keys: ${topLevelKeys.join(", ")}`
+const unknownKeyHint = (key: string): string => {
+  if (key === "env_manager") return "MLflow ignores it: pass --env-manager on the command line instead"
+  const near = closest(key, topLevelKeys)
+  return `${near ? `did you mean '${near}'? ` : ""}known keys: ${topLevelKeys.join(", ")}`
+}
 
 const nameOf = (root: Extract<YNode, { kind: "map" }>, report: Report): string | null => {
   const node = entryOf(root, "name")?.value

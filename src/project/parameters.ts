@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
 import { ToolError } from "../errors.ts"
+import { closest } from "../util/closest.ts"
 import { isUri, localPathOf } from "./python-url.ts"
 import { shellQuote } from "./shell-quote.ts"
 import { parseTemplate, renderTemplate, templateHint } from "./template.ts"
@@ -83,12 +84,13 @@ export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, 
   checkGiven(given)
   const user = new Map(given)
   const missing = entryPoint.parameters.filter((p) => p.default === null && !user.has(p.name)).map((p) => p.name)
+  const declared = new Set(entryPoint.parameters.map((p) => p.name))
   if (missing.length) {
+    const typo = given.map(([name]) => name).filter((name) => !declared.has(name)).map((name) => [name, closest(name, missing)] as const).find(([, near]) => near)
     throw new ToolError("param.missing", `No value given for missing parameters: ${missing.map((n) => `'${n}'`).join(", ")}`, {
-      hint: `pass ${missing.length > 1 ? "them" : "it"} with ${missing.map((n) => `-P ${n}=…`).join(" ")}`,
+      hint: `${typo ? `did you mean -P ${typo[1]}=… (you gave -P ${typo[0]}=…)? ` : ""}pass ${missing.length > 1 ? "them" : "it"} with ${missing.map((n) => `-P ${n}=…`).join(" ")}`,
     })
   }
-  const declared = new Set(entryPoint.parameters.map((p) => p.name))
   const warnings: Diagnostic[] = []
   const parameters: ResolvedParameter[] = entryPoint.parameters.map((spec) => {
     const fromUser = user.has(spec.name)
@@ -103,13 +105,16 @@ export const resolveParameters = (entryPoint: EntryPoint, given: Array<[string, 
         hint: entryPoint.parameters.length ? `declared parameters: ${[...declared].join(", ")}` : "this entry point declares no parameters",
       })
     }
-    const lookalike = entryPoint.parameters.find((p) => p.name.toLowerCase() === name.toLowerCase())
+    // MLflow passes an undeclared name on silently; a near miss of a declared one is almost always a typo.
+    const lookalike = closest(name, declared)
     if (lookalike) {
+      const sameLetters = lookalike.toLowerCase() === name.toLowerCase()
+      const kept = user.has(lookalike) ? "" : ` and '${lookalike}' keeps its default`
       warnings.push({
         severity: "warning",
         code: "param.undeclared",
-        message: `parameter '${name}' is not declared (names are case-sensitive); it is passed as --${name} and '${lookalike.name}' keeps its default`,
-        hint: `did you mean -P ${lookalike.name}=…?`,
+        message: `parameter '${name}' is not declared by entry point '${entryPoint.name}'${sameLetters ? " (names are case-sensitive)" : ""}; it is passed as --${name}${kept}`,
+        hint: `did you mean -P ${lookalike}=…?`,
       })
     }
     parameters.push({ name, type: "string", declared: false, value, logged: value, source: "user" })

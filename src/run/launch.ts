@@ -45,7 +45,7 @@ const launchDocker = async (target: LaunchTarget, context: RunContext, onStarted
     exclude,
   )
   await store.logBatch(info.run_id, { tags: imageTags(image) }, { signal: context.interrupt })
-  context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached })
+  context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached, image: image.uri })
   const spec = containerSpec(docker.plan, {
     image,
     command: plan.parameters.command,
@@ -74,7 +74,7 @@ const launchLocal = async (target: LaunchTarget, context: RunContext, onStarted:
   using _lease = plan.env && environments ? environments[0].leaseEnvironment(plan.env) : null
   const prepared =
     plan.env && environments
-      ? await environments[0].buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv })
+      ? await environments[0].buildEnvironment(plan.env, { emit: context.emit, signal: context.interrupt, env: context.env, rebuild: plan.request.rebuildEnv, verbose: plan.request.verbose })
       : null
   const activation = environments?.[1]
   if (!prepared) context.emit({ type: "env.ready", manager: "local", key: null, cached: false })

@@ -1,5 +1,8 @@
 // Turns a RunRequest into a complete, validated plan before anything is created: project, command, environment.
+import { readFileSync } from "node:fs"
+import { extname, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
+import { closest } from "../util/closest.ts"
 import { warningFrom, type Emit } from "../events/event.ts"
 import { loadProjectCached } from "../project/load-cached.ts"
 import { entryPointFor } from "../project/entry-point.ts"
@@ -40,7 +43,8 @@ const managers = ["local", "virtualenv", "uv", "conda"] as const
 /** MLflow's automatic choice and explicit-choice rules (reference §1). */
 export const chooseEnvManager = (project: Project, requested: string | undefined): EnvManager => {
   if (requested !== undefined && !(managers as readonly string[]).includes(requested)) {
-    throw new ToolError("usage", `Invalid value for \`env_manager\`: ${requested}. Must be one of ['local', 'virtualenv', 'uv', 'conda']`)
+    const near = closest(requested, managers)
+    throw new ToolError("usage", `Invalid value for \`env_manager\`: ${requested}. Must be one of ['local', 'virtualenv', 'uv', 'conda']`, near ? { hint: `did you mean --env-manager ${near}?` } : undefined)
   }
   if (project.env.kind === "docker") return "docker"
   if (project.env.kind === "python_env" && requested === "conda") {
@@ -56,18 +60,41 @@ export const chooseEnvManager = (project: Project, requested: string | undefined
   return "local"
 }
 
-const rejectUnsupportedFlags = (request: RunRequest) => {
-  if (request.backend !== "local") {
-    throw notYet(`backend '${request.backend}'`, "run with the local backend (-b local, the default)")
+/** `-c`: a `.json` file or inline JSON, read as `mlflow run` reads it. */
+const readBackendConfig = (raw: string, cwd: string): unknown => {
+  let text = raw
+  if (extname(raw) === ".json") {
+    try {
+      text = readFileSync(resolve(cwd, raw), "utf8")
+    } catch (error) {
+      throw new ToolError("usage", `--backend-config ${raw}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+    }
   }
-  if (request.backendConfig !== undefined) throw notYet("--backend-config", "the local backend takes no configuration: drop -c")
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ToolError("usage", `Invalid backend config JSON. Parse error: ${(error as Error).message.replace(/^JSON Parse error: /, "")}`, { hint: "give inline JSON (-c '{}') or a file ending in .json" })
+  }
+}
+
+const isEmptyObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
+
+const rejectUnsupportedFlags = (request: RunRequest, cwd: string) => {
+  if (request.backend !== "local") {
+    const typo = closest(request.backend, ["local"]) !== undefined
+    throw notYet(`backend '${request.backend}'`, `${typo ? "did you mean -b local? " : ""}run with the local backend (-b local, the default)`)
+  }
+  // An empty configuration is what MLflow accepts for the local backend; anything in it would be silently ignored.
+  if (request.backendConfig !== undefined && !isEmptyObject(readBackendConfig(request.backendConfig, cwd))) {
+    throw notYet("a non-empty --backend-config", "the local backend takes no configuration: drop -c (or give -c '{}')")
+  }
 }
 
 export const planRun = async (
   request: RunRequest,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
-  rejectUnsupportedFlags(request)
+  rejectUnsupportedFlags(request, context.cwd)
   const trackingUri = resolveTrackingUri(context.env, context.cwd)
   const source = await resolveSource({
     uri: request.uri,
@@ -119,7 +146,7 @@ const planProject = async (
   const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
   if (project.env.kind === "docker") {
     // Docker and python environment code is loaded only by the projects that need it: a plain run starts faster.
-    const [{ codeDir, planDocker, shellCommand }, { connectDocker }] = await Promise.all([import("../env/docker.ts"), import("../util/docker-api.ts")])
+    const [{ checkDaemonLimits, codeDir, planDocker, shellCommand }, { connectDocker }] = await Promise.all([import("../env/docker.ts"), import("../util/docker-api.ts")])
     const dockerPlan = planDocker({
       docker: project.env.docker,
       projectDir: project.dir,
@@ -131,6 +158,7 @@ const planProject = async (
     })
     // Connecting here makes an unreachable daemon fail before any run is recorded.
     const client = request.dryRun ? null : await connectDocker(context.env, context.signal)
+    if (client) await checkDaemonLimits(dockerPlan, client, context.signal)
     return { ...base, argv: shellCommand(parameters.command), cwd: codeDir, docker: { plan: dockerPlan, client } }
   }
   if (request.dockerArgs.length > 0 || request.buildImage) {

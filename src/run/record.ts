@@ -60,6 +60,22 @@ export const resolveExperiment = async (store: Store, request: RunRequest, conte
   return "0"
 }
 
+/**
+ * A continued run keeps the params it logged (they are not logged again: the store would refuse a changed value, as
+ * MLflow's log_param does later). When this run's values differ, the program gets values its run does not show: said.
+ */
+const warnChangedParams = (plan: RunPlan, logged: Record<string, string>, context: RunContext): void => {
+  const changed = plan.parameters.parameters.filter((p) => logged[p.name] !== undefined && logged[p.name] !== p.logged)
+  if (changed.length === 0) return
+  const list = changed.map((p) => `${p.name} (logged ${JSON.stringify(logged[p.name])}, now ${JSON.stringify(p.logged)}${p.source === "default" ? " by default" : ""})`)
+  context.emit({
+    type: "warning",
+    code: "run.params_differ",
+    message: `run ${plan.request.runId} keeps the params it logged, which differ from this run's: ${list.join(", ")}`,
+    hint: "the entry point receives the new values but the run shows the old ones; pass the logged values with -P, or start a new run without --run-id",
+  })
+}
+
 /** The run continued with --run-id (checked, set RUNNING) or a new one with MLflow's PROJECT tags; no params yet. */
 export const openRun = async (
   store: Store,
@@ -74,6 +90,7 @@ export const openRun = async (
     if (existing.info.lifecycle_stage !== "active") {
       throw new ToolError("run.deleted", `run ${request.runId} is deleted and cannot be continued`)
     }
+    warnChangedParams(plan, existing.data.params, context)
     await store.updateRun(request.runId, { status: "RUNNING" }, call)
     return { info: existing.info, resumed: true }
   }

@@ -24,4 +24,6 @@ export type RunRequest = {
   fetcher: "auto" | "git" | "tarball"
   /** How long an interrupted entry point may take to stop before it is killed. */
   graceMs: number
+  /** Stream the environment installers' output as `log` events (else it goes to the environment's log file only). */
+  verbose: boolean
 }

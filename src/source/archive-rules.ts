@@ -15,15 +15,20 @@ export type Limits = { maxBytes: number; maxEntries: number }
 
 const defaults: Limits = { maxBytes: 2 * 1024 ** 3, maxEntries: 100_000 }
 
-const positive = (raw: string | undefined, fallback: number): number => {
+// A limit that cannot be read is an error, not the default in silence: the user meant some other limit. Counts are
+// compared exactly, so they stop at 2^53.
+const positive = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === "") return fallback
   const value = Number(raw)
-  return raw !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback
+  if (Number.isSafeInteger(value) && value > 0) return value
+  throw new ToolError("http.config.invalid", `${name}=${raw}: expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`, { hint: `unset ${name} to use the default`, exitCode: 2 })
 }
 
 /** MLPROJECT_ARCHIVE_MAX_BYTES / MLPROJECT_ARCHIVE_MAX_ENTRIES override the defaults (2 GiB, 100,000 entries). */
 export const limitsFrom = (env: Record<string, string | undefined>): Limits => ({
-  maxBytes: positive(env.MLPROJECT_ARCHIVE_MAX_BYTES, defaults.maxBytes),
-  maxEntries: positive(env.MLPROJECT_ARCHIVE_MAX_ENTRIES, defaults.maxEntries),
+  maxBytes: positive(env, "MLPROJECT_ARCHIVE_MAX_BYTES", defaults.maxBytes),
+  maxEntries: positive(env, "MLPROJECT_ARCHIVE_MAX_ENTRIES", defaults.maxEntries),
 })
 
 export const unsafe = (name: string, detail: string): ToolError =>

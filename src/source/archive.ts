@@ -15,15 +15,32 @@ const sha256File = async (file: string): Promise<string> => {
   return hash.digest("hex")
 }
 
+/** The first bytes: enough for the zip and gzip signatures and tar's `ustar` at offset 257. */
 const magic = (file: string): Buffer => {
   const fd = openSync(file, "r")
   try {
-    const head = Buffer.alloc(4)
-    const read = readSync(fd, head, 0, 4, 0)
+    const head = Buffer.alloc(262)
+    const read = readSync(fd, head, 0, head.length, 0)
     return head.subarray(0, read)
   } finally {
     closeSync(fd)
   }
+}
+
+const isGzip = (head: Buffer) => head[0] === 0x1f && head[1] === 0x8b
+const isTar = (head: Buffer) => head.subarray(257, 262).toString("latin1") === "ustar"
+
+/**
+ * A file named `.zip` that is neither zip nor tar inside is reported as the zip it claims to be: "not a readable tar
+ * archive" about a .zip sends people the wrong way.
+ */
+const notAZip = (name: string, head: Buffer): ToolError | null => {
+  if (!/\.zip$/i.test(name.split(/[?#]/)[0] as string) || isGzip(head) || isTar(head)) return null
+  const text = head.toString("latin1").trimStart()
+  const detail = head.length === 0 ? "the file is empty" : /^<(!doctype|html|\?xml)/i.test(text) ? "it is an HTML or XML page, not a zip" : "it does not start with a zip signature (PK)"
+  return new ToolError("source.archive.invalid", `${name} is not a readable zip archive: ${detail}`, {
+    hint: "check that the file is a complete .zip (a failed download is often an HTML error page)",
+  })
 }
 
 /** Extracts by content (not by name): zip, or tar with or without gzip. Nothing is left in `dest` on failure. */
@@ -33,6 +50,8 @@ export const extractArchive = async (file: string, dest: string, name: string, e
   try {
     const head = magic(file)
     const isZip = head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5)
+    const mislabelled = isZip ? null : notAZip(name, head)
+    if (mislabelled) throw mislabelled
     // Loaded on use: node-tar is not needed to start every other command.
     const extract = isZip ? (await import("./zip.ts")).extractZip : (await import("./tar.ts")).extractTar
     await extract(file, dest, name, limits, report)
@@ -63,6 +82,8 @@ export const buildArchiveEntry = async (tmp: string, file: string, id: string, n
 
 export const fetchArchive: Fetcher = async (target, request) => {
   const env = request.env ?? process.env
+  // Unusable limits fail before anything is downloaded.
+  limitsFrom(env)
   const report = reporter(request.emit, target.name, "archive")
   const projects = projectsDir(env)
   let file = target.path

@@ -2,6 +2,7 @@
 import { ToolError } from "../errors.ts"
 import { start, tryOutput } from "../util/exec.ts"
 import { formatSeconds, httpLimits, limitVariables } from "../util/http-limits.ts"
+import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { parseGitProgress, type Reporter } from "./progress.ts"
 import { redactText, redactUrl } from "../util/redact.ts"
 import { gitAuth, hasHelperFor, userOnlyConfig, type GitAuth } from "./git-credentials.ts"
@@ -92,11 +93,10 @@ const defaultGitIdleMs = 300_000
 const gitIdleMs = (env: Record<string, string | undefined>): number => {
   const raw = env[gitIdleVariable]
   if (raw === undefined || raw.trim() === "") return defaultGitIdleMs
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0) {
-    throw new ToolError("http.config.invalid", `${gitIdleVariable}=${raw}: expected seconds, 0 or more (0: no limit)`, { exitCode: 2 })
-  }
-  return Math.round(value * 1000)
+  // A timer: past setTimeout's range it would stop every git at once.
+  const ms = timerMs(Number(raw))
+  if (ms === null) throw new ToolError("http.config.invalid", `${gitIdleVariable}=${raw}: expected seconds from 0 (no limit) to ${timerLimitText}`, { exitCode: 2 })
+  return ms
 }
 
 const transports = new WeakMap<GitSession, Promise<Record<string, string>>>()
@@ -179,6 +179,19 @@ const firstLine = (stderr: string) =>
     .find((line) => /^(fatal|error):/.test(line))
     ?.replace(/^(fatal|error):\s*/, "") ?? stderr.split("\n").at(-1) ?? ""
 
+// Why a connection failed, as the system said it; git's own first line often leaves it out ("unable to connect to
+// host:", "Could not read from remote repository.") and puts it on another line (`errno=Connection refused`, ssh's).
+const reasons = /Connection refused|Could not resolve (?:host|hostname|proxy)[^\n]*|Name or service not known|Temporary failure in name resolution|Network is unreachable|No route to host|Connection timed out|Operation timed out|Connection reset by peer/i
+
+const withReason = (detail: string, stderr: string): string => {
+  if (reasons.test(detail)) return detail
+  const line = stderr.split("\n").find((l) => reasons.test(l))
+  if (!line) return detail
+  // `host[0: 1.2.3.4]: errno=Connection refused` says it best as its last part; ssh's line is whole sentence.
+  const reason = /errno=(.+)$/.exec(line)?.[1] ?? line.replace(/^(fatal|error):\s*/, "")
+  return `${detail.replace(/[\s:.]+$/, "")}: ${reason.trim()}`
+}
+
 /** Failures that no retry with another strategy can fix: bad credentials, no such repository, no network. */
 export const hardFailure = (s: GitSession, stderr: string): ToolError | null => {
   const detail = firstLine(stderr)
@@ -198,8 +211,8 @@ export const hardFailure = (s: GitSession, stderr: string): ToolError | null => 
       hint: "put a token in the URL (https://user:TOKEN@host/…, never logged), set GITHUB_TOKEN for GitHub, or set up a git credential helper or ssh-agent",
     })
   }
-  if (/Could not resolve (host|proxy)|Connection refused|Failed to connect|unable to connect|timed out|Network is unreachable|No route to host|Connection reset|early EOF|hung up unexpectedly/i.test(stderr)) {
-    return new ToolError("source.git.unreachable", `cannot reach git repo ${s.name}: ${detail}`, {
+  if (/Could not resolve (host|proxy)|unable to look up|Name or service not known|Connection refused|Failed to connect|unable to connect|timed out|Network is unreachable|No route to host|Connection reset|early EOF|hung up unexpectedly/i.test(stderr)) {
+    return new ToolError("source.git.unreachable", `cannot reach git repo ${s.name}: ${withReason(detail, stderr)}`, {
       exitCode: 1,
       hint: "check the host name, your network and proxy settings (HTTPS_PROXY), then run again",
     })

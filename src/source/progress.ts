@@ -11,15 +11,17 @@ const intervalMs = 200
 
 export const reporter = (emit: Emit, source: string, kind: string): Reporter => {
   const started = performance.now()
-  let lastPhase = ""
+  let last: { phase: string; done: number | null; total: number | null } | null = null
   let lastAt = 0
   emit({ type: "fetch.started", source, kind })
   return {
     progress(phase, done = null, total = null) {
       const now = performance.now()
       const finished = done !== null && total !== null && done >= total
-      if (phase === lastPhase && !finished && now - lastAt < intervalMs) return
-      lastPhase = phase
+      // Git repeats its last line ("100% (n/n), done."), waits report each poll: an unchanged state says nothing new.
+      if (last !== null && last.phase === phase && last.done === done && last.total === total) return
+      if (last?.phase === phase && !finished && now - lastAt < intervalMs) return
+      last = { phase, done, total }
       lastAt = now
       emit({ type: "fetch.progress", source, phase, done, total })
     },

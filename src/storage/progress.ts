@@ -16,9 +16,13 @@ const windowMs = 3000
 export const progressFor = (emit: Emit | undefined, task: string, total: number | null, initial = 0, now = () => performance.now()): Progress => {
   let done = initial
   let lastEmit = -Infinity
+  // What the last event said: a report with the same count (a finish right after one, an empty chunk) is not sent.
+  let lastDone: number | null = null
   // Samples over the last few seconds give a rate that follows changes without jumping on every chunk.
   const samples: Array<[number, number]> = [[now(), initial]]
   const report = (at: number) => {
+    if (done === lastDone) return
+    lastDone = done
     samples.push([at, done])
     while (samples.length > 2 && (samples[0] as [number, number])[0] < at - windowMs) samples.shift()
     const [t0, d0] = samples[0] as [number, number]

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs"
 import { ToolError } from "../errors.ts"
 import type { TlsOptions } from "../util/http.ts"
 import { httpLimits, type HttpLimits } from "../util/http-limits.ts"
+import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { version } from "../version.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -62,8 +63,9 @@ export const httpSettings = (env: Env) => {
     Number.isInteger(n) && n >= 0 && n < 10 ? null : "expected a whole number from 0 to 9",
   )
   const factor = envNumber(env, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2, (n) => (n >= 0 && n < 120 ? null : "expected seconds from 0 to under 120"))
-  const jitter = envNumber(env, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1, (n) => (n >= 0 ? null : "expected seconds, 0 or more"))
-  const timeout = envNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120, (n) => (n > 0 ? null : "expected seconds, more than 0"))
+  // Both become timers, which past setTimeout's range would fire at once.
+  const jitter = envNumber(env, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1, (n) => (timerMs(n) !== null ? null : `expected seconds from 0 to ${timerLimitText}`))
+  const timeout = envNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120, (n) => (n > 0 && timerMs(n) !== null ? null : `expected seconds, more than 0 and at most ${timerLimitText}`))
   return {
     maxRetries,
     backoffFactorMs: factor * 1000,

@@ -1,5 +1,6 @@
 // The limits every HTTP exchange runs under (time to an answer, silence, trickle, size) and the variables that set them.
 import { ToolError } from "../errors.ts"
+import { timerLimitText, timerMs } from "./ranges.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -45,18 +46,22 @@ const number = (env: Env, name: string, check: (n: number) => boolean, expected:
   throw new ToolError("http.config.invalid", `${name}=${raw}: expected ${expected}`, { hint: `unset ${name} to use the default`, exitCode: 2 })
 }
 
+// Each of these ends up as a timer: past setTimeout's range it would fire at once instead of never.
 const seconds = (env: Env, name: string, fallbackMs: number): number => {
-  const value = number(env, name, (n) => n > 0, "seconds, more than 0 (fractions allowed)")
+  const value = number(env, name, (n) => n > 0 && timerMs(n) !== null, `seconds, more than 0 and at most ${timerLimitText}; fractions allowed`)
   return value === undefined ? fallbackMs : Math.round(value * 1000)
 }
 
-const bytes = (env: Env, name: string): number | undefined => number(env, name, (n) => Number.isInteger(n) && n > 0, "a whole number of bytes, more than 0")
+// Byte counts are compared exactly: past 2^53 a number no longer holds every whole value.
+const bytes = (env: Env, name: string): number | undefined =>
+  number(env, name, (n) => Number.isSafeInteger(n) && n > 0, `a whole number of bytes, from 1 to ${Number.MAX_SAFE_INTEGER}`)
 
 /** The limits from the environment; an unusable value is an input error naming the variable. */
 export const httpLimits = (env: Env): HttpLimits => ({
   connectTimeoutMs: seconds(env, limitVariables.connectTimeoutMs, defaultLimits.connectTimeoutMs),
   idleTimeoutMs: seconds(env, limitVariables.idleTimeoutMs, defaultLimits.idleTimeoutMs),
-  lowSpeedBytes: number(env, limitVariables.lowSpeedBytes, (n) => n >= 0, "bytes per second, 0 or more (0: no check)") ?? defaultLimits.lowSpeedBytes,
+  lowSpeedBytes:
+    number(env, limitVariables.lowSpeedBytes, (n) => n >= 0 && n <= Number.MAX_SAFE_INTEGER, `bytes per second, from 0 (no check) to ${Number.MAX_SAFE_INTEGER}`) ?? defaultLimits.lowSpeedBytes,
   lowSpeedTimeMs: seconds(env, limitVariables.lowSpeedTimeMs, defaultLimits.lowSpeedTimeMs),
   maxResponseBytes: bytes(env, limitVariables.maxResponseBytes) ?? defaultLimits.maxResponseBytes,
   maxDownloadBytes: bytes(env, limitVariables.maxDownloadBytes) ?? defaultLimits.maxDownloadBytes,

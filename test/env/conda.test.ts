@@ -28,9 +28,9 @@ const condaHome = (names: string[] = ["conda"]) => {
   return { home, log, calls }
 }
 
-const prepare = (project: PrepareInput["project"], env: PrepareInput["env"], rebuild = false) => {
+const prepare = (project: PrepareInput["project"], env: PrepareInput["env"], options: { rebuild?: boolean; verbose?: boolean } = {}) => {
   const rec = recorder()
-  return { rec, result: prepareEnvironment({ project, manager: "conda", emit: rec.emit, env, rebuild }) }
+  return { rec, result: prepareEnvironment({ project, manager: "conda", emit: rec.emit, env, rebuild: options.rebuild ?? false, verbose: options.verbose }) }
 }
 
 const failure = async (promise: Promise<unknown>) => {
@@ -49,7 +49,7 @@ describe("conda environments", () => {
     await using p = envProject({ "conda.yaml": condaYaml, "requirements.txt": "mlp_alpha\n" })
     const conda = condaHome()
     const env = isolatedEnv({ MLFLOW_CONDA_HOME: conda.home, FAKE_CONDA_LOG: conda.log })
-    const { rec, result } = prepare(p.project, env)
+    const { rec, result } = prepare(p.project, env, { verbose: true })
     const prepared = await result
     expect(prepared).toMatchObject({ manager: "conda", tag: "conda", cached: false, python: installedPython("3.10") })
     expect(prepared.key).toMatch(/^conda-[0-9a-f]{16}$/)

@@ -73,11 +73,46 @@ describe("-A docker arguments", () => {
 
   test.each([
     [["memory", "lots"], "-A memory=lots: expected a size such as 512m, 2g or 1073741824"],
-    [["cpus", "-1"], "-A cpus=-1: expected a positive number of CPUs such as 1.5"],
+    [["cpus", "-1"], "-A cpus=-1: expected a number of CPUs from 0.01 up to the daemon's CPU count, such as 1.5"],
     [["privileged", "maybe"], "-A privileged=maybe: expected true or false (or the bare name for true)"],
     [["gpus", "some"], "-A gpus=some: expected all, a number, or device=0,1 / count=N,capabilities=…,driver=…"],
   ] as Array<[[string, string], string]>)("%p is rejected clearly", (pair, message) => {
     expect(thrown(() => map([pair])).message).toBe(message)
+  })
+})
+
+describe("-A values out of docker's range are refused with the range", () => {
+  test.each([
+    [[["memory", "1k"]], "-A memory=1k: expected 0 (no limit) or a size from 6m (docker's minimum) to 8p"],
+    [[["memory-reservation", "5m"]], "-A memory-reservation=5m: expected 0 (no limit) or a size from 6m (docker's minimum) to 8p"],
+    [[["shm-size", "99999999999999999999g"]], "-A shm-size=99999999999999999999g: expected a size up to 8 PiB (8p)"],
+    [[["memory", "9p"]], "-A memory=9p: expected a size up to 8 PiB (8p)"],
+    [[["memory-swap", "10m"]], "-A memory-swap=10m needs -A memory: docker takes a swap limit only with a memory limit"],
+    [[["memory", "1g"], ["memory-swap", "512m"]], "-A memory-swap=512m: expected at least -A memory=1g, or -1 for unlimited swap"],
+    [[["memory", "1g"], ["memory-reservation", "2g"]], "-A memory-reservation=2g: expected at most -A memory=1g"],
+    [[["cpus", "0.001"]], "-A cpus=0.001: expected a number of CPUs from 0.01 up to the daemon's CPU count, such as 1.5"],
+    [[["cpus", "1e300"]], "-A cpus=1e300: expected a number of CPUs from 0.01 up to the daemon's CPU count, such as 1.5"],
+    [[["cpu-shares", "1"]], "-A cpu-shares=1: expected a whole number from 2 to 262144 (0: docker's default, 1024)"],
+    [[["c", "262145"]], "-A c=262145: expected a whole number from 2 to 262144 (0: docker's default, 1024)"],
+    [[["ulimit", "nofile=5:2"]], "-A ulimit=nofile=5:2: the soft limit (5) may not be over the hard limit (2): expected NAME=SOFT[:HARD], -1 for unlimited"],
+    [[["ulimit", "nofile=99999999999999999999"]], "-A ulimit=nofile=99999999999999999999: expected NAME=SOFT[:HARD], whole numbers from -1 (unlimited) to 9007199254740991"],
+    [[["ulimit", "nofile=-2"]], "-A ulimit=nofile=-2: expected NAME=SOFT[:HARD], whole numbers from -1 (unlimited) to 9007199254740991"],
+    [[["gpus", "count=99999999999999999999"]], "-A gpus=99999999999999999999: expected a whole number from 0 to 9007199254740991"],
+  ] as Array<[Array<[string, string]>, string]>)("%p", (pairs, message) => {
+    const error = thrown(() => map(pairs))
+    expect([error.code, error.message]).toEqual(["docker.args", message])
+  })
+
+  test("the edges themselves are accepted: 6m, 8p, 0.01 CPUs, 2 and 262144 shares, -1 ulimits, swap -1", () => {
+    const mapped = map([["memory", "6m"], ["memory-swap", "-1"], ["shm-size", "8p"], ["cpus", "0.01"], ["cpu-shares", "262144"], ["ulimit", "nofile=-1"], ["ulimit", "nproc=1:-1"]])
+    expect(mapped.hostConfig).toMatchObject({ Memory: 6 * 1024 ** 2, MemorySwap: -1, ShmSize: 8 * 1024 ** 5, NanoCpus: 1e7, CpuShares: 262144 })
+    expect(mapped.hostConfig.Ulimits).toEqual([{ Name: "nofile", Soft: -1, Hard: -1 }, { Name: "nproc", Soft: 1, Hard: -1 }])
+    expect(map([["cpu-shares", "0"], ["memory", "0"]]).hostConfig).toMatchObject({ CpuShares: 0, Memory: 0 })
+  })
+
+  test("an unknown name suggests the nearest known one", () => {
+    expect(thrown(() => map([["shmsize", "1g"]])).hint).toStartWith("did you mean -A shm-size? supported: ")
+    expect(thrown(() => map([["frobnicate", "1"]])).hint).toStartWith("supported: ")
   })
 })
 
