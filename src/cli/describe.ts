@@ -26,7 +26,7 @@ export const describeCommand: Command = {
     const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", cwd, emit, env, signal: interrupt })
     try {
-      describe(source.dir, parsed, given, emit, cwd)
+      describe(source.dir, source.root, parsed, given, emit, cwd)
     } finally {
       await source.cleanup()
     }
@@ -34,8 +34,8 @@ export const describeCommand: Command = {
   },
 }
 
-const describe = (dir: string, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
-  const { project, warnings } = loadProject(dir)
+const describe = (dir: string, root: string, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
+  const { project, warnings } = loadProject(dir, { root })
   for (const warning of warnings) emit(warningFrom(warning))
   const wanted = parsed.values["entry-point"]
   let resolved: { entry_point: string; command: string } | undefined
