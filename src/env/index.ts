@@ -1,6 +1,6 @@
 // Prepares a project's python_env or conda environment: plan (validate, find tools, key), then build once, cached.
 import { dirname, join, relative } from "node:path"
-import { ToolError } from "../errors.ts"
+import { ToolError, isToolError } from "../errors.ts"
 import { readPythonEnv } from "../project/python-env.ts"
 import { pythonRepr } from "../project/python-str.ts"
 import type { Project } from "../project/types.ts"
@@ -13,7 +13,7 @@ import { buildConda, findConda } from "./conda.ts"
 import { noPythonWarning, pythonEnvFromConda } from "./conda-to-python.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
 import { findInterpreter } from "./interpreter.ts"
-import { pipLines } from "./inspect.ts"
+import { locatedInterpreterError, pipLines } from "./inspect.ts"
 import { envKey } from "./key.ts"
 import { referencedFiles } from "./requirements.ts"
 import { chooseUv } from "./uv.ts"
@@ -59,12 +59,15 @@ const display = (project: Project, file: string) => relative(project.dir, file) 
 
 const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | null, warnMissing: boolean): Promise<EnvPlan> => {
   const { project, env } = input
-  const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
-  const tool: EnvTool = uv ? "uv" : "virtualenv"
-  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal })
-  if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
+  // The project's own files first: a requirements file that leaves the project is the answer, whatever Pythons exist.
   const lines = [...spec.build_dependencies, ...spec.dependencies]
   const files = referencedFiles(lines, project.dir, project.root, { file: file ?? join(project.dir, "python_env.yaml") })
+  const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
+  const tool: EnvTool = uv ? "uv" : "virtualenv"
+  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal }).catch((error: unknown) => {
+    throw file && isToolError(error) && error.exitCode === 2 ? locatedInterpreterError(error, project.root, file) : error
+  })
+  if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
   const key = envKey({
     tool,
     python: interpreter.version,

@@ -1,6 +1,6 @@
 // What `validate` checks of a project's environment beyond its files' syntax: requirements files and the interpreter, as a run would find them.
 import { dirname } from "node:path"
-import { isToolError, type ToolError } from "../errors.ts"
+import { ToolError, isToolError } from "../errors.ts"
 import { entryOf } from "../project/diagnostics.ts"
 import { readPythonEnv } from "../project/python-env.ts"
 import type { Diagnostic, Project } from "../project/types.ts"
@@ -11,7 +11,7 @@ import { chooseUv } from "./uv.ts"
 
 type Env = Record<string, string | undefined>
 
-const problem = (error: ToolError, file: string, at?: { line: number; column: number }): Diagnostic => {
+const problem = (error: ToolError, file: string): Diagnostic => {
   const location = error.location
   return {
     severity: "error",
@@ -19,15 +19,25 @@ const problem = (error: ToolError, file: string, at?: { line: number; column: nu
     message: `${error.message} (only a problem when mlproject builds the environment; --env-manager local still runs)`,
     ...(error.hint ? { hint: error.hint } : {}),
     file: location?.file ?? file,
-    ...(location?.line ? { line: location.line, column: location.column ?? 1 } : at ? at : {}),
+    ...(location?.line ? { line: location.line, column: location.column ?? 1 } : {}),
   }
 }
 
-/** Where `python:` is written in python_env.yaml, for locating an interpreter that cannot be found. */
-const pythonPosition = (root: YNode | null): { line: number; column: number } | undefined => {
-  const node = root?.kind === "map" ? entryOf(root, "python")?.value : undefined
-  return node ? { line: node.pos.line, column: node.pos.column } : undefined
+/** Where `python:` is written in an env file (the file alone when it says nothing), for an interpreter that cannot be found. */
+export const pythonLocation = (projectRoot: string, file: string): { file: string; line: number; column: number } => {
+  try {
+    const root = readYaml(projectRoot, file, file).root
+    const node = root?.kind === "map" ? entryOf(root, "python")?.value : undefined
+    if (node) return { file, line: node.pos.line, column: node.pos.column }
+  } catch {
+    // The file was read a moment ago; if it cannot be read now, the file alone is the location.
+  }
+  return { file, line: 1, column: 1 }
 }
+
+/** The interpreter error, located at `python:` in the env file: a run and validate say where the version comes from. */
+export const locatedInterpreterError = (error: ToolError, projectRoot: string, file: string): ToolError =>
+  new ToolError(error.code, error.message, { hint: error.hint, exitCode: error.exitCode, cause: error, location: pythonLocation(projectRoot, file) })
 
 /** The `pip:` list of a conda.yaml: requirement lines that pip reads, `-r` files included. */
 export const pipLines = (root: YNode | null): string[] => {
@@ -61,7 +71,7 @@ export const inspectEnvironment = async (project: Project, env: Env, signal?: Ab
       await findInterpreter(spec.python, env, { allowMissing: chooseUv("virtualenv", env) !== null, signal })
     } catch (error) {
       if (!isToolError(error) || error.exitCode !== 2) throw error
-      return [problem(error, file, pythonPosition(readYaml(project.root, file, file).root) ?? { line: 1, column: 1 })]
+      return [problem(locatedInterpreterError(error, project.root, file), file)]
     }
     return []
   } catch (error) {

@@ -16,9 +16,12 @@ const invalidConfig = "Project configuration (MLproject file) was invalid: "
 /** Python's os.path.join(dir, value): an absolute value wins, nothing is normalised (`../env.yml` stays). */
 const joinPath = (dir: string, value: string) => (value.startsWith("/") ? value : `${dir.endsWith("/") ? dir : `${dir}/`}${value}`)
 
+/** Where MLproject names the env file: a problem with the file as a whole (outside, a FIFO) is located there. */
+type NamedAt = { file: string; line: number; column: number }
+
 /** An env-file problem found at load time; env files are only read when mlproject builds the environment. */
-const envFileProblem = (code: "python_env.invalid" | "conda_env.invalid", error: { message: string; hint?: string; location?: { file: string; line?: number; column?: number } }, file: string): Diagnostic => {
-  const at = error.location
+const envFileProblem = (code: "python_env.invalid" | "conda_env.invalid", error: { message: string; hint?: string; location?: { file: string; line?: number; column?: number } }, file: string, named?: NamedAt): Diagnostic => {
+  const at = error.location?.line || !named ? error.location : named
   return {
     severity: "error",
     code,
@@ -30,23 +33,23 @@ const envFileProblem = (code: "python_env.invalid" | "conda_env.invalid", error:
 }
 
 /** python_env.yaml is only read when MLflow builds the environment, so its problems never block `--env-manager local`. */
-export const checkPythonEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[]) => {
+export const checkPythonEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[], named?: NamedAt) => {
   const display = relative(dir, file) || file
   try {
     readPythonEnv(root, file, display)
   } catch (error) {
     if (!isToolError(error)) throw error
-    diagnostics.push(envFileProblem("python_env.invalid", error, file))
+    diagnostics.push(envFileProblem("python_env.invalid", error, file, named))
   }
 }
 
 /** conda.yaml is read by conda itself at build time; here only where it is: inside the project, a regular file. */
-const checkCondaEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[]) => {
+const checkCondaEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[], named?: NamedAt) => {
   try {
     containedFile(root, file, relative(dir, file) || file, "conda environment file")
   } catch (error) {
     if (!isToolError(error)) throw error
-    diagnostics.push(envFileProblem("conda_env.invalid", error, file))
+    diagnostics.push(envFileProblem("conda_env.invalid", error, file, named))
   }
 }
 
@@ -135,11 +138,12 @@ const envFile = (dir: string, root: string, key: "python_env" | "conda_env", nod
     report.error("env_file.missing", `Project specified ${what} ${file}, but no such file was found.`, node.pos, `create ${node.value} or fix the path (it is relative to the project folder)`)
     return null
   }
+  const named = { file: report.file, line: node.pos.line, column: node.pos.column }
   if (key === "python_env") {
-    checkPythonEnv(dir, root, file, report.list)
+    checkPythonEnv(dir, root, file, report.list, named)
     return { kind: "python_env", file, implicit: false }
   }
-  checkCondaEnv(dir, root, file, report.list)
+  checkCondaEnv(dir, root, file, report.list, named)
   return { kind: "conda_env", file, implicit: false }
 }
 

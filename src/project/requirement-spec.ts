@@ -69,7 +69,10 @@ export const requirementProblem = (raw: string): string | null => {
     if (!tail.endsWith(")")) return "the version list in '(' is not closed"
     tail = tail.slice(1, -1)
   }
-  for (const clause of tail.split(",")) {
+  // packaging accepts one trailing comma after the last clause.
+  const clauses = tail.split(",")
+  if (clauses.length > 1 && clauses.at(-1)?.trim() === "") clauses.pop()
+  for (const clause of clauses) {
     const problem = clauseProblem(clause)
     if (problem) return problem
   }
