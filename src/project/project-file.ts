@@ -139,6 +139,9 @@ export const readProjectFile = (root: string, path: string, rule: FileRule): { r
   const absolute = resolve(path)
   const real = containedPath(root, absolute, rule.display, rule.what)
   if (real === null) return null
+  // A device or FIFO is not even opened (opening some devices does something); fstat below still decides.
+  const before = statSync(real, { throwIfNoEntry: false })
+  if (before && !before.isFile()) throw notRegular(absolute, rule.display, rule.what, kindOf(before))
   let fd: number
   try {
     fd = openSync(real, openFlags)

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test"
 import { mkdirSync, symlinkSync } from "node:fs"
 import { join } from "node:path"
 import { cli } from "../lib/cli.ts"
+import { sh } from "../lib/git.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 
 const validated = (events: Array<Record<string, unknown>>) =>
@@ -41,6 +42,21 @@ describe("symlinks that stay inside the project are followed, as in MLflow", () 
     expect(rooted.code).toBe(0)
     const described = await cli(["describe", `${repo.path}#src/load`, "--json"])
     expect(described.events.find((e) => e.type === "project.described")).toMatchObject({ env: { kind: "python_env", file: `${join(repo.path, "src", "load")}/../../environment.yaml` } })
+  })
+
+  test("with --version the root is still the folder named: DIR refuses ../ env files, REPO#sub allows them", async () => {
+    await using repo = tmpdirFor()
+    repo.write("environment.yaml", "dependencies: []\n")
+    repo.write("src/load/MLproject", "name: load\npython_env: ../../environment.yaml\nentry_points:\n  main: {command: echo hi}\n")
+    sh(["git", "init", "-q", "--initial-branch=main", repo.path])
+    sh(["git", "-C", repo.path, "add", "-A"])
+    sh(["git", "-C", repo.path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one"])
+    await using cwd = tmpdirFor()
+    const alone = await cli(["run", join(repo.path, "src", "load"), "-v", "main", "--dry-run", "--json"], { cwd: cwd.path })
+    expect(alone.code).toBe(2)
+    expect(String(alone.events.at(-1)?.message)).toContain("outside the project folder")
+    const rooted = await cli(["run", `${repo.path}#src/load`, "-v", "main", "--dry-run", "--json"], { cwd: cwd.path })
+    expect(rooted.code).toBe(0)
   })
 
   test("--env-manager local never reads the env file, so a python_env.yaml that leaves the project does not stop it", async () => {
