@@ -35,7 +35,7 @@ export const describeCommand: Command = {
 }
 
 const describe = (source: ProjectSource, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
-  const { project, warnings } = loadProject(source.dir)
+  const { project, warnings } = loadProject(source.dir, { root: source.root })
   for (const warning of warnings) emit(warningFrom(warning))
   const wanted = parsed.values["entry-point"]
   let resolved: { entry_point: string; command: string } | undefined

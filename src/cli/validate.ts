@@ -15,7 +15,12 @@ export const validateCommand: Command = {
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
     let diagnostics: Diagnostic[]
     try {
-      diagnostics = inspectProject(source.dir).diagnostics
+      const inspected = inspectProject(source.dir, { root: source.root })
+      diagnostics = inspected.diagnostics
+      // A run checks the environment before it exists: validate reports what that check would refuse.
+      if (inspected.project && (inspected.project.env.kind === "python_env" || inspected.project.env.kind === "conda_env")) {
+        diagnostics = [...diagnostics, ...(await (await import("../env/inspect.ts")).inspectEnvironment(inspected.project, env, interrupt))]
+      }
     } finally {
       await source.cleanup()
     }

@@ -28,13 +28,13 @@ export const noPythonWarning = (path: string, version: string): string =>
  * Without a python pin the spec's `python` stays unset: the caller uses the python3 on PATH and warns with
  * noPythonWarning (MLflow uses its own interpreter). Throws MLflow's error texts, located in the file.
  */
-export const pythonEnvFromConda = (path: string, display: string = basename(path)): Conversion => {
+export const pythonEnvFromConda = (projectRoot: string, path: string, display: string = basename(path)): Conversion => {
   let root: YNode | null
   try {
-    root = readYaml(path, display).root
+    root = readYaml(projectRoot, path, display).root
   } catch (error) {
     if (isToolError(error)) throw error
-    throw new ToolError("conda_env.invalid", `cannot read ${display}: ${(error as Error).message}`, { location: { file: display } })
+    throw new ToolError("conda_env.invalid", `cannot read ${display}: ${(error as Error).message}`, { location: { file: path } })
   }
   const warnings: Conversion["warnings"] = []
   let python: string | undefined
@@ -53,10 +53,10 @@ export const pythonEnvFromConda = (path: string, display: string = basename(path
       const { package: name, operator, version } = match.groups as { package: string; operator?: string; version?: string }
       if (python === undefined && name === "python") {
         if (operator === undefined) {
-          throw located("conda_env.invalid", `Invalid dependency for python: ${item.value}. It must be pinned (e.g. python=3.8.13).`, display, item)
+          throw located("conda_env.invalid", `Invalid dependency for python: ${item.value}. It must be pinned (e.g. python=3.8.13).`, path, item)
         }
         if (operator === "<" || operator === ">" || operator === "!=") {
-          throw located("conda_env.invalid", `Invalid version comparator for python: '${operator}'. Must be one of ['<=', '>=', '=', '=='].`, display, item)
+          throw located("conda_env.invalid", `Invalid version comparator for python: '${operator}'. Must be one of ['<=', '>=', '=', '=='].`, path, item)
         }
         python = version ?? ""
         continue
@@ -68,12 +68,12 @@ export const pythonEnvFromConda = (path: string, display: string = basename(path
     const pip = pipList(item)
     if (pip !== undefined) {
       if (pip.kind !== "seq" || !pip.items.every((p) => p.kind === "scalar" && typeof p.value === "string")) {
-        throw located("conda_env.invalid", `the pip entry of ${display} must be a list of requirement strings`, display, pip)
+        throw located("conda_env.invalid", `the pip entry of ${display} must be a list of requirement strings`, path, pip)
       }
       dependencies = pip.items.map((p) => String(p.kind === "scalar" ? p.value : ""))
       continue
     }
-    throw located("conda_env.invalid", `Invalid conda dependency: ${pythonStr(toPython(item))}. Must be str or dict in the form of {"pip": [...]}`, display, item)
+    throw located("conda_env.invalid", `Invalid conda dependency: ${pythonStr(toPython(item))}. Must be str or dict in the form of {"pip": [...]}`, path, item)
   }
   if (unmatched.length > 0) {
     warnings.push({

@@ -1,6 +1,7 @@
 // A project's build context: the files .dockerignore keeps (never the run's own store), their content hash, the tar.
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from "node:fs"
+import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { readProjectFile } from "../project/project-file.ts"
 import { isIgnored, parseDockerignore } from "../util/docker-ignore.ts"
 import { tarStream, type TarEntry } from "../util/docker-tar.ts"
 import { contextBytes } from "./context-git.ts"
@@ -23,8 +24,9 @@ export type ContextFile = {
  * out whatever the rules say: a tracking store inside the project changes with every run and would defeat the cache.
  */
 export const listContext = (dir: string, exclude: string[] = []): ContextFile[] => {
-  const ignoreFile = join(dir, ".dockerignore")
-  const rules = parseDockerignore(existsSync(ignoreFile) ? readFileSync(ignoreFile, "utf8") : "")
+  // Read like every project file: inside the project, a regular file, at most 1 MiB (a link to /dev/zero must not hang).
+  const ignore = readProjectFile(dir, join(dir, ".dockerignore"), { display: ".dockerignore", what: "", maxBytes: 1024 * 1024 })
+  const rules = parseDockerignore(ignore ? ignore.bytes.toString("utf8") : "")
   const skipped = new Set(exclude.map((path) => resolve(path)))
   const files: ContextFile[] = []
   const walk = (absDir: string, relDir: string) => {

@@ -1,6 +1,6 @@
 // Prepares a project's python_env or conda environment: plan (validate, find tools, key), then build once, cached.
-import { dirname, relative } from "node:path"
-import { ToolError } from "../errors.ts"
+import { dirname, join, relative } from "node:path"
+import { ToolError, isToolError } from "../errors.ts"
 import { readPythonEnv } from "../project/python-env.ts"
 import { pythonRepr } from "../project/python-str.ts"
 import type { Project } from "../project/types.ts"
@@ -13,6 +13,7 @@ import { buildConda, findConda } from "./conda.ts"
 import { noPythonWarning, pythonEnvFromConda } from "./conda-to-python.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
 import { findInterpreter } from "./interpreter.ts"
+import { locatedInterpreterError, pipLines } from "./inspect.ts"
 import { envKey } from "./key.ts"
 import { referencedFiles } from "./requirements.ts"
 import { chooseUv } from "./uv.ts"
@@ -60,12 +61,15 @@ const display = (project: Project, file: string) => relative(project.dir, file) 
 
 const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | null, warnMissing: boolean): Promise<EnvPlan> => {
   const { project, env } = input
+  // The project's own files first: a requirements file that leaves the project is the answer, whatever Pythons exist.
+  const lines = [...spec.build_dependencies, ...spec.dependencies]
+  const files = referencedFiles(lines, project.dir, project.root, { file: file ?? join(project.dir, "python_env.yaml") })
   const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
   const tool: EnvTool = uv ? "uv" : "virtualenv"
-  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal })
+  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal }).catch((error: unknown) => {
+    throw file && isToolError(error) && error.exitCode === 2 ? locatedInterpreterError(error, project.root, file) : error
+  })
   if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
-  const lines = [...spec.build_dependencies, ...spec.dependencies]
-  const files = referencedFiles(lines, project.dir, { file: file ? display(project, file) : "python_env.yaml" })
   const key = envKey({
     tool,
     python: interpreter.version,
@@ -93,21 +97,12 @@ const normalisedConda = (root: YNode | null): string => {
   return pythonRepr(toPython(kept))
 }
 
-const pipLines = (root: YNode | null): string[] => {
-  const deps = root?.kind === "map" ? root.entries.find((e) => e.key.kind === "scalar" && e.key.value === "dependencies")?.value : undefined
-  if (deps?.kind !== "seq") return []
-  return deps.items.flatMap((item) => {
-    const pip = item.kind === "map" ? item.entries.find((e) => e.key.kind === "scalar" && e.key.value === "pip")?.value : undefined
-    return pip?.kind === "seq" ? pip.items.flatMap((p) => (p.kind === "scalar" && typeof p.value === "string" ? [p.value] : [])) : []
-  })
-}
-
 const planConda = (input: PrepareInput, file: string): EnvPlan => {
   const { project, env } = input
+  // The file first: a conda.yaml that leaves the project is refused whether or not conda is installed.
+  const root = readYaml(project.root, file, display(project, file)).root
+  const files = referencedFiles(pipLines(root), dirname(file), project.root, { file })
   const tools = findConda(env)
-  const shown = display(project, file)
-  const root = readYaml(file, shown).root
-  const files = referencedFiles(pipLines(root), dirname(file), { file: shown })
   const key = envKey({ tool: "conda", python: null, spec: normalisedConda(root), files, projectDir: project.dir })
   const job = { tools, file, projectDir: project.dir, env }
   const recipe: BuildRecipe = {
@@ -141,10 +136,10 @@ export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => 
     }
     return planConda(input, env.file)
   }
-  if (env.kind === "python_env") return planPython(input, readPythonEnv(env.file, display(project, env.file)), env.file, false)
+  if (env.kind === "python_env") return planPython(input, readPythonEnv(project.root, env.file, display(project, env.file)), env.file, false)
   if (env.kind === "conda_env") {
-    const converted = pythonEnvFromConda(env.file, display(project, env.file))
-    for (const w of converted.warnings) input.emit({ type: "warning", code: "conda_env.converted", message: w.message, file: display(project, env.file), ...(w.line ? { line: w.line } : {}) })
+    const converted = pythonEnvFromConda(project.root, env.file, display(project, env.file))
+    for (const w of converted.warnings) input.emit({ type: "warning", code: "conda_env.converted", message: w.message, file: env.file, ...(w.line ? { line: w.line } : {}) })
     return planPython(input, converted.spec, env.file, converted.spec.python === undefined)
   }
   // No environment file: MLflow builds an empty virtualenv with the current python.

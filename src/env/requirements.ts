@@ -1,8 +1,9 @@
 // pip requirement lines: the files they reference (-r/-c, recursively), read for the cache key, and the install file.
 import { createHash } from "node:crypto"
-import { readFileSync, statSync } from "node:fs"
-import { dirname, isAbsolute, join, relative } from "node:path"
-import { ToolError } from "../errors.ts"
+import { readFileSync, realpathSync, statSync } from "node:fs"
+import { basename, dirname, isAbsolute, join, resolve } from "node:path"
+import { ToolError, isToolError } from "../errors.ts"
+import { printable, readProjectFile } from "../project/project-file.ts"
 
 /** A file whose contents define the environment: a requirements/constraints file or a local archive. */
 export type ReferencedFile = { path: string; sha256: string }
@@ -44,43 +45,100 @@ export const referenceOf = (line: string): { kind: "requirement" | "constraint";
 
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex")
 
-const unreadable = (target: string, path: string, origin: LineOrigin, error: unknown): ToolError => {
-  const reason = (error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message
-  return new ToolError("env.requirements.unreadable", `cannot read requirements file '${target}' (${path}): ${reason}`, {
+/** Real requirements files, hashes included, stay well under this; the cap is checked before reading. */
+export const maxRequirementsBytes = 4 * 1024 * 1024
+/** `-r` chains deeper than this, or more files than this in all, are a loop in disguise or an attack, never a real project. */
+const maxNesting = 32
+const maxFiles = 1000
+
+/**
+ * Python's os.path.join, which pip uses for a nested `-r`: no normalising, so `link/../x` means what the kernel
+ * makes of it (through the link), and the file checked is the file pip opens.
+ */
+const pyJoin = (dir: string, target: string): string => (isAbsolute(target) ? target : `${dir.endsWith("/") ? dir : `${dir}/`}${target}`)
+
+const at = (origin: LineOrigin) => ({ file: origin.file, ...(origin.line ? { line: origin.line } : {}) })
+
+const missing = (target: string, path: string, origin: LineOrigin): ToolError =>
+  new ToolError("env.requirements.unreadable", `cannot read requirements file '${printable(target)}' (${printable(path)}): no such file`, {
     hint: "-r/-c paths in python_env.yaml are relative to the project folder; inside a requirements file, to that file's folder",
-    location: { file: origin.file, ...(origin.line ? { line: origin.line } : {}) },
+    location: at(origin),
   })
+
+/** A problem with the file itself (outside the project, a FIFO, too large), located at the line that named it. */
+const namedAt = (error: ToolError, origin: LineOrigin): ToolError =>
+  new ToolError(error.code, error.message, { hint: error.hint, location: at(origin), cause: error })
+
+/** The text of a requirements file: a regular file inside the project, under the size cap, UTF-8 without NULs. */
+const readRequirements = (root: string, target: string, path: string, origin: LineOrigin): string => {
+  let read: ReturnType<typeof readProjectFile>
+  try {
+    read = readProjectFile(root, path, { display: target, what: "requirements file", maxBytes: maxRequirementsBytes })
+  } catch (error) {
+    throw isToolError(error) ? namedAt(error, origin) : error
+  }
+  if (read === null) throw missing(target, path, origin)
+  let text: string
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes)
+  } catch {
+    text = "\0"
+  }
+  // Not quoted: a file that is not text may be anything, and its contents do not belong in a message.
+  if (text.includes("\0")) {
+    throw new ToolError("env.requirements.invalid", `requirements file '${printable(target)}' is not UTF-8 text (binary data?)`, {
+      hint: "point -r/-c at a pip requirements file",
+      location: at(origin),
+    })
+  }
+  return text
 }
 
 /**
  * Every file the lines reference, read now: `-r`/`-c` files recursively (nested paths resolve against the
- * including file's folder, as pip does) and local archives named directly. Throws a located
- * `env.requirements.unreadable` (exit 2) for a missing or unreadable file. URLs are left to pip.
+ * including file's folder, as pip does) and local archives named directly. Every `-r`/`-c` file must be a regular
+ * file inside `root` once symlinks are followed. Throws a located `env.requirements.unreadable` (exit 2) for a
+ * missing file, `project.outside`/`project.not_regular`/`project.too_large` for one that breaks those rules, and
+ * `env.requirements.invalid` for binary data or nesting deeper than 32. URLs are left to pip.
  */
-export const referencedFiles = (lines: string[], baseDir: string, origin: LineOrigin): ReferencedFile[] => {
+/**
+ * Which file a path names for pip's purposes: its folder as the kernel resolves it, plus its own name (a nested `-r`
+ * resolves against the folder of the name pip opened, so a symlinked file keeps its own name). `a/../r.txt` and
+ * `r.txt` are one file: a cycle through `..` ends.
+ */
+const identity = (path: string): string => {
+  try {
+    return join(realpathSync(dirname(path)), basename(path))
+  } catch {
+    return resolve(path)
+  }
+}
+
+export const referencedFiles = (lines: string[], baseDir: string, root: string, origin: LineOrigin): ReferencedFile[] => {
   const found = new Map<string, ReferencedFile>()
-  const visit = (items: Array<{ text: string; line?: number }>, dir: string, from: LineOrigin) => {
+  const visit = (items: Array<{ text: string; line?: number }>, dir: string, from: LineOrigin, depth: number) => {
     for (const item of items) {
-      const at = { file: from.file, ...(item.line ? { line: item.line } : from.line ? { line: from.line } : {}) }
+      const here = { file: from.file, ...(item.line ? { line: item.line } : from.line ? { line: from.line } : {}) }
       const ref = referenceOf(item.text)
       if (ref && !urlScheme.test(ref.target)) {
-        const path = isAbsolute(ref.target) ? ref.target : join(dir, ref.target)
-        if (found.has(path)) continue
-        let text: string
-        try {
-          text = readFileSync(path, "utf8")
-        } catch (error) {
-          throw unreadable(ref.target, path, at, error)
+        // The top level is written into the install file as join(baseDir, target), normalised: check that path.
+        const path = depth === 0 ? (isAbsolute(ref.target) ? ref.target : join(dir, ref.target)) : pyJoin(dir, ref.target)
+        const id = identity(path)
+        if (found.has(id)) continue
+        if (depth >= maxNesting || found.size >= maxFiles) {
+          const why = depth >= maxNesting ? `nest deeper than ${maxNesting} levels (-r inside -r …)` : `name more than ${maxFiles} files`
+          throw new ToolError("env.requirements.invalid", `requirements files ${why}`, { hint: "flatten the requirements files", location: here })
         }
-        found.set(path, { path, sha256: sha256(text) })
-        visit(logicalLines(text), dirname(path), { file: relativeTo(baseDir, path) })
+        const text = readRequirements(root, ref.target, path, here)
+        found.set(id, { path: resolve(path), sha256: sha256(text) })
+        visit(logicalLines(text), dirname(path), { file: resolve(path) }, depth + 1)
         continue
       }
       const candidate = item.text.split(/\s+/)[0] ?? ""
       if (ref || !localArchive.test(candidate) || urlScheme.test(candidate)) continue
-      const path = isAbsolute(candidate) ? candidate : join(dir, candidate)
+      const path = depth === 0 ? (isAbsolute(candidate) ? candidate : join(dir, candidate)) : pyJoin(dir, candidate)
       try {
-        if (statSync(path).isFile()) found.set(path, { path, sha256: sha256(readFileSync(path)) })
+        if (statSync(path).isFile()) found.set(identity(path), { path: resolve(path), sha256: sha256(readFileSync(path)) })
       } catch {
         // pip reports a missing archive itself, with its own message.
       }
@@ -90,13 +148,9 @@ export const referencedFiles = (lines: string[], baseDir: string, origin: LineOr
     lines.map((text) => ({ text })),
     baseDir,
     origin,
+    0,
   )
   return [...found.values()]
-}
-
-const relativeTo = (base: string, path: string) => {
-  const rel = relative(base, path)
-  return rel.startsWith("..") ? path : rel
 }
 
 /**

@@ -6,7 +6,7 @@ import { toPython, type Pos, type YEntry, type YNode } from "./yaml.ts"
 export type MapNode = Extract<YNode, { kind: "map" }>
 
 export type Report = {
-  /** The file as shown to the user: relative to the project folder. */
+  /** The absolute path of the file: what diagnostics and events name (messages use the file's own name). */
   file: string
   list: Diagnostic[]
   error(code: string, message: string, at: Pos | null, hint?: string, entryPoint?: string): void
@@ -61,3 +61,16 @@ export const unknownEntries = (map: MapNode, known: readonly string[]): YEntry[]
 
 // "Did you mean" hints use the one shared suggestion rule.
 export { closest } from "../util/closest.ts"
+
+/** What kind of value a node is, without quoting it: for a file that turned out to be something else entirely. */
+export const shapeOf = (node: YNode): string => {
+  if (node.kind === "seq") return "a list"
+  if (node.kind === "map") return "a mapping"
+  const v = node.value
+  if (v === null) return "null"
+  if (typeof v === "string") return "a string"
+  if (typeof v === "boolean") return "a boolean"
+  if (typeof v === "bigint") return "an integer"
+  if (typeof v === "number") return "a float"
+  return v.kind === "date" ? "a date" : "a timestamp"
+}

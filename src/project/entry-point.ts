@@ -3,6 +3,8 @@ import { existsSync, readdirSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { closest } from "../util/closest.ts"
+import { hasScript } from "./nothing-to-run.ts"
+import { containedFile } from "./project-file.ts"
 import { extensionOf } from "./python-url.ts"
 import { stringRepr } from "./python-str.ts"
 import { shellQuote } from "./shell-quote.ts"
@@ -30,6 +32,24 @@ const usable = (ep: EntryPoint): EntryPoint => {
   throw new ToolError("entry_point.invalid", `entry point '${ep.name}' cannot run: ${first.message}${more}`, {
     hint: first.hint,
     location: first.file ? { file: first.file, ...(first.line ? { line: first.line, column: first.column ?? 1 } : {}) } : undefined,
+  })
+}
+
+/** The script's real path; its problems name no file location: the path came from the command line. */
+const scriptFile = (project: Project, file: string, name: string): string | null => {
+  try {
+    return containedFile(project.root, file, name, "script entry point")
+  } catch (error) {
+    if (!(error instanceof ToolError)) throw error
+    throw new ToolError(error.code, error.message, { hint: error.code === "project.outside" ? "a script entry point must be a file of the project (a path relative to the project folder)" : error.hint })
+  }
+}
+
+/** A folder without MLproject and without the script asked for: say that, not "Could not find main among entry points []". */
+const noMLproject = (project: Project, name: string): ToolError => {
+  const scripts = hasScript(project)
+  return new ToolError("project.no_mlproject", `no MLproject in ${project.dir}${scripts ? `, and '${name}' is not a .py, .sh or .R file of the project` : ", and no .py, .sh or .R script to run with -e"}`, {
+    hint: scripts ? "name one of its scripts with -e (e.g. -e train.py), or add an MLproject file" : "give the folder that holds the MLproject file, or add one",
   })
 }
 
@@ -62,6 +82,7 @@ export const entryPointFor = (project: Project, name: string, env: Record<string
   const declared = project.entry_points.find((ep) => ep.name === name)
   if (declared) return usable(declared)
   const command = scriptCommands.get(extensionOf(name))
+  if (!command && project.file === null) throw noMLproject(project, name)
   if (!command) {
     // MLflow's message, except that it lists .R too: MLflow supports it but forgets to say so.
     throw new ToolError(
@@ -71,8 +92,11 @@ export const entryPointFor = (project: Project, name: string, env: Record<string
     )
   }
   const file = name.startsWith("/") ? name : `${project.dir}/${name}`
-  if (!existsSync(file)) {
-    const near = closest(basename(name), siblings(dirname(file)))
+  // The script runs from the project folder, so it must be a file of the project: `-e ../x.sh` and `-e /abs.sh`
+  // would run whatever the host has there, and a symlink to a FIFO would hang the shell.
+  if (scriptFile(project, file, name) === null) {
+    if (project.file === null) throw noMLproject(project, name)
+    const near = existsSync(file) ? undefined : closest(basename(name), siblings(dirname(file)))
     throw new ToolError("entry_point.not_found", `script entry point ${name} does not exist in the project folder ${project.dir}`, {
       hint: `${near ? `did you mean -e ${join(dirname(name), near)}? ` : ""}${declaredHint(project)}; a script path is relative to the project folder`,
     })

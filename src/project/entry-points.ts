@@ -39,7 +39,9 @@ const checkCommand = (name: string, node: YNode, parameters: ParameterSpec[], de
   }
   if (template.problem) {
     const at = positionIn(node, node.value, template.problem.offset, node.value.slice(template.problem.offset, template.problem.offset + 2))
-    report.error("entry_point.template", `the command of entry point '${name}' is not a valid template: ${template.problem.message}`, at, templateHint(template.problem.message), name)
+    const refused = template.problem.message.includes("mlproject refuses")
+    const what = refused ? "cannot be filled with shell-quoted values" : "is not a valid template"
+    report.error("entry_point.template", `the command of entry point '${name}' ${what}: ${template.problem.message}`, at, templateHint(template.problem.message), name)
   }
 }
 

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs"
 import { relative } from "node:path"
 import { isToolError } from "../errors.ts"
+import { containedFile } from "./project-file.ts"
 import { describeNode, entryOf, isString, keyText, truthy, unknownEntries, type MapNode, type Report } from "./diagnostics.ts"
 import { readPythonEnv } from "./python-env.ts"
 import { pythonStr } from "./python-str.ts"
@@ -15,34 +16,55 @@ const invalidConfig = "Project configuration (MLproject file) was invalid: "
 /** Python's os.path.join(dir, value): an absolute value wins, nothing is normalised (`../env.yml` stays). */
 const joinPath = (dir: string, value: string) => (value.startsWith("/") ? value : `${dir.endsWith("/") ? dir : `${dir}/`}${value}`)
 
+/** Where MLproject names the env file: a problem with the file as a whole (outside, a FIFO) is located there. */
+type NamedAt = { file: string; line: number; column: number }
+
+/** An env-file problem found at load time; env files are only read when mlproject builds the environment. */
+const envFileProblem = (code: "python_env.invalid" | "conda_env.invalid", error: { message: string; hint?: string; location?: { file: string; line?: number; column?: number } }, file: string, named?: NamedAt): Diagnostic => {
+  const at = error.location?.line || !named ? error.location : named
+  return {
+    severity: "error",
+    code,
+    message: `${error.message} (only a problem when mlproject builds the environment; --env-manager local still runs)`,
+    ...(error.hint ? { hint: error.hint } : {}),
+    file: at?.file ?? file,
+    ...(at?.line ? { line: at.line, column: at.column ?? 1 } : {}),
+  }
+}
+
 /** python_env.yaml is only read when MLflow builds the environment, so its problems never block `--env-manager local`. */
-export const checkPythonEnv = (dir: string, file: string, diagnostics: Diagnostic[]) => {
+export const checkPythonEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[], named?: NamedAt) => {
   const display = relative(dir, file) || file
   try {
-    readPythonEnv(file, display)
+    readPythonEnv(root, file, display)
   } catch (error) {
     if (!isToolError(error)) throw error
-    const at = error.location
-    diagnostics.push({
-      severity: "error",
-      code: "python_env.invalid",
-      message: `${error.message} (only a problem when mlproject builds the environment; --env-manager local still runs)`,
-      ...(error.hint ? { hint: error.hint } : {}),
-      file: at?.file ?? display,
-      ...(at?.line ? { line: at.line, column: at.column ?? 1 } : {}),
-    })
+    diagnostics.push(envFileProblem("python_env.invalid", error, file, named))
+  }
+}
+
+/** conda.yaml is read by conda itself at build time; here only where it is: inside the project, a regular file. */
+const checkCondaEnv = (dir: string, root: string, file: string, diagnostics: Diagnostic[], named?: NamedAt) => {
+  try {
+    containedFile(root, file, relative(dir, file) || file, "conda environment file")
+  } catch (error) {
+    if (!isToolError(error)) throw error
+    diagnostics.push(envFileProblem("conda_env.invalid", error, file, named))
   }
 }
 
 /** MLflow's step 7: python_env.yaml, then conda.yaml, else no environment file. */
-export const conventionEnv = (dir: string, diagnostics: Diagnostic[]): ProjectEnv => {
+export const conventionEnv = (dir: string, root: string, diagnostics: Diagnostic[]): ProjectEnv => {
   const python = joinPath(dir, "python_env.yaml")
   if (existsSync(python)) {
-    checkPythonEnv(dir, python, diagnostics)
+    checkPythonEnv(dir, root, python, diagnostics)
     return { kind: "python_env", file: python, implicit: true }
   }
   const conda = joinPath(dir, "conda.yaml")
-  if (existsSync(conda)) return { kind: "conda_env", file: conda, implicit: true }
+  if (existsSync(conda)) {
+    checkCondaEnv(dir, root, conda, diagnostics)
+    return { kind: "conda_env", file: conda, implicit: true }
+  }
   return { kind: "none" }
 }
 
@@ -105,7 +127,7 @@ const environmentOf = (node: YNode, report: Report): DockerEnv["environment"] | 
   return out
 }
 
-const envFile = (dir: string, key: "python_env" | "conda_env", node: YNode, report: Report): ProjectEnv | null => {
+const envFile = (dir: string, root: string, key: "python_env" | "conda_env", node: YNode, report: Report): ProjectEnv | null => {
   const what = key === "python_env" ? "python_env file" : "conda environment file"
   if (!isString(node)) {
     report.error("env_file.invalid", `${key} must be the path of a file relative to the project folder, but it is ${describeNode(node)}`, node.pos, `write ${key}: ${key === "python_env" ? "python_env.yaml" : "conda.yaml"}`)
@@ -116,15 +138,17 @@ const envFile = (dir: string, key: "python_env" | "conda_env", node: YNode, repo
     report.error("env_file.missing", `Project specified ${what} ${file}, but no such file was found.`, node.pos, `create ${node.value} or fix the path (it is relative to the project folder)`)
     return null
   }
+  const named = { file: report.file, line: node.pos.line, column: node.pos.column }
   if (key === "python_env") {
-    checkPythonEnv(dir, file, report.list)
+    checkPythonEnv(dir, root, file, report.list, named)
     return { kind: "python_env", file, implicit: false }
   }
+  checkCondaEnv(dir, root, file, report.list, named)
   return { kind: "conda_env", file, implicit: false }
 }
 
 /** MLflow's order: docker_env, python_env, conda_env (each only when truthy), then the conventions. */
-export const projectEnv = (dir: string, root: MapNode, report: Report): ProjectEnv => {
+export const projectEnv = (dir: string, projectRoot: string, root: MapNode, report: Report): ProjectEnv => {
   const present = envKeys.map((key) => entryOf(root, key)).filter((e) => e !== undefined)
   const second = [...present].sort((a, b) => a.key.pos.line - b.key.pos.line || a.key.pos.column - b.key.pos.column)[1]
   if (second) {
@@ -141,7 +165,7 @@ export const projectEnv = (dir: string, root: MapNode, report: Report): ProjectE
   if (docker && truthy(docker)) return dockerEnv(docker, hasName, report) ?? { kind: "none" }
   for (const key of ["python_env", "conda_env"] as const) {
     const value = entryOf(root, key)?.value
-    if (value && truthy(value)) return envFile(dir, key, value, report) ?? { kind: "none" }
+    if (value && truthy(value)) return envFile(dir, projectRoot, key, value, report) ?? { kind: "none" }
   }
-  return conventionEnv(dir, report.list)
+  return conventionEnv(dir, projectRoot, report.list)
 }

@@ -1,11 +1,14 @@
 // Loaded projects cached by the exact bytes they came from: a sweep of runs parses its MLproject once.
 import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync, readdirSync, utimesSync } from "node:fs"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { buildId } from "../version.ts"
+import type { LoadOptions } from "./load.ts"
+import { readProjectFile } from "./project-file.ts"
 import type { Diagnostic, Project } from "./types.ts"
+import { maxYamlBytes } from "./yaml.ts"
 
 type Loaded = { project: Project; warnings: Diagnostic[] }
 /** What the result was read from beyond the MLproject file itself: env files, as path and content hash ("missing"). */
@@ -13,11 +16,17 @@ type CacheRecord = { depends: Array<[string, string]>; loaded: Loaded }
 
 const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
 
-const stateOf = (path: string): string => {
+/**
+ * The hash of a project file read under the loader's own rules (inside the root, a regular file, at most the YAML
+ * size cap): a symlink to /dev/zero or a 3 GB file is never read to compute a key. Anything else is "unusable",
+ * and the loader reports why.
+ */
+const stateOf = (root: string, path: string): string => {
   try {
-    return sha256(readFileSync(path))
+    const read = readProjectFile(root, path, { display: path, what: "", maxBytes: maxYamlBytes })
+    return read === null ? "missing" : sha256(read.bytes)
   } catch {
-    return "missing"
+    return "unusable"
   }
 }
 
@@ -31,38 +40,43 @@ const touch = (path: string): void => {
   }
 }
 
-const load = async (dir: string): Promise<Loaded> => (await import("./load.ts")).loadProject(dir)
+const load = async (dir: string, options: LoadOptions): Promise<Loaded> => (await import("./load.ts")).loadProject(dir, options)
 
 /**
  * The key covers the build (a digest of the sources), the folder, its file names (the folder conventions and the
  * MLproject lookup depend on them) and the MLproject bytes; env files the result depends on are re-checked on every
  * hit. Running from source never caches.
  */
-export const loadProjectCached = async (dir: string, env: Record<string, string | undefined>, options = { cache: true }): Promise<Loaded> => {
-  if (!options.cache || buildId === null || env.MLPROJECT_PARSE_CACHE === "false") return load(dir)
+export const loadProjectCached = async (dir: string, env: Record<string, string | undefined>, options: LoadOptions & { cache: boolean } = { cache: true }): Promise<Loaded> => {
+  const root = resolve(options.root ?? dir)
+  const loadOptions = { root }
+  if (!options.cache || buildId === null || env.MLPROJECT_PARSE_CACHE === "false") return load(dir, loadOptions)
   let key: string
   try {
     const names = readdirSync(dir).sort()
     const file = names.find((name) => name.toLowerCase() === "mlproject")
-    key = sha256([buildId, dir, names.join("\0"), file ? stateOf(join(dir, file)) : "none"].join("\n"))
+    const state = file ? stateOf(root, join(dir, file)) : "none"
+    // A file the loader refuses is never cached: its error is reported afresh every time.
+    if (state === "unusable") return load(dir, loadOptions)
+    key = sha256([buildId, dir, root, names.join("\0"), state].join("\n"))
   } catch {
     // Let the loader report what is wrong with the folder.
-    return load(dir)
+    return load(dir, loadOptions)
   }
   const folder = cacheDir("parsed", env)
   const path = join(folder, `${key}.json`)
   try {
     const record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord
-    if (record.depends.every(([file, state]) => stateOf(file) === state)) {
+    if (record.depends.every(([file, state]) => stateOf(root, file) === state)) {
       touch(path)
       return record.loaded
     }
   } catch {
     // No record yet, or an unreadable one: load and write it again.
   }
-  const loaded = await load(dir)
+  const loaded = await load(dir, loadOptions)
   const envFile = loaded.project.env.kind === "python_env" || loaded.project.env.kind === "conda_env" ? loaded.project.env.file : null
-  const record: CacheRecord = { depends: envFile ? [[envFile, stateOf(envFile)]] : [], loaded }
+  const record: CacheRecord = { depends: envFile ? [[envFile, stateOf(root, envFile)]] : [], loaded }
   try {
     mkdirSync(folder, { recursive: true })
     // A temp file named by its owner and removed when the write fails: a full disk leaves nothing behind.

@@ -1,7 +1,8 @@
 // Reads and checks a python_env.yaml the way MLflow's _PythonEnv.from_yaml does, with located errors.
 import { basename } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
-import { entryOf, describeNode, isNull, keyText, locationOf, unknownEntries, type MapNode } from "./diagnostics.ts"
+import { entryOf, describeNode, isNull, keyText, locationOf, shapeOf, unknownEntries, type MapNode } from "./diagnostics.ts"
+import { requirementProblem } from "./requirement-spec.ts"
 import { readYaml, type Pos, type YNode } from "./yaml.ts"
 
 export type PythonEnv = { python?: string; build_dependencies: string[]; dependencies: string[] }
@@ -10,23 +11,25 @@ const keys = ["python", "build_dependencies", "dependencies"] as const
 
 /**
  * Throws ToolError("python_env.invalid") located in the file wherever MLflow would raise (TypeError on an
- * unknown key, a non-string `python`, a non-list of dependencies). `display` is the name shown in messages.
+ * unknown key, a non-string `python`, a non-list of dependencies) and where pip would refuse a dependency.
+ * The file must be inside `projectRoot`. `display` is the name shown in messages; locations name the file.
  */
-export const readPythonEnv = (file: string, display: string = basename(file)): PythonEnv => {
+export const readPythonEnv = (projectRoot: string, file: string, display: string = basename(file)): PythonEnv => {
   const invalid = (message: string, pos: Pos, hint?: string) =>
-    new ToolError("python_env.invalid", message, { hint, location: locationOf(display, pos) })
+    new ToolError("python_env.invalid", message, { hint, location: locationOf(file, pos) })
   let root: YNode | null
   try {
-    root = readYaml(file, display).root
+    root = readYaml(projectRoot, file, display).root
   } catch (error) {
     if (!isToolError(error)) {
-      throw new ToolError("python_env.invalid", `cannot read ${display}: ${(error as Error).message}`, { location: { file: display } })
+      throw new ToolError("python_env.invalid", `cannot read ${display}: ${(error as Error).message}`, { location: { file } })
     }
     throw new ToolError("python_env.invalid", error.message, { hint: error.hint, location: error.location })
   }
   const origin = { line: 1, column: 1 }
   if (root === null) throw invalid(`${display} is empty`, origin, "write at least: python: \"3.11\"")
-  if (root.kind !== "map") throw invalid(`${display} must be a mapping with python, build_dependencies and dependencies; it is ${describeNode(root)}`, root.pos)
+  // Not quoted: a file that is not a mapping may be anything (a requirements file, a binary), not a python_env.
+  if (root.kind !== "map") throw invalid(`${display} must be a mapping with python, build_dependencies and dependencies; it is ${shapeOf(root)}`, root.pos)
   const unknown = unknownEntries(root, keys)[0]
   if (unknown) {
     const conda = ["name", "channels"].includes(keyText(unknown))
@@ -52,7 +55,13 @@ const listOf = (root: MapNode, key: (typeof keys)[number], invalid: Invalid): st
   if (value === undefined || isNull(value)) return []
   if (value.kind !== "seq") throw invalid(`'${key}' must be a list of requirement strings, but it is ${describeNode(value)}`, value.pos, `write ${key}: [package==version, …]`)
   return value.items.map((item) => {
-    if (item.kind === "scalar" && typeof item.value === "string") return item.value
+    if (item.kind === "scalar" && typeof item.value === "string") {
+      const problem = requirementProblem(item.value)
+      if (problem) {
+        throw invalid(`'${item.value}' in '${key}' is not a requirement pip accepts: ${problem}`, item.pos, "write it as PEP 508 says, e.g. mlflow==2.7.1 or numpy>=1.24,<2")
+      }
+      return item.value
+    }
     const written = item.kind === "scalar" ? item.source : "package"
     throw invalid(`each entry of '${key}' must be a string, but one is ${describeNode(item)}`, item.pos, `quote it: - "${written}"`)
   })

@@ -56,6 +56,11 @@ export type ProjectEnv =
 export type Project = {
   /** Absolute project directory. */
   dir: string
+  /**
+   * The folder every file the project names must stay inside once symlinks are followed (MLproject, env files,
+   * requirements files, script entry points): `dir`, the folder named before `#subdir`, or the fetched tree.
+   */
+  root: string
   /** Absolute path of the MLproject file, or null when the folder conventions apply. */
   file: string | null
   name: string | null

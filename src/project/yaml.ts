@@ -1,8 +1,9 @@
 // Reads YAML the way PyYAML's safe_load does (YAML 1.1 scalars, last duplicate key wins), keeping every position.
 import type { ErrorCode } from "../error-codes.ts"
-import { readFileSync, statSync } from "node:fs"
+import { resolve } from "node:path"
 import { CST, Lexer, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Scalar } from "yaml"
 import { ToolError } from "../errors.ts"
+import { readProjectFile } from "./project-file.ts"
 import { resolvePlain, type Tag } from "../util/pyyaml-resolver.ts"
 import { pythonRepr, pythonStr, type PyScalar, type PyValue } from "./python-str.ts"
 import { reindentQuoted } from "./yaml-repair.ts"
@@ -33,6 +34,22 @@ const unprintable = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000
 
 const yamlError = (code: ErrorCode, message: string, file: string, pos: Pos, hint?: string) =>
   new ToolError(code, message, { hint, location: { file, line: pos.line, column: pos.column } })
+
+/**
+ * A piece of the file quoted in a message, kept short: a file that fails to parse may be something else entirely
+ * (a key, a binary), and its contents do not belong in an error.
+ */
+const snippet = (text: string): string => {
+  const flat = text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?")
+  return flat.length > 24 ? `${flat.slice(0, 20)}…` : flat
+}
+
+/** The parser's message without the text it quotes from the file (`…: <source>`): the location points at it. */
+const parserMessage = (message: string): string => {
+  const first = message.split("\n")[0] ?? ""
+  const colon = first.indexOf(": ")
+  return colon > 0 ? first.slice(0, colon) : first
+}
 
 /** 1-based line and column of an offset, for errors found before the parser has counted lines. */
 const posIn = (text: string, offset: number): Pos => {
@@ -110,7 +127,7 @@ export const parseYaml = (input: string, file: string): YamlDoc => {
   if (error) {
     const where = posOf(error.pos[0])
     const deep = error.message.includes("call stack")
-    const message = deep ? `YAML nesting is too deep` : `invalid YAML: ${error.message.split("\n")[0]}`
+    const message = deep ? `YAML nesting is too deep` : `invalid YAML: ${parserMessage(error.message)}`
     throw yamlError(deep ? "yaml.too_deep" : "yaml.syntax", message, file, where)
   }
   const warnings: YamlWarning[] = []
@@ -126,7 +143,7 @@ export const parseYaml = (input: string, file: string): YamlDoc => {
     const start = node.range?.[0] ?? parentOffset
     if (isAlias(node)) {
       const target = anchors.get(node.source)
-      if (!target) throw yamlError("yaml.syntax", `invalid YAML: found undefined alias '${node.source}'`, file, posOf(start))
+      if (!target) throw yamlError("yaml.syntax", `invalid YAML: found undefined alias '${snippet(node.source)}'`, file, posOf(start))
       expanded += target.size
       if (expanded > maxNodes) {
         throw yamlError("yaml.aliases", `YAML aliases expand to more than ${maxNodes} values (a "billion laughs" document?)`, file, posOf(start))
@@ -154,18 +171,18 @@ export const parseYaml = (input: string, file: string): YamlDoc => {
     const implicit = !node.tag ? node.type === "PLAIN" : node.tag === "!"
     const tag: Tag | undefined = implicit ? resolvePlain(raw) : node.tag ? tags.get(node.tag) : "str"
     if (tag === "merge" && !asKey) throw yamlError("yaml.syntax", "invalid YAML: '<<' (a merge key) used as a value", file, posOf(start), "quote it: '<<'")
-    if (!tag) throw yamlError("yaml.tag", `unsupported YAML tag ${node.tag}`, file, posOf(start), "remove the tag: MLflow's safe YAML loader does not construct it")
+    if (!tag) throw yamlError("yaml.tag", `unsupported YAML tag ${snippet(node.tag ?? "")}`, file, posOf(start), "remove the tag: MLflow's safe YAML loader does not construct it")
     try {
       return { node: { kind: "scalar" as const, value: constructScalar(tag, raw), pos: posOf(start), source }, size: 1 }
     } catch (e) {
       if (!(e instanceof ScalarError)) throw e
-      throw yamlError("yaml.value", `invalid YAML value ${source}: ${e.message}`, file, posOf(start))
+      throw yamlError("yaml.value", `invalid YAML value ${snippet(source)}: ${e.message}`, file, posOf(start))
     }
   }
 
   const collection = (node: YamlNode & { items: unknown[]; tag?: string }, start: number, depth: number) => {
     if (node.tag && !collectionTags.has(node.tag)) {
-      throw yamlError("yaml.tag", `unsupported YAML tag ${node.tag}`, file, posOf(start), "remove the tag: MLflow's safe YAML loader does not construct it")
+      throw yamlError("yaml.tag", `unsupported YAML tag ${snippet(node.tag ?? "")}`, file, posOf(start), "remove the tag: MLflow's safe YAML loader does not construct it")
     }
     expanded++
     if (expanded > maxNodes) throw yamlError("yaml.aliases", `the YAML document has more than ${maxNodes} values`, file, posOf(start))
@@ -238,23 +255,33 @@ export const parseYaml = (input: string, file: string): YamlDoc => {
   return { root: empty ? null : root, warnings }
 }
 
-/** Reads a YAML file with the guards every file we parse needs: size cap, UTF-8, then parseYaml. */
-export const readYaml = (path: string, file: string, maxBytes = maxYamlBytes): YamlDoc => {
-  const size = statSync(path).size
+/**
+ * Reads a YAML file of a project with the guards every file we parse needs: inside the project root, a regular
+ * file, the size cap (checked before reading), UTF-8, then parseYaml. Locations name the absolute path; messages
+ * the `display` name. A file that does not exist throws `project.unreadable`.
+ */
+export const readYaml = (root: string, path: string, display: string, maxBytes = maxYamlBytes): YamlDoc => {
+  const file = resolve(path)
   const origin = { line: 1, column: 1 }
-  if (size > maxBytes) {
-    throw yamlError("yaml.too_large", `${file} is ${size} bytes; files over ${Math.round(maxBytes / 1024)} KiB are refused`, file, origin, "MLproject and python_env.yaml files are a few KiB: check that this is the right file")
-  }
-  const bytes = readFileSync(path)
-  if (bytes.length > maxBytes) throw yamlError("yaml.too_large", `${file} grew past ${Math.round(maxBytes / 1024)} KiB while being read`, file, origin)
+  const limit = Math.round(maxBytes / 1024)
+  const read = readProjectFile(root, file, {
+    display,
+    what: "",
+    maxBytes,
+    tooLarge: (size, grew) =>
+      grew
+        ? yamlError("yaml.too_large", `${display} grew past ${limit} KiB while being read`, file, origin)
+        : yamlError("yaml.too_large", `${display} is ${size} bytes; files over ${limit} KiB are refused`, file, origin, "MLproject and python_env.yaml files are a few KiB: check that this is the right file"),
+  })
+  if (read === null) throw new ToolError("project.unreadable", `${display} does not exist`, { location: { file } })
   let text: string
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes)
   } catch {
-    const lossy = new TextDecoder("utf-8").decode(bytes)
+    const lossy = new TextDecoder("utf-8").decode(read.bytes)
     const before = lossy.slice(0, Math.max(0, lossy.indexOf("\uFFFD")))
     const line = before.split("\n").length
-    throw yamlError("yaml.binary", `${file} is not UTF-8 text (binary data?)`, file, { line, column: before.length - before.lastIndexOf("\n") }, "save the file as UTF-8")
+    throw yamlError("yaml.binary", `${display} is not UTF-8 text (binary data?)`, file, { line, column: before.length - before.lastIndexOf("\n") }, "save the file as UTF-8")
   }
   return parseYaml(text, file)
 }

@@ -120,7 +120,7 @@ const planProject = async (
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
   // A fetched project gets a new working folder every run, which no cache entry would ever match.
-  const { project, warnings } = await loadProjectCached(source.dir, context.env, { cache: source.kind === "local" })
+  const { project, warnings } = await loadProjectCached(source.dir, context.env, { cache: source.kind === "local", root: source.root })
   for (const warning of warnings) context.emit(warningFrom(warning))
   context.emit({
     type: "project.loaded",

@@ -48,7 +48,9 @@ export const fetchLocalVersion: Fetcher = async (target, request) => {
   const origin = info.remote_url ? redactUrl(info.remote_url) : info.root
   const { entry, cached } = await entryFor(s, repoCacheDir(env, `file://${info.root}`), resolved, version, { signal: request.signal, origin })
   report.done(entry.meta.id, cached)
-  const subdir = join(relative(info.root, path), target.subdir)
+  // The project root is the folder the user named, as for a run without --version; `#subdir` goes below it.
+  const named = relative(info.root, path)
+  const subdir = join(named, target.subdir)
   const git = { commit: entry.meta.id, repo_url: info.remote_url ? origin : null, ...(isBranch ? { branch: version } : {}) }
-  return sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name)
+  return sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name, named)
 }

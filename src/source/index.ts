@@ -13,6 +13,11 @@ export { gitInfo, localSourceName } from "./git-info.ts"
 export type ProjectSource = {
   /** Absolute folder holding the MLproject file (the `#subdir` applied). */
   dir: string
+  /**
+   * The folder the project's files must stay inside: the local folder named before `#`, or the root of the fetched
+   * repository or archive (its working copy).
+   */
+  root: string
   /** What `mlflow.source.name` records (credentials removed). */
   name: string
   kind: "local" | "git" | "github" | "archive"

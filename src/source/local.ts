@@ -2,7 +2,8 @@
 import { statSync } from "node:fs"
 import { isAbsolute, join, normalize, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
-import { ToolError } from "../errors.ts"
+import { ToolError, isToolError } from "../errors.ts"
+import { containedDir } from "../project/project-file.ts"
 import type { ProjectSource } from "./index.ts"
 
 /** MLflow strips quotes a shell left around the URI. */
@@ -39,6 +40,19 @@ export const normaliseSubdir = (subdir: string): string => {
   return normal === "." ? "" : normal
 }
 
+/**
+ * The `#subdir` folder when it exists, or null. A subdir that is (or passes through) a symlink leaving the project
+ * is refused: `repo#data` with `data -> /home/me` would run a host folder's MLproject as this project.
+ */
+export const containedSubdir = (root: string, dir: string, relative: string): string | null => {
+  try {
+    return containedDir(root, dir, relative || ".", "project subdirectory")
+  } catch (error) {
+    if (!isToolError(error) || error.code !== "project.outside") throw error
+    throw new ToolError("source.subdir", error.message, { hint: "give a folder inside the project after '#'" })
+  }
+}
+
 export const toPath = (base: string, cwd: string): string => {
   if (!base.startsWith("file:")) return resolve(cwd, base === "" ? "." : base)
   try {
@@ -67,12 +81,12 @@ export const resolveLocal = async (raw: string, cwd: string): Promise<ProjectSou
   }
   const relative = subdir === null ? "" : normaliseSubdir(subdir)
   const dir = relative === "" ? root : join(root, relative)
-  if (!exists(dir)?.isDirectory()) {
+  if (containedSubdir(root, dir, relative) === null) {
     throw new ToolError("source.subdir", `Could not find subdirectory ${relative} of ${root}`, {
       hint: "check the part after '#' in the project URI",
     })
   }
   // MLflow records a URI with '#' as given; a relative base is made absolute so the tag says where it ran.
   const name = subdir === null ? dir : base.startsWith("file:") ? uri : `${root}#${subdir}`
-  return { dir, name, kind: "local", cleanup: async () => {} }
+  return { dir, root, name, kind: "local", cleanup: async () => {} }
 }

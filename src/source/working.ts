@@ -5,6 +5,7 @@ import { ToolError } from "../errors.ts"
 import { tryLease } from "../util/lease.ts"
 import type { SourceRequest, ProjectSource } from "./index.ts"
 import { locate, readEntry, workingCopy, type Entry } from "./cache.ts"
+import { containedSubdir } from "./local.ts"
 import type { Target } from "./uri.ts"
 
 /** One fetcher per kind of source, all with this shape. */
@@ -40,11 +41,22 @@ export const sourceFrom = async (
   git: ProjectSource["git"] | undefined,
   env: Record<string, string | undefined>,
   name = target.name,
+  /** Where the project root is inside the copied tree: "" (the repository or archive) or the local folder a --version run named. */
+  rootInner = "",
 ): Promise<ProjectSource> => {
   const { from, inner } = locate(entry, subdir, name)
   const copy = await copyLeased(entry, from, env)
+  const dir = join(copy.root, inner)
+  const root = join(copy.root, rootInner)
+  try {
+    if (containedSubdir(root, dir, inner) === null) throw new ToolError("source.subdir", `Could not find subdirectory ${inner} of ${name}`)
+  } catch (error) {
+    await copy.remove()
+    throw error
+  }
   return {
-    dir: join(copy.root, inner),
+    dir,
+    root,
     name,
     kind,
     ...(git ? { git } : {}),

@@ -5,7 +5,7 @@ import { envProject } from "../lib/env-project.ts"
 
 const convert = async (yaml: string) => {
   await using p = envProject({ "conda.yaml": yaml })
-  return pythonEnvFromConda(`${p.dir}/conda.yaml`, "conda.yaml")
+  return pythonEnvFromConda(p.dir, `${p.dir}/conda.yaml`, "conda.yaml")
 }
 
 const failure = async (yaml: string) => {

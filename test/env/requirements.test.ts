@@ -41,7 +41,7 @@ describe("referenced files", () => {
       "constraints.txt": "mlp_beta<3\n",
       "dist/mlp_local-1.0-py3-none-any.whl": "not really a wheel",
     })
-    const files = referencedFiles(["-r requirements.txt", "./dist/mlp_local-1.0-py3-none-any.whl", "numpy"], p.dir, { file: "python_env.yaml" })
+    const files = referencedFiles(["-r requirements.txt", "./dist/mlp_local-1.0-py3-none-any.whl", "numpy"], p.dir, p.dir, { file: "python_env.yaml" })
     expect(files.map((f) => f.path.slice(p.dir.length + 1)).sort()).toEqual([
       "constraints.txt",
       "dist/mlp_local-1.0-py3-none-any.whl",
@@ -55,11 +55,11 @@ describe("referenced files", () => {
     await using p = envProject({ "requirements.txt": "mlp_alpha\n\n-r missing.txt\n" })
     let caught: unknown
     try {
-      referencedFiles(["-r requirements.txt"], p.dir, { file: "python_env.yaml" })
+      referencedFiles(["-r requirements.txt"], p.dir, p.dir, { file: "python_env.yaml" })
     } catch (error) {
       caught = error
     }
-    expect(caught).toMatchObject({ code: "env.requirements.unreadable", exitCode: 2, location: { file: "requirements.txt", line: 3 } })
+    expect(caught).toMatchObject({ code: "env.requirements.unreadable", exitCode: 2, location: { file: join(p.dir, "requirements.txt"), line: 3 } })
     expect((caught as Error).message).toContain("cannot read requirements file 'missing.txt'")
     expect((caught as Error).message).toContain("no such file")
   })
@@ -73,7 +73,7 @@ describe("referenced files", () => {
 
 describe("cache key", () => {
   const keyFor = (dir: string, spec: unknown = { dependencies: ["-r requirements.txt"] }) =>
-    envKey({ tool: "virtualenv", python: "3.11.7", spec, files: referencedFiles(["-r requirements.txt"], dir, { file: "python_env.yaml" }), projectDir: dir })
+    envKey({ tool: "virtualenv", python: "3.11.7", spec, files: referencedFiles(["-r requirements.txt"], dir, dir, { file: "python_env.yaml" }), projectDir: dir })
 
   test("changes with the contents of a referenced requirements file (MLflow #10525 reuses the stale env)", async () => {
     await using p = envProject({ "requirements.txt": "mlp_alpha==1.0.0\n", "reqs.txt": "" })

@@ -110,7 +110,7 @@ describe("virtualenv environments", () => {
     const prepared = await result
     expect(prepared).toMatchObject({ python: installedPython("3.11"), tag: "virtualenv" })
     expect(rec.of("warning")).toMatchObject([
-      { message: "The following conda dependencies will not be installed in the resulting environment: ['numpy']", file: "conda.yaml" },
+      { message: "The following conda dependencies will not be installed in the resulting environment: ['numpy']", file: join(p.dir, "conda.yaml") },
     ])
     expect(inside(prepared, env, 'python -c "import mlp_delta"', p.dir).code).toBe(0)
   }, slow)
@@ -147,7 +147,7 @@ describe("virtualenv failures", () => {
     await using p = envProject({ "python_env.yaml": 'python: "3.11"\ndependencies:\n  - -r reqs/missing.txt\n' })
     const env = isolatedEnv()
     const error = await rejection(prepare(p.project, env).result)
-    expect(error).toMatchObject({ code: "env.requirements.unreadable", exitCode: 2, location: { file: "python_env.yaml" } })
+    expect(error).toMatchObject({ code: "env.requirements.unreadable", exitCode: 2, location: { file: join(p.dir, "python_env.yaml") } })
     expect(error.message).toContain("reqs/missing.txt")
     expect(existsSync(join(String(env.MLPROJECT_HOME), "envs"))).toBe(false)
   }, slow)
@@ -176,6 +176,6 @@ describe("virtualenv failures", () => {
   test("an invalid python_env.yaml is reported where it is wrong (exit 2)", async () => {
     await using p = envProject({ "python_env.yaml": "python: 3.10\n" })
     const error = await rejection(prepare(p.project, isolatedEnv()).result)
-    expect(error).toMatchObject({ code: "python_env.invalid", exitCode: 2, location: { file: "python_env.yaml", line: 1 } })
+    expect(error).toMatchObject({ code: "python_env.invalid", exitCode: 2, location: { file: join(p.dir, "python_env.yaml"), line: 1 } })
   }, slow)
 })

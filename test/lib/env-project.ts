@@ -28,7 +28,7 @@ export const envProject = (files: Record<string, string>): EnvProject => {
       : "conda.yaml" in files
         ? { kind: "conda_env", file: join(dir, "conda.yaml"), implicit: true }
         : { kind: "none" }
-  const project: Project = { dir, file: null, name: "envtest", env, entry_points: [], diagnostics: [] }
+  const project: Project = { dir, root: dir, file: null, name: "envtest", env, entry_points: [], diagnostics: [] }
   return { dir, project, write, async [Symbol.asyncDispose]() {
     rmSync(dir, { recursive: true, force: true })
   } }

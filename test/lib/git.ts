@@ -20,6 +20,8 @@ export type RepoOptions = {
   commits?: number
   /** Extra files in every commit: path → content. */
   files?: Record<string, string>
+  /** Symbolic links in the first commit: path → target (git mode 120000; a checkout makes real symlinks). */
+  symlinks?: Record<string, string>
   /** Files that change with every commit (the commit number is appended), making each tree differ. */
   churn?: number
   /** Extra branches: name → commit number. */
@@ -64,6 +66,7 @@ const stream = (options: RepoOptions, total: number): string => {
       parts.push(`M 100644 inline sub/dir/MLproject\n${blob(project("subdir", "../../"))}`)
       parts.push(`M 100644 inline v1.2/MLproject\n${blob(project("dotted", "../"))}`)
       for (const [path, content] of Object.entries(options.files ?? {})) parts.push(`M 100644 inline ${path}\n${blob(content)}`)
+      for (const [path, target] of Object.entries(options.symlinks ?? {})) parts.push(`M 120000 inline ${path}\n${blob(target)}`)
       for (const [path, sub] of Object.entries(options.submodules ?? {})) {
         parts.push(`M 160000 ${sub.commit} ${path}\n`)
       }

@@ -4,7 +4,7 @@ import { cli } from "../lib/cli.ts"
 import { hasShared, sharedSkipReason } from "../lib/shared.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { expected } from "./corpus-expected.ts"
-import { projectDirFor, rows } from "./corpus-layout.ts"
+import { projectFor, rows } from "./corpus-layout.ts"
 
 describe.skipIf(!hasShared)(`mlproject validate and describe on the corpus${hasShared ? "" : ` (${sharedSkipReason})`}`, () => {
   test("each folder: exit 0 with warnings allowed, or exit 2 with a located error; no internal error", async () => {
@@ -12,13 +12,14 @@ describe.skipIf(!hasShared)(`mlproject validate and describe on the corpus${hasS
     const all = rows()
     const failures: string[] = []
     const check = async (row: (typeof all)[number]) => {
-      const dir = projectDirFor(row, scratch.path)
+      // `REPO#sub` for the projects whose env file lives elsewhere in their repository: the repository is their root.
+      const dir = projectFor(row, scratch.path).uri
       const want = expected[row.id]
       const [validate, describeRun] = await Promise.all([cli(["validate", dir, "--json"]), cli(["describe", dir, "--json"])])
       const events = [...validate.events, ...describeRun.events]
       if (events.some((e) => e.type === "error" && e.code === "internal")) failures.push(`${row.folder}: internal error`)
       const rejected = typeof want === "object" && "rejected" in want
-      const hasErrors = typeof want === "object" && ("rejected" in want || "broken" in want || "python_env_invalid" in want)
+      const hasErrors = typeof want === "object" && ("rejected" in want || "broken" in want || "python_env_invalid" in want || "nothing_to_run" in want)
       if (validate.code !== (hasErrors ? 2 : 0)) failures.push(`${row.folder}: validate exited ${validate.code}`)
       if (describeRun.code !== (rejected ? 2 : 0)) failures.push(`${row.folder}: describe exited ${describeRun.code}`)
       if (rejected) {

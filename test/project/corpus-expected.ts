@@ -7,8 +7,10 @@
 // - { rejected }: MLflow fails on it as a whole too; the code of the first file-level error.
 // - { broken }: the file loads, these entry points cannot run (MLflow fails when they run, or crashes on them).
 // - python_env_invalid: python_env.yaml is wrong, which only matters when mlproject builds the virtualenv.
+// - nothing_to_run: no MLproject (or one without entry points) and no .py/.sh/.R script: `mlflow run` fails whatever
+//   the entry point; `validate` says so (the misnamed-file warning is still there).
 
-export type Outcome = "ok" | { warnings: string[] } | { rejected: string } | { broken?: string[]; python_env_invalid?: true }
+export type Outcome = "ok" | { warnings: string[] } | { rejected: string } | { broken?: string[]; python_env_invalid?: true; nothing_to_run?: true }
 
 export const expected: Record<string, Outcome> = {
   // conda_env: conda.yaml, but the repository has no conda.yaml: MLflow raises 'Project specified conda environment file …, but no such file was found.'
@@ -53,8 +55,8 @@ export const expected: Record<string, Outcome> = {
   // type names str
   "042": { warnings: ["parameter.type"] },
   "043": "ok", "044": "ok", "045": "ok", "046": "ok", "047": "ok",
-  // the file is misnamed, so MLflow never reads it: folder conventions, no entry points
-  "048": { warnings: ["project.misnamed"] },
+  // the file is misnamed, so MLflow never reads it: folder conventions, no entry points and no script (a project.misnamed warning)
+  "048": { nothing_to_run: true },
   "049": "ok", "050": "ok", "051": "ok", "052": "ok", "053": "ok", "054": "ok",
   // duplicate command keys (the last wins, as in PyYAML)
   "055": { warnings: ["yaml.duplicate_key"] },
@@ -81,8 +83,9 @@ export const expected: Record<string, Outcome> = {
   // type names str
   "078": { warnings: ["parameter.type"] },
   "079": "ok", "080": "ok",
-  // type names str
-  "081": { warnings: ["parameter.type"] },
+  // type names str (a warning); python_env.yaml pins `mlflow == 2..7.1`, which pip refuses (PEP 440): the
+  // virtualenv build would fail after the run exists, so it is a python_env error found at load time
+  "081": { python_env_invalid: true },
   "082": "ok",
   // unknown top-level keys signature; conda_env: ~ (ignored by MLflow)
   "083": { warnings: ["env.empty", "project.unknown_key"] },
@@ -214,8 +217,8 @@ export const expected: Record<string, Outcome> = {
   // type names str
   "228": { warnings: ["parameter.type"] },
   "229": "ok", "230": "ok", "231": "ok", "232": "ok", "233": "ok",
-  // the file is misnamed, so MLflow never reads it: folder conventions, no entry points
-  "234": { warnings: ["project.misnamed"] },
+  // the file is misnamed, so MLflow never reads it: folder conventions, no entry points and no script (a project.misnamed warning)
+  "234": { nothing_to_run: true },
   "235": "ok", "236": "ok", "237": "ok",
   // MLflow's own example_yarn_project: conda_env: conda.yaml, which is not beside it, so load_project raises
   "238": { rejected: "env_file.missing" },

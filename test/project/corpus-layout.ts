@@ -24,15 +24,19 @@ export const rows = (): Row[] => {
 
 /**
  * Env files outside the project folder are stored under _outside_project_dir/<repo path>; rebuild the
- * repository layout in a temp folder so `conda_env: ../../environment.yaml` finds its file as it would.
+ * repository layout in a temp folder so `conda_env: ../../environment.yaml` finds its file as it would. `root` is
+ * the repository: project files must stay inside the root, and for these projects that is the repository, as when
+ * they run from Git (`mlproject run REPO#src/data_load`).
  */
-export const projectDirFor = (row: Row, scratch: string): string => {
+export const projectFor = (row: Row, scratch: string): { dir: string; root: string; uri: string } => {
   const source = join(corpusRoot, row.folder)
-  if (!existsSync(join(source, outside))) return source
+  if (!existsSync(join(source, outside))) return { dir: source, root: source, uri: source }
   const repo = join(scratch, row.id)
-  const projectDir = join(repo, dirname(row.repoPath))
+  const inner = dirname(row.repoPath)
+  const projectDir = join(repo, inner)
   cpSync(source, projectDir, { recursive: true, filter: (src) => !src.includes(`/${outside}`) })
   cpSync(join(source, outside), repo, { recursive: true })
-  return projectDir
+  return { dir: projectDir, root: repo, uri: `${repo}#${inner}` }
 }
 
+export const projectDirFor = (row: Row, scratch: string): string => projectFor(row, scratch).dir

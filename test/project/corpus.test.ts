@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileLevelErrors, inspectProject } from "../../src/project/load.ts"
 import type { Diagnostic } from "../../src/project/types.ts"
 import { hasShared, sharedSkipReason } from "../lib/shared.ts"
-import { corpusRoot as root, projectDirFor, rows } from "./corpus-layout.ts"
+import { corpusRoot as root, projectFor, rows } from "./corpus-layout.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
 import { expected, type Outcome } from "./corpus-expected.ts"
 
@@ -14,7 +14,10 @@ const outcomeOf = (diagnostics: Diagnostic[]): Outcome => {
   if (fileError) return { rejected: fileError.code }
   const broken = [...new Set(diagnostics.filter((d) => d.severity === "error" && d.entry_point !== undefined).map((d) => d.entry_point as string))]
   const pythonEnv = diagnostics.some((d) => d.code === "python_env.invalid")
-  if (broken.length || pythonEnv) return { ...(broken.length ? { broken } : {}), ...(pythonEnv ? { python_env_invalid: true as const } : {}) }
+  const nothing = diagnostics.some((d) => d.code === "project.nothing_to_run" || d.code === "project.no_entry_points")
+  if (broken.length || pythonEnv || nothing) {
+    return { ...(broken.length ? { broken } : {}), ...(pythonEnv ? { python_env_invalid: true as const } : {}), ...(nothing ? { nothing_to_run: true as const } : {}) }
+  }
   return diagnostics.length ? { warnings: [...new Set(diagnostics.map((d) => d.code))].sort() } : "ok"
 }
 
@@ -30,7 +33,8 @@ describe.skipIf(!hasShared)(`the real-world MLproject corpus${hasShared ? "" : `
   for (const row of all) {
     test(`${row.folder}`, async () => {
       await using scratch = tmpdirFor("mlproject-corpus-")
-      const { project, diagnostics } = inspectProject(projectDirFor(row, scratch.path))
+      const layout = projectFor(row, scratch.path)
+      const { project, diagnostics } = inspectProject(layout.dir, { root: layout.root })
       const want = expected[row.id]
       expect(outcomeOf(diagnostics)).toEqual(want as Outcome)
       for (const d of diagnostics) {
@@ -52,7 +56,7 @@ describe.skipIf(!hasShared)(`the real-world MLproject corpus${hasShared ? "" : `
     const row = all.find((r) => r.id === "028")
     if (!row) throw new Error("corpus row 028 missing")
     const { diagnostics } = inspectProject(join(root, row.folder))
-    expect(fileLevelErrors(diagnostics).map((d) => [d.code, d.file, d.line, d.column])).toEqual([["env_file.missing", "MLProject", 3, 12]])
+    expect(fileLevelErrors(diagnostics).map((d) => [d.code, d.file, d.line, d.column])).toEqual([["env_file.missing", join(root, row.folder, "MLProject"), 3, 12]])
   })
 
   test("the misnamed files (048 MLproject.yml, 234 MLproject_dockerfile) read as MLproject", async () => {

@@ -42,7 +42,7 @@ describe("locating the MLproject file", () => {
     await using dir = project({ mlproject: "src/mlproject" })
     const { diagnostics } = inspectProject(dir.path)
     expect(diagnostics.map((d) => [d.code, d.message, d.hint])).toEqual([
-      ["project.not_mapping", "mlproject must be a mapping of keys (name, entry_points, …), but it is the string 'src/mlproject'", "this looks like the text of a symbolic link to 'src/mlproject' checked out as a file"],
+      ["project.not_mapping", "mlproject must be a mapping of keys (name, entry_points, …), but it is a string", "this looks like the text of a symbolic link checked out as a file (Git without symlink support)"],
     ])
   })
 
@@ -61,7 +61,7 @@ describe("python_env.yaml problems do not block loading", () => {
         code: "python_env.invalid",
         message: "'python' must be a string, but it is the float 3.1 (only a problem when mlproject builds the environment; --env-manager local still runs)",
         hint: 'quote the version: python: "3.10"',
-        file: "python_env.yaml",
+        file: join(dir.path, "python_env.yaml"),
         line: 1,
         column: 9,
       },
@@ -70,7 +70,7 @@ describe("python_env.yaml problems do not block loading", () => {
   })
 
   test("the implicit python_env.yaml of the folder conventions is checked too", async () => {
-    await using dir = project({ "python_env.yaml": "python: '3.11'\nchannels: [x]\n" })
+    await using dir = project({ "python_env.yaml": "python: '3.11'\nchannels: [x]\n", "train.py": "" })
     const { diagnostics } = inspectProject(dir.path)
     expect(diagnostics.map((d) => [d.code, d.line, d.column, d.hint])).toEqual([
       ["python_env.invalid", 2, 1, "this looks like a conda environment file: declare it with conda_env: instead of python_env:"],
@@ -92,7 +92,7 @@ describe("entry point and parameter diagnostics", () => {
         code: "entry_point.placeholder",
         message: "placeholder {data_path} in the command of entry point 'main' is not a declared parameter (declared: none)",
         hint: "declare it under parameters or escape the braces as {{ }}",
-        file: "MLproject",
+        file: expect.stringMatching(/^\/.+\/MLproject$/),
         line: 3,
         column: 27,
         entry_point: "main",
@@ -205,7 +205,7 @@ describe("hostile MLproject files are located errors, fast", () => {
       const error = loadError(dir.path)
       expect(performance.now() - start).toBeLessThan(1000)
       expect(p).toBeNull()
-      expect(diagnostics.map((d) => [d.code, d.message, d.file])).toEqual([[code, message, "MLproject"]])
+      expect(diagnostics.map((d) => [d.code, d.message, d.file])).toEqual([[code, message, join(dir.path, "MLproject")]])
       expect(error.code).toBe("project.invalid")
       expect(error.message).toBe(message)
       expect(error.location?.line).toBeGreaterThanOrEqual(1)

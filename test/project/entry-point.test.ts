@@ -1,5 +1,6 @@
 // Choosing the entry point: declared ones, .py/.sh/.R scripts (spec cases 15–19), and clear errors otherwise.
 import { describe, expect, test } from "bun:test"
+import { join } from "node:path"
 import { entryPointFor } from "../../src/project/entry-point.ts"
 import { loadProject } from "../../src/project/load.ts"
 import { tmpdirFor } from "../lib/tmp.ts"
@@ -63,19 +64,38 @@ describe("entryPointFor", () => {
 
   test("os.path.splitext rules: .py only as a real extension, case-sensitive", async () => {
     await using dir = tmpdirFor()
+    dir.write("MLproject", "entry_points:\n  other: {command: x}\n")
     for (const f of [".py", "train.PY", "x.r"]) dir.write(f, "")
     const { project } = loadProject(dir.path)
     for (const name of [".py", "train.PY", "x.r", "main"]) {
-      expect(error(() => entryPointFor(project, name)).message).toStartWith(`Could not find ${name} among entry points [] `)
+      expect(error(() => entryPointFor(project, name)).message).toStartWith(`Could not find ${name} among entry points ['other'] `)
     }
   })
 
   test("a script that does not exist is a clear error (MLflow would run it and fail later)", async () => {
     await using dir = tmpdirFor()
+    dir.write("MLproject", "name: x\n")
     const e = error(() => entryPointFor(loadProject(dir.path).project, "train.py"))
     expect(e.code).toBe("entry_point.not_found")
     expect(e.message).toBe(`script entry point train.py does not exist in the project folder ${dir.path}`)
     expect(e.hint).toBe("this project declares no entry points: pass a .py, .sh or .R file of the project with -e; a script path is relative to the project folder")
+  })
+
+  test("a folder without MLproject says so, not 'Could not find main among entry points []'", async () => {
+    await using empty = tmpdirFor()
+    for (const name of ["main", "train.py"]) {
+      const e = error(() => entryPointFor(loadProject(empty.path).project, name))
+      expect([e.code, e.message]).toEqual(["project.no_mlproject", `no MLproject in ${empty.path}, and no .py, .sh or .R script to run with -e`])
+    }
+    await using withScript = tmpdirFor()
+    withScript.write("src/train.py", "")
+    const e = error(() => entryPointFor(loadProject(withScript.path).project, "main"))
+    expect([e.code, e.message, e.hint]).toEqual([
+      "project.no_mlproject",
+      `no MLproject in ${withScript.path}, and 'main' is not a .py, .sh or .R file of the project`,
+      "name one of its scripts with -e (e.g. -e train.py), or add an MLproject file",
+    ])
+    expect(entryPointFor(loadProject(withScript.path).project, "src/train.py").command).toBe("python src/train.py")
   })
 
   test("a declared name wins over a script of the same name", async () => {
@@ -93,7 +113,7 @@ describe("entryPointFor", () => {
     expect(e.code).toBe("entry_point.invalid")
     expect(e.message).toBe("entry point 'main' cannot run: placeholder {data} in the command of entry point 'main' is not a declared parameter (declared: none)")
     expect(e.hint).toBe("declare it under parameters or escape the braces as {{ }}")
-    expect(e.location).toEqual({ file: "MLproject", line: 3, column: 27 })
+    expect(e.location).toEqual({ file: join(dir.path, "MLproject"), line: 3, column: 27 })
   })
 
   test("databricks spark jobs: python_file projects have no entry points; others only declared ones", async () => {

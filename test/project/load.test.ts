@@ -52,7 +52,7 @@ describe("MLflow load_project cases", () => {
     const error = loadError(dir.path)
     expect(error.code).toBe("project.invalid")
     expect(error.message).toBe("Project cannot contain multiple environment fields: {'conda_env', 'docker_env'}")
-    expect(error.location).toEqual({ file: "MLproject", line: 4, column: 1 })
+    expect(error.location).toEqual({ file: join(dir.path, "MLproject"), line: 4, column: 1 })
     expect(error.hint).toBe("keep only one of docker_env, python_env and conda_env (a key counts even when it is empty)")
   })
 
@@ -60,14 +60,14 @@ describe("MLflow load_project cases", () => {
     await using dir = project({ MLproject: "name: p\ndocker_env:\n  not-image-attribute: blah\n" })
     const error = loadError(dir.path)
     expect(error.message).toBe("Project configuration (MLproject file) was invalid: Docker environment specified but no image attribute found.")
-    expect(error.location).toEqual({ file: "MLproject", line: 3, column: 3 })
+    expect(error.location).toEqual({ file: join(dir.path, "MLproject"), line: 3, column: 3 })
   })
 
   test("case 8: docker volumes must be a list of strings", async () => {
     await using dir = project({ MLproject: "name: p\ndocker_env:\n  image: x\n  volumes: /a:/a\n" })
     const error = loadError(dir.path)
     expect(error.message).toBe(`Project configuration (MLproject file) was invalid: Docker volumes must be a list of strings, e.g.: '["/path1/:/path1", "/path2/:/path2"])`)
-    expect(error.location).toEqual({ file: "MLproject", line: 4, column: 12 })
+    expect(error.location).toEqual({ file: join(dir.path, "MLproject"), line: 4, column: 12 })
   })
 
   test("case 9: docker environment must hold strings or pairs (MLflow's missing space kept)", async () => {
@@ -88,7 +88,7 @@ describe("MLflow load_project cases", () => {
     await using dir = project({ MLproject: "python_env: env/python_env.yaml\n" })
     const error = loadError(dir.path)
     expect(error.message).toBe(`Project specified python_env file ${dir.path}/env/python_env.yaml, but no such file was found.`)
-    expect(error.location).toEqual({ file: "MLproject", line: 1, column: 13 })
+    expect(error.location).toEqual({ file: join(dir.path, "MLproject"), line: 1, column: 13 })
   })
 
   test("case 11: a missing conda_env file; the path is joined, not normalised, so ../ and ./ work", async () => {
@@ -151,7 +151,7 @@ describe("MLflow load_project cases", () => {
         const error = diagnostics.find((d) => d.severity === "error")
         expect(error?.code).toBe(code)
         if (message) expect(error?.message).toBe(message)
-        expect(error?.file).toBe("MLproject")
+        expect(error?.file).toBe(join(dir.path, "MLproject"))
         expect(error?.line).toBeGreaterThanOrEqual(line)
         if (column) expect(error?.column).toBe(column)
         if (code.startsWith("yaml.") || code.startsWith("project.")) expect(p).toBeNull()
@@ -187,7 +187,7 @@ describe("loadProject reports the first file-level error with a count of the res
     const error = loadError(dir.path)
     expect(error.code).toBe("project.invalid")
     expect(error.exitCode).toBe(2)
-    expect(error.location).toEqual({ file: "MLproject", line: 2, column: 13 })
+    expect(error.location).toEqual({ file: join(dir.path, "MLproject"), line: 2, column: 13 })
     expect(error.message).toBe(
       "Project configuration (MLproject file) was invalid: Docker environment specified but no image attribute found. (2 more errors: run `mlproject validate` to list them all)",
     )

@@ -178,9 +178,16 @@ describe("MLflow's compute_parameters and compute_command", () => {
   })
 
   describe("case 36: the command is filled like str.format", () => {
-    test("{{ }} are literal braces; hyphenated names work; format specs apply to the quoted value", () => {
-      const ep = entryPoint("awk '{{print $1}}' {batch-size} {name:>6}|", [spec("batch-size", "int", "32"), spec("name", "string", "ab")])
-      expect(resolveParameters(ep, [], { cwd }).command).toBe("awk '{print $1}' 32     ab|")
+    test("{{ }} are literal braces; hyphenated names work", () => {
+      const ep = entryPoint("awk '{{print $1}}' {batch-size} {name}|", [spec("batch-size", "int", "32"), spec("name", "string", "a b")])
+      expect(resolveParameters(ep, [], { cwd }).command).toBe("awk '{print $1}' 32 'a b'|")
+    })
+    test("a conversion or format spec never reaches the command, whatever the entry point says", () => {
+      for (const command of ["echo {a!r}", "echo {a!s}", "echo {a:.3}", "echo {a:>999999999999}"]) {
+        const e = error(() => resolveParameters(entryPoint(command, [spec("a", "string", "x")]), [["a", "$(touch /tmp/x)"]], { cwd }))
+        expect(e.code).toBe("entry_point.invalid")
+        expect(e.message).toContain("mlproject refuses")
+      }
     })
     test("an undeclared placeholder cannot run (MLflow raises KeyError)", () => {
       const e = error(() => resolveParameters(entryPoint("x {nope}", []), [], { cwd }))

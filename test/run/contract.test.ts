@@ -132,7 +132,7 @@ describe("input errors record nothing", () => {
     const error = result.events.at(-1) as Record<string, unknown>
     expect(error).toMatchObject({ type: "error", code })
     expect(error.run_id).toBeUndefined()
-    if (line !== null) expect(error).toMatchObject({ file: "MLproject", line })
+    if (line !== null) expect(error).toMatchObject({ file: join(dir.path, "project", "MLproject"), line })
     expect(result.events.some((e) => e.type === "run.created" || e.type === "experiment.created")).toBe(false)
     const mlruns = join(dir.path, "mlruns")
     const folders = existsSync(mlruns) ? readdirSync(mlruns).filter((name) => /^\d+$/.test(name)) : []
