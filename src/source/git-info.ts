@@ -8,13 +8,16 @@ export const hasGit = (env: Record<string, string | undefined>): boolean => Bun.
 
 export type GitInfo = { root: string; commit: string; remote_url: string | null; branch: string | null }
 
-/** A `.git` folder or file in the folder or a parent: saves two git processes on every run outside Git. */
-const insideGitTree = (dir: string): boolean => {
+/** The nearest folder at or above `dir` holding a `.git` folder or file: the work tree's top, found without git. */
+export const enclosingWorkTree = (dir: string): string | null => {
   for (let current = dir; ; current = dirname(current)) {
-    if (existsSync(join(current, ".git"))) return true
-    if (dirname(current) === current) return false
+    if (existsSync(join(current, ".git"))) return current
+    if (dirname(current) === current) return null
   }
 }
+
+/** A `.git` folder or file in the folder or a parent: saves two git processes on every run outside Git. */
+const insideGitTree = (dir: string): boolean => enclosingWorkTree(dir) !== null
 
 /** Null when the folder is not inside a Git work tree with a commit, or git is not installed. */
 export const gitInfo = async (dir: string): Promise<GitInfo | null> => {

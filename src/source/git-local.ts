@@ -4,6 +4,7 @@ import { join, relative } from "node:path"
 import { ToolError } from "../errors.ts"
 import { tryOutput } from "../util/exec.ts"
 import { gitInfo, localSourceName } from "./git-info.ts"
+import { workTreeIsProjectRoot } from "./local.ts"
 import { entryFor, repoCacheDir, requireGit } from "./git.ts"
 import { gitSession, versionError } from "./git-run.ts"
 import { reporter } from "./progress.ts"
@@ -48,9 +49,10 @@ export const fetchLocalVersion: Fetcher = async (target, request) => {
   const origin = info.remote_url ? redactUrl(info.remote_url) : info.root
   const { entry, cached } = await entryFor(s, repoCacheDir(env, `file://${info.root}`), resolved, version, { signal: request.signal, origin })
   report.done(entry.meta.id, cached)
-  // The project root is the folder the user named, as for a run without --version; `#subdir` goes below it.
+  // The project root is the repository, as for a run of the work tree without --version (unless the work tree is the
+  // home folder: then the folder the user named); `#subdir` goes below the folder named.
   const named = relative(info.root, path)
   const subdir = join(named, target.subdir)
   const git = { commit: entry.meta.id, repo_url: info.remote_url ? origin : null, ...(isBranch ? { branch: version } : {}) }
-  return sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name, named)
+  return sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name, workTreeIsProjectRoot(info.root, env) ? undefined : named)
 }

@@ -14,7 +14,8 @@ export type ProjectSource = {
   /** Absolute folder holding the MLproject file (the `#subdir` applied). */
   dir: string
   /**
-   * The folder the project's files must stay inside: the local folder named before `#`, or the root of the fetched
+   * The folder the project's files must stay inside: the local folder named before `#` (or the Git work tree it is
+   * in, unless that is the home folder or /), or the root of the fetched
    * repository or archive (its working copy).
    */
   root: string
@@ -45,7 +46,7 @@ export type SourceRequest = {
 
 // Remote fetchers are loaded on first use: a run of a local folder never pays for git, tar or Octokit code.
 const fetchers: Record<Via, Fetcher> = {
-  local: (target, request) => resolveLocal(target.uri, request.cwd),
+  local: (target, request) => resolveLocal(target.uri, request.cwd, request.env),
   "local-git": async (target, request) => (await import("./git-local.ts")).fetchLocalVersion(target, request),
   git: async (target, request) => (await import("./git.ts")).fetchGit(target, request),
   github: async (target, request) => (await import("./github.ts")).fetchGithub(target, request),

@@ -1,10 +1,12 @@
 // Local project folders and file:// URIs, with MLflow's `#subdir` suffix, run in place.
-import { statSync } from "node:fs"
+import { realpathSync, statSync } from "node:fs"
 import { isAbsolute, join, normalize, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ToolError, isToolError } from "../errors.ts"
 import { containedDir } from "../project/project-file.ts"
 import type { ProjectSource } from "./index.ts"
+import { enclosingWorkTree } from "./git-info.ts"
+import { homeFolder } from "../util/user.ts"
 
 /** MLflow strips quotes a shell left around the URI. */
 export const unquote = (uri: string): string => uri.replace(/^['"]+|['"]+$/g, "")
@@ -64,7 +66,31 @@ export const toPath = (base: string, cwd: string): string => {
   }
 }
 
-export const resolveLocal = async (raw: string, cwd: string): Promise<ProjectSource> => {
+/**
+ * What a local project's files may reach: the Git work tree it lives in (a monorepo step's `conda_env:
+ * ../../environment.yaml` works as under `mlflow run`, which records the run as `file://<repo>#<step>`), else the
+ * folder named. A work tree at the home folder or `/` (dotfiles kept in Git) does not count: there the folder does.
+ */
+const filesRoot = (named: string, env: Readonly<Record<string, string | undefined>>): string => {
+  const tree = enclosingWorkTree(named)
+  return tree !== null && workTreeIsProjectRoot(tree, env) ? tree : named
+}
+
+/** False for a work tree at the home folder or `/`: a Git repository of dotfiles is no project's root. */
+export const workTreeIsProjectRoot = (tree: string, env: Readonly<Record<string, string | undefined>>): boolean => {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path)
+    } catch {
+      return path
+    }
+  }
+  const home = homeFolder(env)
+  const top = real(tree)
+  return top !== "/" && (home === null || top !== real(home))
+}
+
+export const resolveLocal = async (raw: string, cwd: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ProjectSource> => {
   const uri = unquote(raw)
   const { base, subdir } = splitSubdir(uri)
   const root = toPath(base, cwd)
@@ -88,5 +114,5 @@ export const resolveLocal = async (raw: string, cwd: string): Promise<ProjectSou
   }
   // MLflow records a URI with '#' as given; a relative base is made absolute so the tag says where it ran.
   const name = subdir === null ? dir : base.startsWith("file:") ? uri : `${root}#${subdir}`
-  return { dir, root, name, kind: "local", cleanup: async () => {} }
+  return { dir, root: filesRoot(root, env), name, kind: "local", cleanup: async () => {} }
 }

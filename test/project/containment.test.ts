@@ -44,19 +44,38 @@ describe("symlinks that stay inside the project are followed, as in MLflow", () 
     expect(described.events.find((e) => e.type === "project.described")).toMatchObject({ env: { kind: "python_env", file: `${join(repo.path, "src", "load")}/../../environment.yaml` } })
   })
 
-  test("with --version the root is still the folder named: DIR refuses ../ env files, REPO#sub allows them", async () => {
+  // A monorepo step (`conda_env: ../../environment.yaml`) runs as under `mlflow run`: the Git work tree is the root.
+  test.each([[false], [true]])("inside a Git work tree (with --version: %p) the repository is the root: ../ env files inside it work", async (withVersion) => {
     await using repo = tmpdirFor()
     repo.write("environment.yaml", "dependencies: []\n")
     repo.write("src/load/MLproject", "name: load\npython_env: ../../environment.yaml\nentry_points:\n  main: {command: echo hi}\n")
+    await using outside = tmpdirFor()
+    outside.write("outside.yaml", "dependencies: []\n")
+    symlinkSync(join(outside.path, "outside.yaml"), join(repo.path, "leak.yaml"))
+    repo.write("src/leak/MLproject", "name: leak\npython_env: ../../leak.yaml\nentry_points:\n  main: {command: echo hi}\n")
     sh(["git", "init", "-q", "--initial-branch=main", repo.path])
     sh(["git", "-C", repo.path, "add", "-A"])
     sh(["git", "-C", repo.path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one"])
     await using cwd = tmpdirFor()
-    const alone = await cli(["run", join(repo.path, "src", "load"), "-v", "main", "--dry-run", "--json"], { cwd: cwd.path })
-    expect(alone.code).toBe(2)
-    expect(String(alone.events.at(-1)?.message)).toContain("outside the project folder")
-    const rooted = await cli(["run", `${repo.path}#src/load`, "-v", "main", "--dry-run", "--json"], { cwd: cwd.path })
+    const version = withVersion ? ["-v", "main"] : []
+    const step = await cli(["run", join(repo.path, "src", "load"), ...version, "--dry-run", "--json"], { cwd: cwd.path })
+    expect(step.code).toBe(0)
+    const rooted = await cli(["run", `${repo.path}#src/load`, ...version, "--dry-run", "--json"], { cwd: cwd.path })
     expect(rooted.code).toBe(0)
+    // Leaving the repository is still refused.
+    const leak = await cli(["run", join(repo.path, "src", "leak"), ...version, "--dry-run", "--json"], { cwd: cwd.path })
+    expect(leak.code).toBe(2)
+    expect(String(leak.events.at(-1)?.message)).toContain("outside the project folder")
+  })
+
+  test("a Git work tree at the home folder is no project root: there the folder named is", async () => {
+    await using home = tmpdirFor()
+    home.write("environment.yaml", "dependencies: []\n")
+    home.write("src/load/MLproject", "name: load\npython_env: ../../environment.yaml\nentry_points:\n  main: {command: echo hi}\n")
+    sh(["git", "init", "-q", "--initial-branch=main", home.path])
+    const run = await cli(["run", join(home.path, "src", "load"), "--dry-run", "--json"], { cwd: home.path, env: { HOME: home.path } })
+    expect(run.code).toBe(2)
+    expect(String(run.events.at(-1)?.message)).toContain("outside the project folder")
   })
 
   test("--env-manager local never reads the env file, so a python_env.yaml that leaves the project does not stop it", async () => {
