@@ -1,5 +1,6 @@
 // `mlproject describe [URI]`: a project's environment, entry points, parameters and, with -P, its command.
 import { resolveSource, type ProjectSource } from "../source/index.ts"
+import { showingPaths, withShownLocation } from "../source/shown-paths.ts"
 import { loadProject } from "../project/load.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
@@ -26,7 +27,9 @@ export const describeCommand: Command = {
     const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
     try {
-      describe(source, parsed, given, emit, cwd)
+      describe(source, parsed, given, showingPaths(source, emit), cwd)
+    } catch (error) {
+      throw withShownLocation(source, error)
     } finally {
       await source.cleanup()
     }

@@ -1,5 +1,6 @@
 // `mlproject validate [URI]`: list every error and warning of a project's MLproject file.
 import { resolveSource } from "../source/index.ts"
+import { shownDiagnostics } from "../source/shown-paths.ts"
 import { inspectProject } from "../project/load.ts"
 import type { Diagnostic } from "../project/types.ts"
 import type { Command } from "./context.ts"
@@ -27,7 +28,7 @@ export const validateCommand: Command = {
     const errors = diagnostics.filter((d) => d.severity === "error").length
     const warnings = diagnostics.length - errors
     const ok = errors === 0 && !(parsed.flags.strict && warnings > 0)
-    emit({ type: "project.validated", ...sourceView(source), dir: source.dir, ok, errors, warnings, diagnostics })
+    emit({ type: "project.validated", ...sourceView(source), dir: source.dir, ok, errors, warnings, diagnostics: shownDiagnostics(source, diagnostics) })
     return ok ? 0 : 2
   },
 }

@@ -9,6 +9,7 @@ import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
 import type { EntryPoint, Project, ResolvedParameters } from "../project/types.ts"
 import { resolveSource, type ProjectSource } from "../source/index.ts"
+import { showingPaths, withShownLocation } from "../source/shown-paths.ts"
 import { resolveTrackingUri } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
 import { downloadRemotePaths } from "./remote-paths.ts"
@@ -106,10 +107,10 @@ export const planRun = async (
     fetcher: request.fetcher,
   })
   try {
-    return await planProject(request, source, trackingUri, context)
+    return await planProject(request, source, trackingUri, { ...context, emit: showingPaths(source, context.emit) })
   } catch (error) {
     await source.cleanup()
-    throw error
+    throw withShownLocation(source, error)
   }
 }
 

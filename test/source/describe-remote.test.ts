@@ -64,3 +64,27 @@ describe("validate and describe take -v/--version for a Git URI", () => {
     expect(versioned.stderr).toContain("Setting a version is only supported for Git project URIs")
   })
 })
+
+describe("the files a fetched project's warnings and errors name", () => {
+  test("are shown relative to the repository (MLproject:LINE:COL), never inside the removed working copy", async () => {
+    await using dir = tmpdirFor()
+    const repo = `${dir.path}/repo`
+    dir.write("repo/sub/MLproject", "name: r\nentry_points:\n  main:\n    parameters:\n      a: {type: flaot, default: x}\n    command: echo {a}\n  bad:\n    command: echo {b!r}\n")
+    sh(["git", "init", "-q", "--initial-branch=main", repo])
+    sh(["git", "-C", repo, "add", "-A"])
+    sh(["git", "-C", repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "one"])
+    const uri = `file://${repo}#sub`
+    const validated = await cli(["validate", uri, "-v", "main", "--json"])
+    const event = validated.events.find((e) => e.type === "project.validated") as { diagnostics: Array<Record<string, unknown>> }
+    expect(event.diagnostics.map((d) => d.file)).toEqual(["sub/MLproject", "sub/MLproject"])
+    const described = await cli(["describe", uri, "-v", "main", "--json"])
+    expect(described.events.filter((e) => e.type === "warning").map((e) => e.file)).toContain("sub/MLproject")
+    const run = await cli(["run", uri, "-v", "main", "-e", "bad", "--json"], { cwd: dir.path })
+    expect(run.code).toBe(2)
+    expect(run.events.at(-1)).toMatchObject({ type: "error", file: "sub/MLproject", line: 8 })
+    const text = await cli(["run", uri, "-v", "main", "-e", "bad"], { cwd: dir.path })
+    const errorLine = text.stderr.split("\n").find((line) => line.startsWith("error: ")) ?? ""
+    expect(errorLine).toStartWith("error: sub/MLproject:8:")
+    expect(errorLine).not.toContain("/projects/runs/")
+  })
+})
