@@ -18,6 +18,12 @@ const commands: Record<string, () => Promise<Command>> = {
   cache: async () => (await import("./cli/cache.ts")).cacheCommand,
   log: async () => (await import("./cli/log.ts")).logCommand,
   runs: async () => (await import("./cli/runs.ts")).runsCommand,
+  status: async () => (await import("./cli/status.ts")).statusCommand,
+  wait: async () => (await import("./cli/wait.ts")).waitCommand,
+  cancel: async () => (await import("./cli/cancel.ts")).cancelCommand,
+  logs: async () => (await import("./cli/logs.ts")).logsCommand,
+  // Started by `run --detach` only; not listed in the help.
+  supervise: async () => (await import("./cli/supervise.ts")).superviseCommand,
 }
 
 const topHelp = `Usage: mlproject <command> [options]
@@ -30,6 +36,10 @@ Commands:
   describe [URI]   show a project's environment, entry points and parameters
   log KIND ...     log a param, metric, tag, artifact or batch to the active run (MLFLOW_RUN_ID)
   runs show ID     show a run's status, params, metrics and tags
+  status ID...     each run's status, backend, times and exit code
+  wait ID...       wait until runs have ended (exit 0 all finished, 1 any failed, 124 --timeout)
+  cancel ID...     stop runs (their whole process tree or container) and record them KILLED
+  logs ID          the output of a run started with --detach (--follow to keep reading)
   env list|gc      show or remove cached python_env/conda environments
   cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
 
@@ -130,9 +140,9 @@ const main = async (argv: string[]): Promise<number> => {
     if (first === "--json" && rest.length === 0) return emit({ type: "help", command: "", text: topHelp }), 0
     const load = commands[first]
     if (!load) {
-      const near = closest(first, Object.keys(commands))
+      const near = closest(first, Object.keys(commands).filter((name) => name !== "supervise"))
       throw new ToolError("usage", `unknown command '${first}'`, {
-        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, validate, describe, log, runs, env, cache (see 'mlproject --help')`,
+        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, validate, describe, log, runs, status, wait, cancel, logs, env, cache (see 'mlproject --help')`,
       })
     }
     const command = await load()

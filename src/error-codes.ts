@@ -69,6 +69,8 @@ export const errorCodes = [
   "project.unreadable",
   "python_env.invalid",
   "run.deleted",
+  "run.not_found",
+  "run.other_store",
   "run.interrupted",
   "source.archive.auth",
   "source.archive.download",

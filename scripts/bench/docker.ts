@@ -22,7 +22,7 @@ const runOnce = async (projectDir: string, image: string, buildImage: boolean): 
   const runId = crypto.randomUUID().replaceAll("-", "")
   const spec = containerSpec(plan, { image: prepared, command: "true", runId, experimentId: "0", trackingUri: `file://${mlruns}`, artifactUri: `file://${mlruns}/0/${runId}/artifacts`, env: process.env, cwd: projectDir })
   const never = new AbortController().signal
-  const handle = await startDocker({ docker, spec, runId, captureOutput: false, graceMs: 10_000, emit: () => {}, interrupt: never, forceInterrupt: never })
+  const handle = await startDocker({ docker, spec, runId, output: { to: "terminal" }, graceMs: 10_000, emit: () => {}, interrupt: never, forceInterrupt: never })
   const outcome = await handle.wait()
   return { code: outcome.exitCode ?? 1, uri: prepared.uri, prepareMs }
 }

@@ -1,25 +1,31 @@
 // The docker backend: the entry point in a container created, attached and started through the Engine API, always removed.
-import { mkdirSync } from "node:fs"
+import { mkdirSync, writeSync } from "node:fs"
 import { ToolError } from "../errors.ts"
 import type { ContainerSpec } from "../env/docker.ts"
-import { errorMessage, type DockerClient } from "../util/docker-api.ts"
+import { connectDocker, errorMessage, type DockerClient } from "../util/docker-api.ts"
 import { demultiplex, lineSplitter, type StreamName } from "../util/docker-stream.ts"
+import { prepareDocker } from "./docker-prepare.ts"
 import { escalateInterrupts } from "./interrupts.ts"
-import type { RunControl, RunHandle, RunOutcome } from "./types.ts"
+import type { Backend, RunControl, RunHandle, RunOutcome } from "./types.ts"
+
+type Terminal = Record<StreamName, (chunk: Uint8Array) => void>
 
 export type DockerLaunch = RunControl & {
   docker: DockerClient
   spec: ContainerSpec
   /** Where raw output goes when it is not captured as `log` events: the terminal unless a caller says otherwise. */
-  terminal?: Record<StreamName, (chunk: Uint8Array) => void>
+  terminal?: Terminal
 }
 
 export type DockerRunHandle = RunHandle & { containerId: string; containerName: string }
 
-const processTerminal: Record<StreamName, (chunk: Uint8Array) => void> = {
+const processTerminal: Terminal = {
   stdout: (chunk) => void process.stdout.write(chunk),
   stderr: (chunk) => void process.stderr.write(chunk),
 }
+
+// A detached run's log gets both streams interleaved, as a terminal would show them.
+const fileTerminal = (fd: number): Terminal => ({ stdout: (chunk) => void writeSync(fd, chunk), stderr: (chunk) => void writeSync(fd, chunk) })
 
 /** Removes the container and its anonymous volumes; a container that is already gone is fine. */
 export const removeContainer = async (docker: DockerClient, id: string): Promise<void> => {
@@ -34,7 +40,8 @@ const killContainer = async (docker: DockerClient, id: string, signal: string): 
   await response?.body?.cancel()
 }
 
-const createContainer = async (docker: DockerClient, spec: ContainerSpec): Promise<string> => {
+export const createContainer = async (docker: DockerClient, spec: ContainerSpec): Promise<string> => {
+  for (const dir of spec.hostDirs) mkdirSync(dir, { recursive: true })
   const response = await docker.request("POST", "/containers/create", { query: { name: spec.name }, json: spec.body })
   if (response.ok) return ((await response.json()) as { Id: string }).Id
   const message = await errorMessage(response)
@@ -45,10 +52,10 @@ const createContainer = async (docker: DockerClient, spec: ContainerSpec): Promi
   })
 }
 
-/** Output as `log` events, one per line and stream, or raw bytes to the terminal. */
-const outputSink = (launch: DockerLaunch) => {
-  if (!launch.captureOutput) {
-    const terminal = launch.terminal ?? processTerminal
+/** Output as `log` events, one per line and stream, or raw bytes to the terminal or the log file. */
+const outputSink = (launch: StartCreated) => {
+  if (launch.output.to !== "events") {
+    const terminal = launch.output.to === "file" ? fileTerminal(launch.output.fd) : (launch.terminal ?? processTerminal)
     return { push: (stream: StreamName, chunk: Uint8Array) => terminal[stream](chunk), end: () => {} }
   }
   const splitters = {
@@ -64,14 +71,15 @@ const outputSink = (launch: DockerLaunch) => {
   }
 }
 
+type StartCreated = RunControl & { docker: DockerClient; id: string; name: string; image: string; terminal?: Terminal }
+
 /**
- * Creates, attaches before starting (no output is lost) and starts the container. Interrupts: the first forwards the
- * signal to the container (tini passes it to the process group), the grace period or a second interrupt kills it.
+ * Attaches before starting (no output is lost) and starts a created container; `wait` does not remove it, so a retry
+ * can start it again. Interrupts: the first forwards the signal to the container (tini passes it to the process
+ * group), the grace period or a second interrupt kills it.
  */
-export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle> => {
-  const { docker, spec } = launch
-  for (const dir of spec.hostDirs) mkdirSync(dir, { recursive: true })
-  const id = await createContainer(docker, spec)
+export const startCreated = async (launch: StartCreated): Promise<DockerRunHandle> => {
+  const { docker, id } = launch
   const sink = outputSink(launch)
   let output: Promise<void> = Promise.resolve()
   let exited: Response
@@ -87,7 +95,7 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
     const started = await docker.request("POST", `/containers/${id}/start`)
     if (!started.ok) {
       const message = await errorMessage(started)
-      throw new ToolError("docker.start", `starting the container for ${spec.body.Image} failed: ${message}`, {
+      throw new ToolError("docker.start", `starting the container for ${launch.image} failed: ${message}`, {
         hint: /docker-init/i.test(message)
           ? "this daemon has no docker-init (used so a stop signal reaches every process): run with -A init=false"
           : /executable file not found/i.test(message)
@@ -98,7 +106,6 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
     }
     await started.body?.cancel()
   } catch (error) {
-    await removeContainer(docker, id).catch(() => {})
     await output.catch(() => {})
     throw error
   }
@@ -110,23 +117,75 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
     kill: () => void killContainer(docker, id, "SIGKILL"),
   })
   const wait = async (): Promise<RunOutcome> => {
-    let outcome: RunOutcome
     try {
       const status = (await exited.json()) as { StatusCode: number; Error?: { Message?: string } | null }
       const endedAt = Date.now()
       await output
       sink.end()
       if (status.Error?.Message) throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
-      outcome = { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted(), endedAt }
-    } catch (error) {
+      return { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted(), endedAt }
+    } finally {
       escalation.detach()
+    }
+  }
+  return { pid, record: { backend: "docker", container: id }, containerId: id, containerName: launch.name, wait }
+}
+
+/** Creates the container and runs it to the end; it is always removed (the test harness and one-shot callers). */
+export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle> => {
+  const id = await createContainer(launch.docker, launch.spec)
+  let handle: DockerRunHandle
+  try {
+    handle = await startCreated({ ...launch, id, name: launch.spec.name, image: launch.spec.body.Image })
+  } catch (error) {
+    await removeContainer(launch.docker, id).catch(() => {})
+    throw error
+  }
+  const wait = async (): Promise<RunOutcome> => {
+    try {
+      return await handle.wait()
+    } catch (error) {
       // The original failure matters more than a removal that fails after it.
-      await removeContainer(docker, id).catch(() => {})
+      await removeContainer(launch.docker, id).catch(() => {})
       throw error
     }
-    escalation.detach()
-    await removeContainer(docker, id)
-    return outcome
   }
-  return { pid, containerId: id, containerName: spec.name, wait }
+  return {
+    ...handle,
+    wait: async () => {
+      const outcome = await wait()
+      await removeContainer(launch.docker, id)
+      return outcome
+    },
+  }
+}
+
+/** Whether the container still runs (from a record, in any process). */
+const containerRunning = async (docker: DockerClient, id: string): Promise<boolean> => {
+  const response = await docker.request("GET", `/containers/${id}/json`).catch(() => null)
+  if (!response?.ok) {
+    await response?.body?.cancel()
+    return false
+  }
+  return Boolean(((await response.json()) as { State?: { Running?: boolean } }).State?.Running)
+}
+
+export const dockerBackend: Backend = {
+  prepare: prepareDocker,
+  async start(spec, env, control) {
+    if (spec.backend !== "docker") throw new Error(`a ${spec.backend} launch reached the docker backend`)
+    const docker = await connectDocker(env, control.interrupt)
+    return startCreated({ ...control, docker, id: spec.container, name: spec.name, image: spec.image })
+  },
+  async alive(record, env) {
+    if (record.backend !== "docker") return false
+    return containerRunning(await connectDocker(env), record.container)
+  },
+  async stop(record, env, graceMs) {
+    if (record.backend !== "docker") return
+    const docker = await connectDocker(env)
+    await killContainer(docker, record.container, "SIGTERM")
+    for (let waited = 0; waited < graceMs && (await containerRunning(docker, record.container)); waited += 100) await new Promise((r) => setTimeout(r, 100))
+    await removeContainer(docker, record.container).catch(() => {})
+  },
 }

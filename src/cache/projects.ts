@@ -177,10 +177,11 @@ export const workdirsKind = (env: Env): CacheKind => {
           return []
         }
         return names.flatMap((name): CacheEntry[] => {
-          const match = scratchPattern.exec(name)
+          const match = name.endsWith(".leases") ? null : scratchPattern.exec(name)
           if (!match) return []
           const path = join(root, folder, name)
-          const gone = match[1] === hostPart() && !isAlive({ pid: Number(match[2]), start: null })
+          // A copy handed over to a detached run's supervisor is in use while that supervisor lives.
+          const gone = match[1] === hostPart() && !isAlive({ pid: Number(match[2]), start: null }) && liveLeases(`${path}.leases`).length === 0
           return [{ kind: "workdirs", id: `${folder}/${name}`, path, bytes: treeBytes(path), last_used: iso(mtimeOf(path)), in_use: !gone, leftover: gone }]
         })
       })

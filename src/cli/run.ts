@@ -1,5 +1,6 @@
 // `mlproject run [URI]`: every flag of `mlflow run`, turned into a RunRequest for the run core.
 import { ToolError } from "../errors.ts"
+import { parseDuration } from "../util/duration.ts"
 import { closest } from "../util/closest.ts"
 import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { runProject } from "../run/lifecycle.ts"
@@ -16,6 +17,15 @@ const graceSeconds = (raw: string | undefined): number => {
 }
 
 const fetchers = ["auto", "git", "tarball"] as const
+
+const retryCount = (raw: string | undefined): number => {
+  if (raw === undefined) return 0
+  const count = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(count) || count > 1000) {
+    throw new ToolError("usage", `--retries ${raw}: expected a whole number from 0 to 1000`)
+  }
+  return count
+}
 
 const fetcherChoice = (raw: string | undefined): RunRequest["fetcher"] => {
   if (raw === undefined) return "auto"
@@ -53,6 +63,9 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
     noCache: parsed.flags["no-cache"] ?? false,
     fetcher: fetcherChoice(parsed.values.fetcher),
     graceMs: graceSeconds(parsed.values.grace),
+    detach: parsed.flags.detach ?? false,
+    timeoutMs: parsed.values.timeout === undefined ? null : parseDuration(parsed.values.timeout, "--timeout"),
+    retries: retryCount(parsed.values.retries),
     verbose: parsed.flags.verbose ?? false,
   }
 }
@@ -82,6 +95,9 @@ export const runCommand: Command = {
     { long: "fetcher", kind: "value", metavar: "auto|git|tarball", description: "how remote projects are fetched (tarball: GitHub's API, no git needed)" },
     { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
     { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },
+    { long: "detach", kind: "flag", description: "start the entry point under a supervisor that outlives the terminal; print the run id and return" },
+    { long: "timeout", kind: "value", metavar: "DURATION", description: "stop the run after this long (90s, 2h): recorded FAILED, exit 124" },
+    { long: "retries", kind: "value", metavar: "N", description: "start a FAILED entry point again, in the same run, up to N times" },
     { long: "verbose", kind: "flag", description: "stream the environment installers' output (pip, uv, conda) instead of a progress line" },
   ],
   async execute(parsed, context) {

@@ -151,7 +151,10 @@ export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => 
  * --rebuild-env leave a leased environment alone. Taken BEFORE the environment is looked up (buildEnvironment), so a
  * remover either sees the lease or has already withdrawn the manifest, and the run then waits for it and rebuilds.
  */
-export const leaseEnvironment = (plan: EnvPlan): Lease | null => tryLease(entryPaths(plan.recipe.root, plan.key).leases)
+export const leaseEnvironment = (plan: EnvPlan): Lease | null => tryLease(environmentLeases(plan))
+
+/** The folder of the environment's leases: a supervisor taking a run over takes one there too. */
+export const environmentLeases = (plan: EnvPlan): string => entryPaths(plan.recipe.root, plan.key).leases
 
 /** Builds (or reuses) the planned environment and says how to run inside it. */
 export const buildEnvironment = async (plan: EnvPlan, input: Pick<PrepareInput, "emit" | "signal" | "env" | "rebuild" | "verbose">): Promise<PreparedEnv> => {

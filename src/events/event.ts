@@ -127,7 +127,21 @@ export type Event =
   | { type: "cache.removed"; kind: string; id: string; path: string; bytes: number; reason: "older" | "size" | "leftover" }
   | { type: "cache.collected"; home: string; removed: number; bytes: number; kept: number; busy: number; remaining_bytes: number; skipped: string[] }
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean; image?: string }
-  | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number }
+  | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number; attempt?: number }
+  | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
+  | {
+      type: "run.status"
+      run_id: string
+      status: RunStatusName
+      backend: string | null
+      detached: boolean
+      start_time: number
+      end_time: number | null
+      exit_code: number | null
+      reason: string | null
+      tracking_uri: string
+    }
+  | { type: "run.detached"; run_id: string; experiment_id: string; pid: number; log: string; tracking_uri: string }
   | { type: "log"; stream: "stdout" | "stderr"; line: string }
   | { type: "run.signal"; run_id: string; signal: string; action: "forwarded" | "killed" }
   | { type: "run.logged"; run_id: string; tracking_uri: string; params: number; metrics: number; tags: number; artifacts: string[] }
@@ -158,6 +172,10 @@ export type Event =
       experiment_id: string
       /** The error code when the run failed before or around its entry point (an env build, a store write). */
       error_code?: string
+      /** True when --timeout stopped the run. */
+      timed_out?: boolean
+      /** How many times the entry point was started, with --retries. */
+      attempts?: number
       /** False when the final status could not be written to the store. */
       recorded: boolean
     }

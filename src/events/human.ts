@@ -140,6 +140,27 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "cache.removed": (e) => void stdout.write(`${cacheRemovedText(e)}\n`),
     "cache.collected": (e) => void stdout.write(`${cacheCollectedText(e)}\n`),
     "env.ready": (e) => info(envReadyText(e)),
+    "run.status": (e) => {
+      const colour = e.status === "FINISHED" ? "32" : e.status === "RUNNING" || e.status === "SCHEDULED" ? "33" : "31"
+      const when = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace(/\.\d+Z$/, "Z"))
+      const parts = [
+        e.run_id,
+        o(colour, e.status.padEnd(8)),
+        (e.backend ?? "-").padEnd(6),
+        `started ${when(e.start_time)}`,
+        e.end_time === null ? "" : `ended ${when(e.end_time)}`,
+        e.exit_code === null ? "" : `exit ${e.exit_code}`,
+        e.detached ? "(detached)" : "",
+        e.reason ? `— ${e.reason}` : "",
+      ]
+      stdout.write(`${parts.filter(Boolean).join("  ")}\n`)
+    },
+    "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),
+    "run.detached": (e) => {
+      info(`run ${e.run_id} goes on in the background (supervisor pid ${e.pid}); its output: ${e.log}`)
+      info(`follow it with: mlproject logs ${e.run_id} --follow; wait for it with: mlproject wait ${e.run_id}`)
+      stdout.write(`${e.run_id}\n`)
+    },
     "run.started": (e) => info(`running in ${e.cwd}: ${e.command}`),
     log: (e) => void (e.stream === "stdout" ? stdout : stderr).write(`${e.line}\n`),
     "run.signal": (e) => info(`${e.signal}: ${e.action === "forwarded" ? "stopping the run" : "the run did not stop in time; killed"}`),
@@ -165,8 +186,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     },
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"
-      const why =
-        e.status === "FAILED" && e.exit_code !== null
+      const why = e.timed_out
+        ? " (stopped at its --timeout)"
+        : e.status === "FAILED" && e.exit_code !== null
           ? ` (exit code ${e.exit_code})`
           : e.signal
             ? ` (${e.signal})`

@@ -1,19 +1,17 @@
 // One run from request to recorded status: plan, checks, experiment and run, launch, wait, final status and `run.finished`.
-import { errorEvent, errorReason } from "../events/error-event.ts"
 import type { RunContext } from "./context.ts"
-import type { RunOutcome } from "../backend/types.ts"
+import type { Output, Prepared } from "../backend/types.ts"
 import { childTrackingVariables, storeFor } from "../tracking/index.ts"
 import type { CallOptions, RunInfo, Store } from "../tracking/types.ts"
 import { publicVariables, redactUrl } from "../util/redact.ts"
 import { planRun, type RunPlan } from "./plan.ts"
 import type { RunRequest } from "./request.ts"
-import { checkRecordable, logParams, openRun, recordStatus, resolveExperiment, runParams } from "./record.ts"
-import { launch } from "./launch.ts"
-import { isInterruption, writeBudget } from "./write-budget.ts"
-
-type FinalStatus = "FINISHED" | "FAILED" | "KILLED"
-
-const exitCodes: Record<FinalStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 130 }
+import { checkRecordable, logParams, openRun, resolveExperiment, runParams } from "./record.ts"
+import { backendOf, prepareLaunch, runAttempts } from "./launch.ts"
+import { finishRun, type Ending } from "./finish.ts"
+import { handOver } from "./detach.ts"
+import { updateRecord, writeRecord, type RunRecord } from "./records.ts"
+import { ownerTag } from "../util/owner.ts"
 
 /** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
 export const childVariables = (trackingUri: string, runId: string, experimentId: string, env: Record<string, string | undefined>): Record<string, string> => ({
@@ -71,53 +69,64 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
 
 type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: string; resumed: boolean }
 
-const superviseRun = async ({ store, plan, info, experimentId, resumed }: OpenRun, context: RunContext): Promise<number> => {
+const outputOf = (context: RunContext): Output => (context.captureOutput ? { to: "events" } : { to: "terminal" })
+
+/** The record this machine keeps of the run, written before anything can fail: a SIGKILLed owner is found out later. */
+const newRecord = ({ plan, info, experimentId }: OpenRun, backend: RunRecord["backend"]): RunRecord => ({
+  version: 1,
+  run_id: info.run_id,
+  experiment_id: experimentId,
+  tracking_uri: redactUrl(plan.trackingUri),
+  backend,
+  detached: plan.request.detach,
+  owner: ownerTag(),
+  created: Date.now(),
+  grace_ms: plan.request.graceMs,
+  timeout_ms: plan.request.timeoutMs,
+  retries: plan.request.retries,
+  command: plan.parameters.command,
+  cwd: plan.cwd,
+})
+
+const superviseRun = async (open: OpenRun, context: RunContext): Promise<number> => {
+  const { store, plan, info, experimentId, resumed } = open
   const runId = info.run_id
-  const budget = writeBudget(context, plan.request.graceMs)
-  let startedAt: number | null = null
-  let outcome: RunOutcome | null = null
-  let failure: unknown = null
+  const target = { plan, info, experimentId, variables: childVariables(plan.trackingUri, runId, experimentId, context.env), store }
+  let record = newRecord(open, backendOf(target))
+  writeRecordQuietly(context.env, record)
+  const ending: Ending = { outcome: null, failure: null, attempts: 0, timedOut: false, startedAt: null }
+  let prepared: Prepared | null = null
   try {
     if (!resumed) await logParams(store, runId, runParams(plan), { signal: context.interrupt })
-    const variables = childVariables(plan.trackingUri, runId, experimentId, context.env)
-    outcome = await launch({ plan, info, experimentId, variables, store }, context, (at) => (startedAt = at))
-  } catch (error) {
-    failure = error
-  }
-  // An interrupt that stopped the setup (an image pull, an environment build, a store call) ends the run as KILLED.
-  const killed = outcome === null && (context.interrupt.aborted || isInterruption(failure, context))
-  const status: FinalStatus = killed || outcome?.interrupted ? "KILLED" : outcome?.exitCode === 0 ? "FINISHED" : "FAILED"
-  const endTime = outcome?.endedAt ?? Date.now()
-  const failed = failure !== null && !killed ? errorEvent(failure, runId).event : null
-  if (failed) context.emit(failed)
-
-  let recorded = true
-  try {
-    // After an interrupt the write gets what is left of the grace period: a hung store cannot hold the exit.
-    await budget((call) => recordStatus(store, runId, status, endTime, call))
-  } catch (error) {
-    recorded = false
-    context.emit({
-      type: "warning",
-      code: "run.status_not_recorded",
-      message: `run ${runId} could not be recorded as ${status} in ${redactUrl(store.location)}: ${errorReason(error)}`,
-      hint: "it stays RUNNING there; end it with MLflow (MlflowClient().set_terminated(run_id, status)) once the store is reachable",
+    prepared = await prepareLaunch(target, context)
+    if (plan.request.detach) {
+      const handedOver = prepared
+      prepared = null
+      return await handOver({ plan, runId, experimentId, prepared: handedOver, record }, context)
+    }
+    const result = await runAttempts(prepared, { runId, output: outputOf(context), graceMs: plan.request.graceMs, emit: context.emit, interrupt: context.interrupt, forceInterrupt: context.forceInterrupt }, {
+      retries: plan.request.retries,
+      timeoutMs: plan.request.timeoutMs,
+      onStarted: (at, attempt, where, pid) => {
+        ending.startedAt ??= at
+        record = updateRecord(context.env, record, { started: at, process: where })
+        context.emit({ type: "run.started", run_id: runId, command: plan.parameters.command, cwd: plan.cwd, pid, ...(attempt > 1 ? { attempt } : {}) })
+      },
     })
+    Object.assign(ending, result)
+  } catch (error) {
+    ending.failure = error
+  } finally {
+    await prepared?.release()
   }
-  context.emit({
-    type: "run.finished",
-    run_id: runId,
-    status,
-    exit_code: outcome?.exitCode ?? null,
-    signal: outcome ? (outcome.interrupted ?? outcome.signal) : killed ? String(context.interrupt.reason ?? "SIGINT") : null,
-    duration_ms: startedAt === null ? 0 : Math.max(0, endTime - startedAt),
-    tracking_uri: redactUrl(plan.trackingUri),
-    experiment_id: experimentId,
-    ...(failed ? { error_code: failed.code } : {}),
-    recorded,
-  })
-  // A finished run whose status could not be written is not a success for a caller that relies on the record; an
-  // interrupt that cut the final write still ends the command as interrupted.
-  if (!recorded) return context.interrupt.aborted ? 130 : status === "FINISHED" ? 1 : exitCodes[status]
-  return exitCodes[status]
+  const facts = { store, runId, experimentId, trackingUri: plan.trackingUri, graceMs: plan.request.graceMs, retries: plan.request.retries, timeoutMs: plan.request.timeoutMs }
+  return finishRun(facts, ending, record, context)
+}
+
+const writeRecordQuietly = (env: RunContext["env"], record: RunRecord): void => {
+  try {
+    writeRecord(env, record)
+  } catch {
+    // Without a writable cache only later status/wait/cancel lose sight of this run; the run itself goes on.
+  }
 }

@@ -24,6 +24,12 @@ export type RunRequest = {
   fetcher: "auto" | "git" | "tarball"
   /** How long an interrupted entry point may take to stop before it is killed. */
   graceMs: number
+  /** Start the entry point under a supervisor that outlives this process, and return at once. */
+  detach: boolean
+  /** Stop the run like an interrupt after this long (FAILED, exit 124); null: no limit. */
+  timeoutMs: number | null
+  /** Start a FAILED entry point again, in the same run, up to this many times. */
+  retries: number
   /** Stream the environment installers' output as `log` events (else it goes to the environment's log file only). */
   verbose: boolean
 }

@@ -4,6 +4,7 @@ import { hostname } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { run, spawnDetached } from "../util/exec.ts"
+import { liveLeases } from "../util/lease.ts"
 import { cacheDir } from "../util/paths.ts"
 import { acquireLock } from "../util/lock.ts"
 import { claimPooled, returnToPool, snapshot } from "./working-pool.ts"
@@ -132,10 +133,21 @@ export const scratchName = (): string => `${host()}-${process.pid}-${randomId()}
 export const reapDead = (dir: string) => {
   if (!existsSync(dir)) return
   for (const name of readdirSync(dir)) {
+    if (name.endsWith(leasesSuffix)) continue
     const match = /^(.+)-(\d+)-[a-z0-9]+(?:\.[a-z]+)?$/.exec(name)
-    if (match?.[1] === host() && !alive(Number(match[2]))) rmSync(join(dir, name), { recursive: true, force: true })
+    if (match?.[1] !== host() || alive(Number(match[2]))) continue
+    const path = join(dir, name)
+    // A copy handed over to a detached run's supervisor lives as long as that supervisor does.
+    if (liveLeases(leasesOf(path)).length > 0) continue
+    rmSync(path, { recursive: true, force: true })
+    rmSync(leasesOf(path), { recursive: true, force: true })
   }
 }
+
+const leasesSuffix = ".leases"
+
+/** The leases of a working copy taken over by another process (a detached run's supervisor). */
+export const leasesOf = (copy: string): string => `${copy}${leasesSuffix}`
 
 /** Copies a tree (never hard links: nothing a run writes may reach the cache); reflinks where the file system has them. */
 const copyTree = async (from: string, to: string): Promise<void> => {

@@ -31,6 +31,11 @@ export type ProjectSource = {
   archive?: { sha256: string }
   /** Removes whatever the fetch created; a local folder is used in place and nothing is removed. */
   cleanup(): Promise<void>
+  /**
+   * Gives the working copy to another process (a detached run's supervisor, by its owner tag): it is leased to that
+   * process, `cleanup` no longer removes it, and the folders that process must remove when it is done come back.
+   */
+  handOver?(owner: string): string[]
 }
 
 export type SourceRequest = {

@@ -2,9 +2,9 @@
 import { utimesSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { tryLease } from "../util/lease.ts"
+import { takeLease, tryLease } from "../util/lease.ts"
 import type { SourceRequest, ProjectSource } from "./index.ts"
-import { locate, readEntry, workingCopy, type Entry } from "./cache.ts"
+import { leasesOf, locate, readEntry, workingCopy, type Entry } from "./cache.ts"
 import { containedSubdir } from "./local.ts"
 import type { Target } from "./uri.ts"
 
@@ -54,6 +54,7 @@ export const sourceFrom = async (
     await copy.remove()
     throw error
   }
+  let handedOver = false
   return {
     dir,
     root,
@@ -61,6 +62,11 @@ export const sourceFrom = async (
     kind,
     ...(git ? { git } : {}),
     ...(kind === "archive" ? { archive: { sha256: entry.meta.id } } : {}),
-    cleanup: copy.remove,
+    cleanup: () => (handedOver ? Promise.resolve() : copy.remove()),
+    handOver(owner) {
+      takeLease(leasesOf(copy.root), owner)
+      handedOver = true
+      return [copy.root]
+    },
   }
 }

@@ -5,8 +5,11 @@ import { descendants } from "./process-tree.ts"
 export type ExecOptions = {
   cwd?: string
   env?: Record<string, string | undefined>
-  /** "capture" collects stdout/stderr as text; "lines" streams them line by line; "inherit" passes the terminal through. */
-  output?: "capture" | "lines" | "inherit"
+  /**
+   * "capture" collects stdout/stderr as text; "lines" streams them line by line; "inherit" passes the terminal through;
+   * `{ fd }` writes both, interleaved as a terminal would show them, to an open file (a detached run's log).
+   */
+  output?: "capture" | "lines" | "inherit" | { fd: number }
   onLine?: (stream: "stdout" | "stderr", line: string) => void
   /** Start in a new session and process group so the whole tree can be signalled at once. */
   group?: boolean
@@ -82,7 +85,7 @@ const pumpLines = async (
 /** Starts a program. Throws `exec.not_found` when the program does not exist. */
 export const start = (argv: string[], options: ExecOptions = {}): ProcessHandle => {
   const output = options.output ?? "capture"
-  const piped = output === "inherit" ? "inherit" : "pipe"
+  const piped = output === "inherit" ? "inherit" : typeof output === "object" ? output.fd : "pipe"
   let child: ReturnType<typeof Bun.spawn>
   try {
     child = Bun.spawn(argv, {

@@ -17,8 +17,9 @@ const leaseName = /^([0-9a-f]{8}-\d+-\d+)-[0-9a-f]+\.lease$/
 /** Leases from another host cannot be checked by pid: they count as live for this long after they were taken. */
 const foreignLeaseMs = 7 * 86_400_000
 
-export const takeLease = (dir: string): Lease => {
-  const path = join(dir, `${ownerTag()}-${randomBytes(4).toString("hex")}.lease`)
+/** Takes a lease, for this process or, with `owner`, for another one (a supervisor taking a run over). */
+export const takeLease = (dir: string, owner: string = ownerTag()): Lease => {
+  const path = join(dir, `${owner}-${randomBytes(4).toString("hex")}.lease`)
   // A remover may rmdir the (empty) folder between our mkdir and our create: make it again.
   for (let attempt = 0; ; attempt++) {
     mkdirSync(dir, { recursive: true })
@@ -102,5 +103,21 @@ export const dropLeaseDir = (dir: string): void => {
     rmdirSync(dir)
   } catch {
     // Not empty (a live lease, or a file we did not make), or already gone.
+  }
+}
+
+/** Releases every lease this process holds in `dir` (also those another process took for it). */
+export const releaseOwnLeases = (dir: string): void => {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) if (name.startsWith(`${ownerTag()}-`) && name.endsWith(".lease")) rmSync(join(dir, name), { force: true })
+  try {
+    rmdirSync(dir)
+  } catch {
+    // Other holders remain, or it is already gone.
   }
 }

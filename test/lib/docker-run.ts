@@ -75,7 +75,7 @@ export const runInDocker = async (options: HarnessOptions): Promise<HarnessRun> 
     docker,
     spec,
     runId,
-    captureOutput: options.captureOutput ?? true,
+    output: options.captureOutput === false ? { to: "terminal" } : { to: "events" },
     terminal: options.terminal,
     graceMs: options.graceMs ?? 10_000,
     emit,

@@ -1,0 +1,17 @@
+// `mlproject supervise RUN_ID` (internal): the supervisor `run --detach` starts in its own session; not for users.
+import { ToolError } from "../errors.ts"
+import { superviseRun } from "../run/supervise.ts"
+import type { Command } from "./context.ts"
+
+export const superviseCommand: Command = {
+  name: "supervise",
+  usage: "mlproject supervise RUN_ID",
+  summary: "Internal: supervises a run started with 'mlproject run --detach' (started by mlproject itself).",
+  maxPositionals: 1,
+  options: [],
+  async execute(parsed, context) {
+    const runId = parsed.positionals[0]
+    if (!runId || !/^[0-9a-f]{32}$/.test(runId)) throw new ToolError("usage", "expected 'mlproject supervise RUN_ID' (32 hex characters)")
+    return superviseRun(runId, context)
+  },
+}
