@@ -1,10 +1,11 @@
 // Cache kinds made of plain files: the download cache, the parse cache, and the records of runs.
-import { readdirSync, renameSync, rmSync, statSync } from "node:fs"
+import { readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { tempOwner } from "../util/fs-atomic.ts"
 import { dropLeaseDir, liveLeases } from "../util/lease.ts"
 import { isLockHeld, tryLock } from "../util/lock.ts"
-import { isAlive, ownerGone, ownerTag } from "../util/owner.ts"
+import { hostTag, isAlive, ownerGone, ownerTag, parseOwnerTag } from "../util/owner.ts"
+import { treeBytes } from "../env/cache.ts"
 import { cacheDir } from "../util/paths.ts"
 import type { CacheEntry, CacheKind } from "./types.ts"
 
@@ -95,8 +96,19 @@ export const parsedKind = (env: Env): CacheKind => {
   }
 }
 
+/** A run's record that has not ended and whose owner (its `mlproject run` or supervisor) is alive: still in use. */
+const runLives = (dir: string): boolean => {
+  try {
+    const record = JSON.parse(readFileSync(join(dir, "record.json"), "utf8")) as { ended?: number; owner?: string }
+    const owner = record.ended === undefined && record.owner ? parseOwnerTag(record.owner) : null
+    return owner !== null && (owner.host !== hostTag() || isAlive(owner))
+  } catch {
+    return false
+  }
+}
+
 /**
- * Records of runs (`runs/<run id>` or `runs/<run id>.json`), for status/wait/cancel from a later process. A process that
+ * Records of runs (`runs/<run id>/`, older `runs/<run id>.json`), for status/wait/cancel from a later process. A process that
  * follows a live run holds a lease in `runs/.leases/<run id>`: such a record is in use and stays.
  */
 export const runsKind = (env: Env): CacheKind => {
@@ -110,7 +122,8 @@ export const runsKind = (env: Env): CacheKind => {
         const id = /^([0-9a-f]{32})(?:\.json)?$/.exec(name)?.[1]
         const info = id ? stat(join(root, name)) : undefined
         if (!id || !info) return []
-        return [{ kind: "runs", id: name, path: join(root, name), bytes: info.size, last_used: iso(info.mtimeMs), in_use: liveLeases(leases(id)).length > 0, leftover: false }]
+        const path = join(root, name)
+        return [{ kind: "runs", id: name, path, bytes: info.isDirectory() ? treeBytes(path) : info.size, last_used: iso(info.mtimeMs), in_use: liveLeases(leases(id)).length > 0 || runLives(path), leftover: false }]
       })
     },
     async remove(entry) {

@@ -101,7 +101,9 @@ describe("mlproject cache", () => {
     expect(of("downloads").entries.map((e) => e.id).sort()).toEqual([h.key, h.busyKey].sort())
     expect(of("parsed").count).toBe(1)
     expect(of("envs").entries.map((e) => e.id)).toEqual([h.envKey])
-    expect(of("runs")).toMatchObject({ count: 0, bytes: 0, root: join(h.home, "runs") })
+    // The fixture's two finished runs left their records; nothing owns them any more.
+    expect(of("runs")).toMatchObject({ count: 2, root: join(h.home, "runs") })
+    expect(of("runs").entries.every((e) => /^[0-9a-f]{32}$/.test(e.id) && !e.in_use)).toBe(true)
     for (const kind of kinds) expect(kind.bytes).toBe(kind.entries.reduce((sum, e) => sum + e.bytes, 0))
     expect(of("downloads").bytes).toBeGreaterThanOrEqual(8000)
 
