@@ -1,11 +1,12 @@
 // The backends by name: every run is prepared, started and found again through one of these.
+import { localBackend } from "./local.ts"
 import type { Backend, LaunchSpec } from "./types.ts"
 
 export type BackendName = LaunchSpec["backend"]
 
-// Loaded on first use: a local run never loads the docker client.
+// The docker client loads on first use: a local run never pays for it.
 const loaders: Record<BackendName, () => Promise<Backend>> = {
-  local: async () => (await import("./local.ts")).localBackend,
+  local: async () => localBackend,
   docker: async () => (await import("./docker.ts")).dockerBackend,
 }
 

@@ -1,5 +1,5 @@
 // The records of started runs ($MLPROJECT_HOME/runs/<run id>/): what status, wait, cancel and logs find a run by later.
-import { mkdirSync, readFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { BackendRecord, LaunchSpec } from "../backend/types.ts"
 import { errnoOf, writeFileAtomic } from "../util/fs-atomic.ts"
@@ -67,11 +67,15 @@ export const readRecord = (env: Env, runId: string): RunRecord | null => {
   }
 }
 
-/** Writes the record with `patch` applied, best effort: a record that cannot be written never fails a run. */
+/**
+ * Writes the record with `patch` applied, best effort: a record that cannot be written never fails a run. It is
+ * rewritten in place (creating files is what costs on slow disks); a crash in that instant loses the record, which
+ * later commands then treat as absent.
+ */
 export const updateRecord = (env: Env, record: RunRecord, patch: Partial<RunRecord>): RunRecord => {
   const next = { ...record, ...patch }
   try {
-    writeRecord(env, next)
+    writeFileSync(recordPath(env, next.run_id), `${JSON.stringify(next)}\n`)
   } catch {
     // A full or read-only cache loses only the later commands' view of this run; the store has the truth.
   }
