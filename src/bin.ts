@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Command>> = {
   cache: async () => (await import("./cli/cache.ts")).cacheCommand,
   log: async () => (await import("./cli/log.ts")).logCommand,
   runs: async () => (await import("./cli/runs.ts")).runsCommand,
+  sweep: async () => (await import("./cli/sweep.ts")).sweepCommand,
   status: async () => (await import("./cli/status.ts")).statusCommand,
   wait: async () => (await import("./cli/wait.ts")).waitCommand,
   cancel: async () => (await import("./cli/cancel.ts")).cancelCommand,
@@ -36,6 +37,7 @@ Commands:
   describe [URI]   show a project's environment, entry points and parameters
   log KIND ...     log a param, metric, tag, artifact or batch to the active run (MLFLOW_RUN_ID)
   runs show ID     show a run's status, params, metrics and tags
+  sweep [URI]      run an entry point over a grid of parameter values, as child runs of one parent run
   status ID...     each run's status, backend, times and exit code
   wait ID...       wait until runs have ended (exit 0 all finished, 1 any failed, 124 --timeout)
   cancel ID...     stop runs (their whole process tree or container) and record them KILLED
@@ -142,7 +144,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (!load) {
       const near = closest(first, Object.keys(commands).filter((name) => name !== "supervise"))
       throw new ToolError("usage", `unknown command '${first}'`, {
-        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, validate, describe, log, runs, status, wait, cancel, logs, env, cache (see 'mlproject --help')`,
+        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, sweep, validate, describe, log, runs, status, wait, cancel, logs, env, cache (see 'mlproject --help')`,
       })
     }
     const command = await load()

@@ -5,7 +5,7 @@ import { closest } from "../util/closest.ts"
 import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { runProject } from "../run/lifecycle.ts"
 import type { RunRequest } from "../run/request.ts"
-import { parsePairs, type Parsed } from "./args.ts"
+import { parsePairs, type OptionSpec, type Parsed } from "./args.ts"
 import { entryPointOption, paramOption } from "./project-uri.ts"
 import type { Command } from "./context.ts"
 
@@ -35,7 +35,7 @@ const fetcherChoice = (raw: string | undefined): RunRequest["fetcher"] => {
   throw new ToolError("usage", `--fetcher ${raw}: expected auto, git or tarball`, near ? { hint: `did you mean --fetcher ${near}?` } : undefined)
 }
 
-const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): RunRequest => {
+export const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): RunRequest => {
   const experimentName = parsed.values["experiment-name"] ?? env.MLFLOW_EXPERIMENT_NAME
   const experimentId = parsed.values["experiment-id"] ?? env.MLFLOW_EXPERIMENT_ID
   if (experimentName !== undefined && experimentId !== undefined) {
@@ -70,13 +70,7 @@ const toRequest = (parsed: Parsed, env: Record<string, string | undefined>): Run
   }
 }
 
-export const runCommand: Command = {
-  name: "run",
-  usage: "mlproject run [URI] [options]",
-  summary:
-    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), a Git URL (https://, ssh://,\ngit@host:org/repo, git://, a bare repository) or an archive (.zip, .tar, .tar.gz, .tgz as a path or an\nhttp(s)://, s3://, gs:// or dbfs:/ URL), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
-  maxPositionals: 1,
-  options: [
+export const runOptions: OptionSpec[] = [
     entryPointOption,
     { long: "version", short: "v", kind: "value", metavar: "VERSION", description: "Git commit, branch or tag to run" },
     paramOption,
@@ -99,7 +93,15 @@ export const runCommand: Command = {
     { long: "timeout", kind: "value", metavar: "DURATION", description: "stop the run after this long (90s, 2h): recorded FAILED, exit 124" },
     { long: "retries", kind: "value", metavar: "N", description: "start a FAILED entry point again, in the same run, up to N times" },
     { long: "verbose", kind: "flag", description: "stream the environment installers' output (pip, uv, conda) instead of a progress line" },
-  ],
+]
+
+export const runCommand: Command = {
+  name: "run",
+  usage: "mlproject run [URI] [options]",
+  summary:
+    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), a Git URL (https://, ssh://,\ngit@host:org/repo, git://, a bare repository) or an archive (.zip, .tar, .tar.gz, .tgz as a path or an\nhttp(s)://, s3://, gs:// or dbfs:/ URL), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
+  maxPositionals: 1,
+  options: runOptions,
   async execute(parsed, context) {
     return runProject(toRequest(parsed, context.env), context)
   },

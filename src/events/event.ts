@@ -129,6 +129,28 @@ export type Event =
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean; image?: string }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number; attempt?: number }
   | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
+  | { type: "sweep.started"; parent_run_id: string; experiment_id: string; trials: number; parallel: number; tracking_uri: string }
+  | { type: "sweep.progress"; parent_run_id: string; total: number; done: number; running: number; failed: number }
+  | {
+      type: "sweep.trial"
+      parent_run_id: string
+      run_id: string
+      index: number
+      params: Record<string, string>
+      status: "RUNNING" | "FINISHED" | "FAILED" | "KILLED"
+      metric: number | null
+    }
+  | {
+      type: "sweep.finished"
+      parent_run_id: string
+      status: "FINISHED" | "FAILED" | "KILLED"
+      metric: string | null
+      goal: "minimize" | "maximize" | null
+      best_run_id: string | null
+      trials: Array<{ run_id: string | null; params: Record<string, string>; status: string; metric: number | null }>
+      tracking_uri: string
+      recorded: boolean
+    }
   | {
       type: "run.status"
       run_id: string

@@ -155,6 +155,27 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       ]
       stdout.write(`${parts.filter(Boolean).join("  ")}\n`)
     },
+    "sweep.started": (e) => info(`sweep ${e.parent_run_id}: ${e.trials} trial${e.trials === 1 ? "" : "s"}, ${e.parallel} at a time, in experiment ${e.experiment_id}`),
+    "sweep.progress": (e) => {
+      if (!stderr.isTTY) return
+      stderr.write(`\r${c("2", "mlproject:")} sweep ${e.done}/${e.total} done, ${e.running} running${e.failed ? `, ${e.failed} failed` : ""}\x1b[K`)
+    },
+    "sweep.trial": (e) => {
+      if (e.status === "RUNNING") return
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      const params = Object.entries(e.params).map(([k, v]) => `${k}=${v}`).join(" ")
+      info(`trial ${e.index + 1} ${e.run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)} ${params}${e.metric === null ? "" : ` → ${e.metric}`}`)
+    },
+    "sweep.finished": (e) => {
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      const names = [...new Set(e.trials.flatMap((t) => Object.keys(t.params)))]
+      const header = ["run", "status", ...names, ...(e.metric ? [e.metric] : [])]
+      const rows = e.trials.map((t) => [t.run_id ?? "-", t.status, ...names.map((n) => t.params[n] ?? ""), ...(e.metric ? [t.metric === null ? "-" : String(t.metric)] : [])])
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+      const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+      stdout.write(`${[line(header), ...rows.map(line)].join("\n")}\n`)
+      info(`sweep ${e.parent_run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)}${e.best_run_id ? `; best by ${e.goal === "maximize" ? "highest" : "lowest"} ${e.metric}: ${e.best_run_id}` : ""}`)
+    },
     "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),
     "run.detached": (e) => {
       info(`run ${e.run_id} goes on in the background (supervisor pid ${e.pid}); its output: ${e.log}`)
@@ -213,5 +234,5 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
   }
 }
 
-const liveEvents = new Set<Event["type"]>(["fetch.progress", "progress", "env.progress"])
+const liveEvents = new Set<Event["type"]>(["fetch.progress", "progress", "env.progress", "sweep.progress"])
 const passingEvents = new Set<Event["type"]>(["log", "warning", "image.build.output"])

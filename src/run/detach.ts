@@ -1,4 +1,4 @@
-// `run --detach`: the prepared run handed to a supervisor in its own session, which outlives this process and the terminal.
+// Handing a prepared run to a supervisor in its own session, which outlives this process and the terminal (`run --detach`, sweeps).
 import { openSync } from "node:fs"
 import type { Prepared } from "../backend/types.ts"
 import { ToolError } from "../errors.ts"
@@ -19,14 +19,25 @@ const selfArgv = (): string[] => {
   return binary ? [binary] : [process.execPath, Bun.main]
 }
 
-type HandOver = { plan: RunPlan; runId: string; experimentId: string; prepared: Prepared; record: RunRecord }
+export type HandOver = {
+  plan: RunPlan
+  runId: string
+  prepared: Prepared
+  record: RunRecord
+  /** The working copy is shared by several runs (a sweep's trials): leased to the supervisor, removed by nobody here. */
+  sharedSource?: boolean
+  /** Keep the supervisor waiting (started and loaded, its run SCHEDULED) until `release` is called: a sweep's next trial. */
+  hold?: boolean
+}
+
+export type Supervisor = { pid: number; log: string; exited: Promise<number>; release(): void }
 
 /**
  * Writes what the supervisor needs into the run's record, starts it in a new session (its output and events go to
  * files), then gives it the leases and the working copy this process held, so neither gc nor this process's exit can
- * take them away while the run lives. Returns at once.
+ * take them away while the run lives; the supervisor starts nothing before that hand-over is complete.
  */
-export const handOver = async ({ plan, runId, experimentId, prepared, record }: HandOver, context: RunContext): Promise<number> => {
+export const startSupervisor = async ({ plan, runId, prepared, record, sharedSource, hold }: HandOver, context: RunContext): Promise<Supervisor> => {
   const log = logPath(context.env, runId)
   const current = updateRecord(context.env, record, { detached: true, spec: prepared.spec, leases: prepared.leases, cleanup: [] })
   const logFd = openSync(log, "a", 0o600)
@@ -50,10 +61,16 @@ export const handOver = async ({ plan, runId, experimentId, prepared, record }: 
   child.unref()
   const owner = `${hostTag()}-${child.pid}-${processStart(child.pid) ?? 0}`
   for (const dir of prepared.leases) takeLease(dir, owner)
-  const cleanup = plan.source.handOver?.(owner) ?? []
+  const cleanup = sharedSource ? (plan.source.lease?.(owner), []) : (plan.source.handOver?.(owner) ?? [])
   updateRecord(context.env, current, { owner, cleanup })
-  const stdin = child.stdin as { end(): void }
-  stdin.end()
-  context.emit({ type: "run.detached", run_id: runId, experiment_id: experimentId, pid: child.pid, log, tracking_uri: redactUrl(plan.trackingUri) })
+  const release = () => (child.stdin as { end(): void }).end()
+  if (!hold) release()
+  return { pid: child.pid, log, exited: child.exited, release }
+}
+
+/** `run --detach`: the run goes on under its supervisor; this command ends here. */
+export const handOver = async (input: Omit<HandOver, "sharedSource"> & { experimentId: string }, context: RunContext): Promise<number> => {
+  const supervisor = await startSupervisor(input, context)
+  context.emit({ type: "run.detached", run_id: input.runId, experiment_id: input.experimentId, pid: supervisor.pid, log: supervisor.log, tracking_uri: redactUrl(input.plan.trackingUri) })
   return 0
 }

@@ -72,7 +72,7 @@ type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: strin
 const outputOf = (context: RunContext): Output => (context.captureOutput ? { to: "events" } : { to: "terminal" })
 
 /** The record this machine keeps of the run, written before anything can fail: a SIGKILLed owner is found out later. */
-const newRecord = ({ plan, info, experimentId }: OpenRun, backend: RunRecord["backend"]): RunRecord => ({
+export const newRecord = ({ plan, info, experimentId }: Pick<OpenRun, "plan" | "info" | "experimentId">, backend: RunRecord["backend"]): RunRecord => ({
   version: 1,
   run_id: info.run_id,
   experiment_id: experimentId,
@@ -123,7 +123,7 @@ const superviseRun = async (open: OpenRun, context: RunContext): Promise<number>
   return finishRun(facts, ending, record, context)
 }
 
-const writeRecordQuietly = (env: RunContext["env"], record: RunRecord): void => {
+export const writeRecordQuietly = (env: RunContext["env"], record: RunRecord): void => {
   try {
     writeRecord(env, record)
   } catch {

@@ -172,3 +172,27 @@ const planProject = async (
       : await (await import("../env/index.ts")).planEnvironment({ project, manager: envManager, emit: context.emit, signal: context.signal, env: context.env, rebuild: request.rebuildEnv })
   return { ...base, env, argv: ["bash", "-c", parameters.command], cwd: project.dir }
 }
+
+/**
+ * The same plan with other parameter values (a sweep's trials): checked, remote paths downloaded, the command and
+ * argv made anew; the project, source and environment plan are shared.
+ */
+export const withParameters = async (
+  plan: RunPlan,
+  params: Array<[string, string]>,
+  context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<RunPlan> => {
+  const checked = resolveParameters(plan.entryPoint, params, { cwd: context.cwd, remotePaths: "keep" })
+  for (const warning of checked.warnings) context.emit(warningFrom(warning))
+  const parameters = await downloadRemotePaths(plan.entryPoint, checked, {
+    storageDir: plan.request.storageDir,
+    noCache: plan.request.noCache,
+    dryRun: plan.request.dryRun,
+    emit: context.emit,
+    env: context.env,
+    signal: context.signal,
+  })
+  const request = { ...plan.request, params }
+  if (plan.docker) return { ...plan, request, parameters, argv: (await import("../env/docker.ts")).shellCommand(parameters.command) }
+  return { ...plan, request, parameters, argv: ["bash", "-c", parameters.command] }
+}

@@ -83,6 +83,8 @@ export const openRun = async (
   experimentId: string,
   context: RunContext,
   call: CallOptions,
+  /** Tags beyond MLflow's PROJECT tags (a sweep's `mlflow.parentRunId`). */
+  extraTags: Tag[] = [],
 ): Promise<{ info: RunInfo; resumed: boolean }> => {
   const { request, source } = plan
   if (request.runId !== undefined) {
@@ -108,6 +110,7 @@ export const openRun = async (
     backend: "local",
     envManager: plan.env?.tag ?? plan.envManager,
   })
+  tags.push(...extraTags)
   // Our own tags (a source path, a branch name) can be long too: refused before the run exists.
   tags.forEach(validateTag)
   const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags }, call)

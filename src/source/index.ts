@@ -36,6 +36,8 @@ export type ProjectSource = {
    * process, `cleanup` no longer removes it, and the folders that process must remove when it is done come back.
    */
   handOver?(owner: string): string[]
+  /** Leases the working copy to another process without giving it away (a sweep's trials share one copy). */
+  lease?(owner: string): void
 }
 
 export type SourceRequest = {

@@ -1,5 +1,5 @@
 // From a cache entry to a ProjectSource: the run's own working copy, its project folder, and its cleanup.
-import { utimesSync } from "node:fs"
+import { rmSync, utimesSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { takeLease, tryLease } from "../util/lease.ts"
@@ -62,11 +62,19 @@ export const sourceFrom = async (
     kind,
     ...(git ? { git } : {}),
     ...(kind === "archive" ? { archive: { sha256: entry.meta.id } } : {}),
-    cleanup: () => (handedOver ? Promise.resolve() : copy.remove()),
+    cleanup: async () => {
+      if (handedOver) return
+      await copy.remove()
+      // Leases other processes held on a shared copy (a sweep's trials) have ended with them.
+      rmSync(leasesOf(copy.root), { recursive: true, force: true })
+    },
     handOver(owner) {
       takeLease(leasesOf(copy.root), owner)
       handedOver = true
       return [copy.root]
+    },
+    lease(owner) {
+      takeLease(leasesOf(copy.root), owner)
     },
   }
 }
