@@ -30,6 +30,7 @@ Commands:
   describe [URI]   show a project's environment, entry points and parameters
   log KIND ...     log a param, metric, tag, artifact or batch to the active run (MLFLOW_RUN_ID)
   runs show ID     show a run's status, params, metrics and tags
+  runs list        list runs as a table, filtered and ordered with MLflow's search syntax
   env list|gc      show or remove cached python_env/conda environments
   cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
 

@@ -75,7 +75,7 @@ describe("the files a fetched project's warnings and errors name", () => {
     sh(["git", "-C", repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "one"])
     const uri = `file://${repo}#sub`
     const validated = await cli(["validate", uri, "-v", "main", "--json"])
-    const event = validated.events.find((e) => e.type === "project.validated") as { diagnostics: Array<Record<string, unknown>> }
+    const event = validated.events.find((e) => e.type === "project.validated") as unknown as { diagnostics: Array<Record<string, unknown>> }
     expect(event.diagnostics.map((d) => d.file)).toEqual(["sub/MLproject", "sub/MLproject"])
     const described = await cli(["describe", uri, "-v", "main", "--json"])
     expect(described.events.filter((e) => e.type === "warning").map((e) => e.file)).toContain("sub/MLproject")
