@@ -11,6 +11,7 @@ import type { ResolvedParameter } from "../project/types.ts"
 import type { ProjectSource } from "../source/index.ts"
 import { fileUriToPath, uriScheme } from "../tracking/tracking-uri.ts"
 import type { RunRequest } from "./request.ts"
+import { mlprojectHome } from "../util/paths.ts"
 import { contentDigest, type DigestOptions } from "./tree-digest.ts"
 
 /** The tag a run's key is recorded in, and searched by for --reuse. */
@@ -27,7 +28,7 @@ export type RunKeyInput = {
   envManager: string
   env: { key: string } | null
   docker?: { plan: { image: string; buildImage: boolean } }
-  request: Pick<RunRequest, "backend" | "dockerArgs">
+  request: Pick<RunRequest, "backend" | "dockerArgs" | "storageDir">
   trackingUri: string
 }
 
@@ -36,11 +37,14 @@ export type RunKeyOptions = Pick<DigestOptions, "env" | "racyMs"> & {
   imageId?: string | null
 }
 
-/** A file store inside the project (MLFLOW_TRACKING_URI=./mlruns under another name) is output, not content. */
-const storeInside = (input: RunKeyInput): string[] => {
+/**
+ * What runs write is output, not content, wherever it sits: the file store the run records in (under a name other
+ * than mlruns), the `--storage-dir` downloads land in, and $MLPROJECT_HOME.
+ */
+const writtenByRuns = (input: RunKeyInput, env: Record<string, string | undefined>): string[] => {
   const scheme = uriScheme(input.trackingUri)
-  if (scheme !== "file" && scheme !== "") return []
-  return [resolve(scheme === "file" ? fileUriToPath(input.trackingUri) : input.trackingUri)]
+  const store = scheme === "file" ? [resolve(fileUriToPath(input.trackingUri))] : scheme === "" ? [resolve(input.trackingUri)] : []
+  return [...store, ...(input.request.storageDir ? [resolve(input.request.storageDir)] : []), resolve(mlprojectHome(env))]
 }
 
 const sourcePart = (input: RunKeyInput, digest: (path: string) => string): Record<string, unknown> => {
@@ -67,7 +71,7 @@ const parameterPart = (parameter: RunKeyInput["parameters"]["parameters"][number
 
 /** What goes into the key, as plain data: for tests, and to show why two runs' keys differ. */
 export const runKeyParts = (input: RunKeyInput, options: RunKeyOptions = {}): Record<string, unknown> => {
-  const digestOptions: DigestOptions = { ...options, exclude: storeInside(input) }
+  const digestOptions: DigestOptions = { ...options, exclude: writtenByRuns(input, options.env ?? process.env) }
   const digest = (path: string) => contentDigest(path, digestOptions).digest
   const parameters = Object.fromEntries(
     [...input.parameters.parameters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((p) => [p.name, parameterPart(p, digest)]),

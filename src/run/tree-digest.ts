@@ -53,7 +53,7 @@ const recordPath = (root: string, env: Env): string =>
 const readRecord = (file: string, root: string): Record_ => {
   try {
     const record = JSON.parse(readFileSync(file, "utf8")) as Record_
-    if (record.v === cacheVersion && record.root === root && record.files && typeof record.files === "object") return record
+    if (record.v === cacheVersion && record.root === root && record.files && typeof record.files === "object") return { ...record, files: Object.assign(Object.create(null), record.files) }
   } catch {
     // No record yet, or one we cannot read: everything is hashed.
   }
@@ -69,7 +69,8 @@ export const contentDigest = (path: string, options: DigestOptions = {}): { dige
   const exclude = new Set(options.exclude ?? [])
   const file = recordPath(path, env)
   const record = readRecord(file, path)
-  const next: Record<string, CachedFile> = {}
+  // A Map: a file named `__proto__` is a key like any other.
+  const next = new Map<string, CachedFile>()
   const lines: string[] = []
   let hashed = 0
   const started = Date.now()
@@ -82,16 +83,16 @@ export const contentDigest = (path: string, options: DigestOptions = {}): { dige
     const trusted =
       known !== undefined && known[0] === stats.size && known[1] === stats.mtimeMs && known[2] === stats.ctimeMs && known[3] === identity && known[5] - changedAt >= racyMs
     if (trusted) {
-      next[relative] = known
-      return `f\t${relative}\t${mode}\t${known[4]}`
+      next.set(relative, known)
+      return `f\t${JSON.stringify(relative)}\t${mode}\t${known[4]}`
     }
     try {
       const sha = sha256File(absolute)
       hashed++
-      next[relative] = [stats.size, stats.mtimeMs, stats.ctimeMs, identity, sha, started]
-      return `f\t${relative}\t${mode}\t${sha}`
+      next.set(relative, [stats.size, stats.mtimeMs, stats.ctimeMs, identity, sha, started])
+      return `f\t${JSON.stringify(relative)}\t${mode}\t${sha}`
     } catch (error) {
-      return `f\t${relative}\t${mode}\t!${errno(error)}`
+      return `f\t${JSON.stringify(relative)}\t${mode}\t!${errno(error)}`
     }
   }
 
@@ -100,10 +101,10 @@ export const contentDigest = (path: string, options: DigestOptions = {}): { dige
     try {
       names = readdirSync(absolute).sort()
     } catch (error) {
-      lines.push(`d\t${relative}\t!${errno(error)}`)
+      lines.push(`d\t${JSON.stringify(relative)}\t!${errno(error)}`)
       return
     }
-    lines.push(`d\t${relative}`)
+    lines.push(`d\t${JSON.stringify(relative)}`)
     for (const name of names) {
       const childAbsolute = join(absolute, name)
       const childRelative = relative === "" ? name : `${relative}/${name}`
@@ -112,14 +113,14 @@ export const contentDigest = (path: string, options: DigestOptions = {}): { dige
       try {
         stats = lstatSync(childAbsolute)
       } catch (error) {
-        lines.push(`?\t${childRelative}\t!${errno(error)}`)
+        lines.push(`?\t${JSON.stringify(childRelative)}\t!${errno(error)}`)
         continue
       }
       if (notContent(name, stats.isDirectory())) continue
       if (stats.isDirectory()) walk(childAbsolute, childRelative)
       else if (stats.isFile()) lines.push(fileLine(childAbsolute, childRelative, stats))
-      else if (stats.isSymbolicLink()) lines.push(`l\t${childRelative}\t${readlinkSync(childAbsolute)}`)
-      else lines.push(`o\t${childRelative}`)
+      else if (stats.isSymbolicLink()) lines.push(`l\t${JSON.stringify(childRelative)}\t${JSON.stringify(readlinkSync(childAbsolute))}`)
+      else lines.push(`o\t${JSON.stringify(childRelative)}`)
     }
   }
 
@@ -135,9 +136,9 @@ export const contentDigest = (path: string, options: DigestOptions = {}): { dige
 }
 
 /** Rewrites the record only when an entry changed; otherwise touches it, as the last use `cache gc` reads. */
-const saveRecord = (file: string, old: Record_, files: Record<string, CachedFile>): void => {
-  const before = Object.keys(old.files)
-  const same = before.length === Object.keys(files).length && before.every((key) => JSON.stringify(old.files[key]) === JSON.stringify(files[key]))
+const saveRecord = (file: string, old: Record_, files: Map<string, CachedFile>): void => {
+  const before = Object.entries(old.files)
+  const same = before.length === files.size && before.every(([key, entry]) => files.get(key) === entry)
   try {
     if (same) {
       const now = new Date()
@@ -145,7 +146,7 @@ const saveRecord = (file: string, old: Record_, files: Record<string, CachedFile
       return
     }
     mkdirSync(join(file, ".."), { recursive: true })
-    writeFileAtomic(file, JSON.stringify({ ...old, files } satisfies Record_))
+    writeFileAtomic(file, JSON.stringify({ v: cacheVersion, root: old.root, files: Object.fromEntries(files) } satisfies Record_))
   } catch {
     // A read-only or missing cache only costs the next run its hashing.
   }

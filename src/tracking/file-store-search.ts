@@ -1,7 +1,7 @@
 // searchRuns over an mlruns folder: MLflow's FileStore._search_runs, reading only the files the query needs.
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { isToolError } from "../errors.ts"
+import { isToolError, ToolError } from "../errors.ts"
 import { errnoOf } from "../util/fs-atomic.ts"
 import * as read from "./file-store-read.ts"
 import { normalizePosixPath } from "./key-rules.ts"
@@ -66,6 +66,10 @@ const reason = (error: unknown): string => (error instanceof Error ? error.messa
  */
 export const searchFileStore = (root: string, input: SearchRunsInput): Run[] => {
   const query = parseQuery(input.filter, input.orderBy)
+  if (query.filter.some((clause) => clause.type === "dataset"))
+    throw new ToolError("unsupported", "datasets.* filters need a tracking server: mlproject's file-store search does not read dataset inputs", {
+      hint: "filter on params, metrics, tags or attributes, or search through an MLflow tracking server",
+    })
   const wanted = stages[input.runViewType ?? "ACTIVE_ONLY"]
   const unreadable = (run: read.RunDir, error: unknown) => {
     // Only filesystem and store-format failures are a bad run; anything else is a bug and surfaces.

@@ -82,7 +82,9 @@ const predicate = (clause: Clause): ((lhs: string | number) => boolean) => {
 
 /** Whether a run matches every clause; a clause on a value the run lacks never matches (except IS NULL). */
 export const matcher = (clauses: readonly Clause[]): ((view: RunView) => boolean) => {
-  const tests = clauses.map((clause) => {
+  // Attributes first: they are in meta.yaml already, so a run they rule out costs a file store no further read.
+  const ordered = [...clauses.filter((c) => c.type === "attribute"), ...clauses.filter((c) => c.type !== "attribute")]
+  const tests = ordered.map((clause) => {
     if (clause.comparator === "IS NULL") return (view: RunView) => valueOf(view, clause.type, clause.key) === null
     if (clause.comparator === "IS NOT NULL") return (view: RunView) => valueOf(view, clause.type, clause.key) !== null
     const test = predicate(clause)

@@ -1,6 +1,6 @@
 // The run key: what changes it (content, parameters, inputs, environment, entry point, subdir) and what does not, and its cost.
 import { describe, expect, test } from "bun:test"
-import { mkdirSync, utimesSync, writeFileSync } from "node:fs"
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { planRun } from "../../src/run/plan.ts"
 import type { RunRequest } from "../../src/run/request.ts"
@@ -112,6 +112,13 @@ describe("the run key", () => {
     dir.write("proj/.git/HEAD", "ref: refs/heads/main\n")
     dir.write("proj/store/0/meta.yaml", "name: Default\n")
     dir.write("proj/helper.pyc", "bytecode")
+    dir.write("proj/__proto__", "a file name like any other")
+    expect(await key()).not.toBe(base)
+    const withProto = await key()
+    expect(await key()).toBe(withProto)
+    dir.write("proj/__proto__", "changed")
+    expect(await key()).not.toBe(withProto)
+    rmSync(join(root, "__proto__"))
     expect(await key()).toBe(base)
     dir.write("proj/notes.txt", "a new file is content\n")
     expect(await key()).not.toBe(base)
@@ -156,7 +163,7 @@ describe("the run key", () => {
       envManager: "docker",
       env: null,
       docker: { plan: { image: "train:latest", buildImage: false } },
-      request: { backend: "local", dockerArgs: [["env", "TOKEN=secret"]] },
+      request: { backend: "local", dockerArgs: [["env", "TOKEN=secret"]], storageDir: undefined },
       trackingUri: "http://127.0.0.1:1",
     }
     const key = (input: RunKeyInput, imageId?: string) => runKey(input, imageId ? { imageId } : {})
@@ -166,7 +173,7 @@ describe("the run key", () => {
     expect(await key({ ...base, source: { ...base.source, dir: "/w/repo/other" } })).not.toBe(reference)
     expect(await key(base, "sha256:1111")).not.toBe(reference)
     expect(await key(base, "sha256:1111")).toBe(await key({ ...base, docker: { plan: { image: "renamed:tag", buildImage: false } } }, "sha256:1111"))
-    expect(await key({ ...base, request: { backend: "local", dockerArgs: [["env", "TOKEN=other"]] } })).toBe(reference)
+    expect(await key({ ...base, request: { ...base.request, dockerArgs: [["env", "TOKEN=other"]] } })).toBe(reference)
     expect(JSON.stringify(runKeyParts(base))).not.toContain("secret")
     const archive: RunKeyInput = { ...base, source: { kind: "archive", dir: "/x", root: "/x", archive: { sha256: "c".repeat(64) } } }
     expect(await key(archive)).not.toBe(await key({ ...archive, source: { ...archive.source, archive: { sha256: "d".repeat(64) } } }))

@@ -140,6 +140,11 @@ describe("searchRuns: file store and tracking server", () => {
     // Unknown experiments add nothing, as in MLflow; a key that would leave the run folder names no file.
     expect(await store.searchRuns({ experimentIds: ["424242"] })).toEqual([])
     expect(names(await store.searchRuns({ experimentIds: ["0"], filter: "tags.`../../meta.yaml` IS NOT NULL" }))).toEqual([])
+    // Dataset filters need the server's dataset records: refused once, not counted against every run.
+    problems.length = 0
+    const datasets = await store.searchRuns({ experimentIds: ["0"], filter: "datasets.name = 'x'", onUnreadable: (p) => void problems.push(p.run) }).catch((e: unknown) => e)
+    expect(datasets).toMatchObject({ code: "unsupported", exitCode: 2 })
+    expect(problems).toEqual([])
   })
 
   test("a filter MLflow refuses fails before any request, with its column", async () => {
