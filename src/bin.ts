@@ -42,6 +42,7 @@ Commands:
   wait ID...       wait until runs have ended (exit 0 all finished, 1 any failed, 124 --timeout)
   cancel ID...     stop runs (their whole process tree or container) and record them KILLED
   logs ID          the output of a run started with --detach (--follow to keep reading)
+  runs list        list runs as a table, filtered and ordered with MLflow's search syntax
   env list|gc      show or remove cached python_env/conda environments
   cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
 

@@ -67,6 +67,7 @@ export const toRequest = (parsed: Parsed, env: Record<string, string | undefined
     timeoutMs: parsed.values.timeout === undefined ? null : parseDuration(parsed.values.timeout, "--timeout"),
     retries: retryCount(parsed.values.retries),
     verbose: parsed.flags.verbose ?? false,
+    reuse: parsed.flags.reuse ?? false,
   }
 }
 
@@ -87,6 +88,7 @@ export const runOptions: OptionSpec[] = [
     { long: "rebuild-env", kind: "flag", description: "rebuild the python_env/conda environment even if a cached one exists" },
     { long: "no-cache", kind: "flag", description: "download remote path parameters again instead of using the download cache" },
     { long: "fetcher", kind: "value", metavar: "auto|git|tarball", description: "how remote projects are fetched (tarball: GitHub's API, no git needed)" },
+    { long: "reuse", kind: "flag", description: "if a FINISHED run of the experiment has the same run key (project content, entry point, parameters, environment), report it instead of running" },
     { long: "dry-run", kind: "flag", description: "resolve everything, print the command, directory and variables; run and record nothing" },
     { long: "grace", kind: "value", metavar: "SECONDS", description: "on interrupt, how long the entry point may take to stop before it is killed (default 10)" },
     { long: "detach", kind: "flag", description: "start the entry point under a supervisor that outlives the terminal; print the run id and return" },

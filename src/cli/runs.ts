@@ -1,38 +1,27 @@
-// `mlproject runs show RUN_ID`: a run's status, times, params, metrics and tags from any tracking store.
+// `mlproject runs show|list`: read runs back from any tracking store; one file per action.
 import { ToolError } from "../errors.ts"
-import type { Emit } from "../events/event.ts"
-import { storeFor } from "../tracking/store-for.ts"
-import { redactUri, resolveTrackingUri } from "../tracking/tracking-uri.ts"
-import type { Metric, RunInfo } from "../tracking/types.ts"
 import type { Command } from "./context.ts"
+import { listOptions, listRuns } from "./runs-list.ts"
+import { showRun } from "./runs-show.ts"
 
-export type RunShownEvent = {
-  type: "run.shown"
-  tracking_uri: string
-  params: Record<string, string>
-  metrics: Record<string, Omit<Metric, "key">>
-  tags: Record<string, string>
-} & RunInfo
-
-// Until src/events/event.ts lists run.shown, the event goes through this one cast.
-const emitShown = (emit: Emit, event: RunShownEvent): void => (emit as unknown as (event: RunShownEvent) => void)(event)
+const actions = { show: showRun, list: listRuns }
 
 export const runsCommand: Command = {
   name: "runs",
-  usage: "mlproject runs show RUN_ID [--tracking-uri URI] [--json]",
-  summary: "Show a run recorded in the tracking store (MLFLOW_TRACKING_URI, else ./mlruns):\nits status, start and end times, params, latest metrics and tags.",
-  maxPositionals: 2,
-  options: [{ long: "tracking-uri", kind: "value", metavar: "URI", env: "MLFLOW_TRACKING_URI", description: "the tracking store to read" }],
+  usage: "mlproject runs show RUN_ID | runs list [--experiment-name NAME | --experiment-id ID ...] [--status S] [--filter F] [--order-by KEY ...] [--max N]",
+  summary:
+    "Read runs from the tracking store (MLFLOW_TRACKING_URI, else ./mlruns).\n" +
+    "  show RUN_ID   a run's status, start and end times, params, latest metrics and tags\n" +
+    "  list          the runs of experiments as a table: id, name, status, start, duration and the params and\n" +
+    "                metrics that differ between them; --filter and --order-by take MLflow's search syntax",
+  maxPositionals: 3,
+  options: [{ long: "tracking-uri", kind: "value", metavar: "URI", env: "MLFLOW_TRACKING_URI", description: "the tracking store to read" }, ...listOptions],
   async execute(parsed, context) {
-    const [action, runId] = parsed.positionals
-    if (action !== "show") throw new ToolError("usage", action ? `unknown action 'runs ${action}': expected 'runs show RUN_ID'` : "expected 'runs show RUN_ID'", { hint: "see 'mlproject runs --help'" })
-    if (!runId) throw new ToolError("usage", "expected 'runs show RUN_ID': the run id is missing", { hint: "see 'mlproject runs --help'" })
-    const given = parsed.values["tracking-uri"]
-    const env = given === undefined ? context.env : { ...context.env, MLFLOW_TRACKING_URI: given }
-    const trackingUri = resolveTrackingUri(env, context.cwd)
-    const run = await storeFor(trackingUri, env).getRun(runId)
-    const metrics = Object.fromEntries(Object.entries(run.data.metrics).map(([key, { value, timestamp, step }]) => [key, { value, timestamp, step }]))
-    emitShown(context.emit, { type: "run.shown", ...run.info, tracking_uri: redactUri(trackingUri), params: run.data.params, metrics, tags: run.data.tags })
-    return 0
+    const action = parsed.positionals[0]
+    const run = action === "show" || action === "list" ? actions[action] : undefined
+    if (!run) throw new ToolError("usage", action ? `unknown action 'runs ${action}': expected 'runs show RUN_ID' or 'runs list'` : "expected 'runs show RUN_ID' or 'runs list'", { hint: "see 'mlproject runs --help'" })
+    const misplaced = action === "show" ? listOptions.find((o) => parsed.values[o.long] !== undefined || parsed.lists[o.long] !== undefined) : undefined
+    if (misplaced) throw new ToolError("usage", `--${misplaced.long} applies to 'runs list', not 'runs show'`, { hint: "see 'mlproject runs --help'" })
+    return run(parsed, context)
   },
 }

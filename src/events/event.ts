@@ -139,6 +139,8 @@ export type Event =
       params: Record<string, string>
       status: "RUNNING" | "FINISHED" | "FAILED" | "KILLED"
       metric: number | null
+      /** True when --reuse found a FINISHED run with the same key: that run counts as this trial. */
+      reused?: boolean
     }
   | {
       type: "sweep.finished"
@@ -183,6 +185,35 @@ export type Event =
       metrics: Record<string, { value: number; timestamp: number; step: number }>
       tags: Record<string, string>
     }
+  | {
+      type: "run.listed"
+      run_id: string
+      experiment_id: string
+      run_name: string
+      user_id: string
+      status: RunStatusName
+      start_time: number
+      end_time: number | null
+      artifact_uri: string
+      lifecycle_stage: "active" | "deleted"
+      params: Record<string, string>
+      metrics: Record<string, { value: number; timestamp: number; step: number }>
+      tags: Record<string, string>
+    }
+  | {
+      type: "runs.listed"
+      tracking_uri: string
+      experiment_ids: string[]
+      /** The filter the store applied (`--filter` and `--status` joined by AND), null for none. */
+      filter: string | null
+      order_by: string[]
+      count: number
+      /** More runs matched than `--max` let through. */
+      more: boolean
+      /** Run folders the file store could not read (a `warning` names them). */
+      unreadable: number
+    }
+  | { type: "run.reused"; run_id: string; experiment_id: string; run_key: string; tracking_uri: string }
   | {
       type: "run.finished"
       run_id: string

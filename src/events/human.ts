@@ -3,6 +3,7 @@ import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
 import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
+import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
 type Out = { write(text: string): unknown; isTTY?: boolean; columns?: number }
@@ -34,6 +35,8 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     if (live !== null) stderr.write("\r\x1b[K")
     live = null
   }
+  // `runs list` rows wait for the summary: a table's columns depend on every row.
+  const listed: Array<Extract<Event, { type: "run.listed" }>> = []
   const diagnostic = (d: Diagnostic, out: Out, p: typeof c) => {
     const label = d.severity === "error" ? p("31", "error") : p("33", "warning")
     out.write(`${where(d)}${label}: ${d.message}\n`)
@@ -164,7 +167,7 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       if (e.status === "RUNNING") return
       if (stderr.isTTY) stderr.write("\r\x1b[K")
       const params = Object.entries(e.params).map(([k, v]) => `${k}=${v}`).join(" ")
-      info(`trial ${e.index + 1} ${e.run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)} ${params}${e.metric === null ? "" : ` → ${e.metric}`}`)
+      info(`trial ${e.index + 1} ${e.run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)}${e.reused ? " (reused)" : ""} ${params}${e.metric === null ? "" : ` → ${e.metric}`}`)
     },
     "sweep.finished": (e) => {
       if (stderr.isTTY) stderr.write("\r\x1b[K")
@@ -205,6 +208,13 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       ]
       stdout.write(`${lines.join("\n")}\n`)
     },
+    "run.listed": (e) => void listed.push(e),
+    "runs.listed": (e) => {
+      const { table, note } = runsTableText(listed.splice(0), e, { width: stdout.isTTY ? stdout.columns : undefined, paint: o })
+      stdout.write(table)
+      info(note)
+    },
+    "run.reused": (e) => info(`reusing run ${e.run_id} (experiment ${e.experiment_id}): it FINISHED with the same run key ${e.run_key.slice(0, 12)}…; nothing was run`),
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"
       const why = e.timed_out

@@ -82,6 +82,8 @@ export type ResolvedParameter = {
   /** The value as the user gave it, or the rendered default: what is logged to the run. */
   logged: string
   source: "user" | "default"
+  /** A remote `path` value that was downloaded (`value` is then the local copy): its URI and version (null: none known). */
+  remote?: { uri: string; version: string | null }
 }
 
 export type ResolvedParameters = {

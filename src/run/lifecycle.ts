@@ -12,6 +12,8 @@ import { finishRun, type Ending } from "./finish.ts"
 import { handOver } from "./detach.ts"
 import { updateRecord, writeRecord, type RunRecord } from "./records.ts"
 import { ownerTag } from "../util/owner.ts"
+import { findReusableRun } from "./reuse.ts"
+import { runKey, runKeyTag } from "./run-key.ts"
 
 /** The variables MLflow gives the entry point so `mlflow.start_run()` attaches to this run. */
 export const childVariables = (trackingUri: string, runId: string, experimentId: string, env: Record<string, string | undefined>): Record<string, string> => ({
@@ -53,7 +55,16 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
   checkRecordable(plan)
   const setup: CallOptions = { signal: context.interrupt }
   const experimentId = await resolveExperiment(store, plan.request, context, setup)
-  const { info, resumed } = await openRun(store, plan, experimentId, context, setup)
+  // The digest of everything that decides what the run computes: recorded on every run, looked up with --reuse.
+  const key = await runKey(plan, { env: context.env })
+  if (plan.request.reuse) {
+    const done = await findReusableRun(store, experimentId, key, setup)
+    if (done) {
+      context.emit({ type: "run.reused", run_id: done.info.run_id, experiment_id: experimentId, run_key: key, tracking_uri: redactUrl(plan.trackingUri) })
+      return 0
+    }
+  }
+  const { info, resumed } = await openRun(store, plan, experimentId, context, setup, [{ key: runKeyTag, value: key }])
   context.emit({
     type: "run.created",
     run_id: info.run_id,

@@ -31,19 +31,22 @@ export const downloadRemotePaths = async (
   const storageDir = options.dryRun ? join(options.storageDir ?? "<storage dir>", "<run folder>") : storage.createRunStorageDir(options.storageDir, options.env)
   const parameters = [...resolved.parameters]
   for (const { parameter, index } of remote) {
-    const local = options.dryRun
-      ? join(storageDir, `param_${index}`, storage.lastSegment(parameter.value))
-      : await storage.downloadPathParameter(parameter.value, {
-          storageDir,
-          index,
-          env: options.env,
-          emit: options.emit,
-          signal: options.signal,
-          noCache: options.noCache,
-          // MD5 runs at about half the speed of a fast local link: users of such links may trade the check for speed.
-          verify: options.env.MLPROJECT_VERIFY_DOWNLOADS !== "false",
-        })
-    parameters[index] = { ...parameter, value: local }
+    if (options.dryRun) {
+      parameters[index] = { ...parameter, value: join(storageDir, `param_${index}`, storage.lastSegment(parameter.value)) }
+      continue
+    }
+    const fetched = await storage.fetchPathParameter(parameter.value, {
+      storageDir,
+      index,
+      env: options.env,
+      emit: options.emit,
+      signal: options.signal,
+      noCache: options.noCache,
+      // MD5 runs at about half the speed of a fast local link: users of such links may trade the check for speed.
+      verify: options.env.MLPROJECT_VERIFY_DOWNLOADS !== "false",
+    })
+    // The version goes with the value: a run key tells data that changed under the same URI.
+    parameters[index] = { ...parameter, value: fetched.path, remote: { uri: fetched.uri, version: fetched.version } }
   }
   return { ...resolved, parameters, command: renderCommand(entryPoint, parameters) }
 }

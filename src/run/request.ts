@@ -32,4 +32,6 @@ export type RunRequest = {
   retries: number
   /** Stream the environment installers' output as `log` events (else it goes to the environment's log file only). */
   verbose: boolean
+  /** Answer with a FINISHED run of the experiment that has the same run key (src/run/run-key.ts) instead of running. */
+  reuse: boolean
 }

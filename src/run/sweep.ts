@@ -15,6 +15,8 @@ import { checkRecordable, logParams, openRun, recordStatus, resolveExperiment, r
 import type { RunRequest } from "./request.ts"
 import type { Trial } from "./sweep-grid.ts"
 import { writeBudget } from "./write-budget.ts"
+import { findReusableRun } from "./reuse.ts"
+import { runKey, runKeyTag } from "./run-key.ts"
 
 export type SweepRequest = {
   base: RunRequest
@@ -91,7 +93,20 @@ const sweepTrials = async (plan: RunPlan, sweep: SweepRequest, context: RunConte
     launched++
     const childContext = { ...context, emit: childEmit }
     const childPlan = await withParameters(plan, state.trial, { emit: childEmit, cwd: context.cwd, env: context.env, signal: context.interrupt })
-    const { info } = await openRun(store, childPlan, experimentId, childContext, setup, [{ key: "mlflow.parentRunId", value: parent.run_id }])
+    const key = await runKey(childPlan, { env: context.env })
+    const done = plan.request.reuse ? await findReusableRun(store, experimentId, key, setup) : null
+    if (done) {
+      // Already computed by an earlier run with the same key: it counts as this trial, nothing runs.
+      state.runId = done.info.run_id
+      state.status = "FINISHED"
+      state.metric = metricOf(done, sweep.metric?.name)
+      context.emit({ type: "sweep.trial", parent_run_id: parent.run_id, run_id: done.info.run_id, index: state.index, params: Object.fromEntries(state.trial), status: "FINISHED", metric: state.metric, reused: true })
+      return null
+    }
+    const { info } = await openRun(store, childPlan, experimentId, childContext, setup, [
+      { key: "mlflow.parentRunId", value: parent.run_id },
+      { key: runKeyTag, value: key },
+    ])
     state.runId = info.run_id
     const target = { plan: childPlan, info, experimentId, variables: childVariables(childPlan.trackingUri, info.run_id, experimentId, context.env), store }
     const record = newRecord({ plan: childPlan, info, experimentId }, backendOf(target))

@@ -109,7 +109,7 @@ export const downloadObject = async (info: ObjectInfo, dest: string, options: Do
   const progress = progressFor(options.emit, `download ${redactUrl(info.uri)}`, info.size)
   const result = await fetchObject(adapter, info, dest, options, progress)
   if (!result.cached) progress.finish()
-  const downloaded = { uri: redactUrl(info.uri), path: dest, bytes: result.bytes, files: 1, cached: result.cached, fetched: result.fetched }
+  const downloaded = { uri: redactUrl(info.uri), path: dest, bytes: result.bytes, files: 1, version: info.version, cached: result.cached, fetched: result.fetched }
   done(options, downloaded, since)
   return downloaded
 }
@@ -117,6 +117,13 @@ export const downloadObject = async (info: ObjectInfo, dest: string, options: Do
 /** Downloads one object (not a prefix) to `dest`. */
 export const download = async (uri: string, dest: string, options: DownloadOptions = {}): Promise<Downloaded> =>
   downloadObject(await stat(uri, options), dest, options)
+
+/** A prefix's version: every object's relative path and version, digested; null when any object has none. */
+const prefixVersion = (entries: Array<{ path: string; info: ObjectInfo }>): string | null => {
+  if (entries.some((entry) => entry.info.version === null)) return null
+  const lines = entries.map((entry) => `${entry.path}\t${entry.info.version}`).sort()
+  return `prefix-sha256:${new Bun.CryptoHasher("sha256").update(lines.join("\n")).digest("hex")}`
+}
 
 /** Downloads every object below `uri` into `destDir`, keeping their relative paths; one progress for the whole prefix. */
 export const downloadPrefix = async (uri: string, destDir: string, options: DownloadOptions = {}): Promise<Downloaded> => {
@@ -147,7 +154,7 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
     options.signal,
   )
   progress.finish()
-  const downloaded = { uri: redactUrl(uri), path: destDir, bytes, files: files.length, cached: allCached, fetched }
+  const downloaded = { uri: redactUrl(uri), path: destDir, bytes, files: files.length, version: prefixVersion(entries), cached: allCached, fetched }
   done(options, downloaded, since)
   return downloaded
 }

@@ -2,7 +2,7 @@
 import { download, downloadPrefix, downloadUri, stat, upload } from "./download.ts"
 
 export { adapterFor, download, downloadObject, downloadPrefix, downloadUri, stat, supportedSchemes, upload } from "./download.ts"
-export { createRunStorageDir, downloadPathParameter, type PathParameterOptions } from "./param.ts"
+export { createRunStorageDir, downloadPathParameter, fetchPathParameter, type PathParameterOptions } from "./param.ts"
 export { isRemoteUri, lastSegment, schemeOf } from "./uri.ts"
 export type { DownloadOptions, Downloaded, Env, ObjectInfo, Tuning } from "./types.ts"
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { downloadUri } from "./download.ts"
 import { lastSegment } from "./uri.ts"
-import type { DownloadOptions, Env } from "./types.ts"
+import type { DownloadOptions, Downloaded, Env } from "./types.ts"
 
 /**
  * A fresh folder for one run's downloads under `--storage-dir`, else `MLFLOW_TMP_DIR`, else the system temp
@@ -27,9 +27,11 @@ export type PathParameterOptions = DownloadOptions & {
  * Downloads a remote `path` parameter value and returns the local path the command receives:
  * `<storageDir>/param_<index>/<last segment>`, a file for an object or a folder for a prefix.
  */
-export const downloadPathParameter = async (uri: string, options: PathParameterOptions): Promise<string> => {
+export const downloadPathParameter = async (uri: string, options: PathParameterOptions): Promise<string> => (await fetchPathParameter(uri, options)).path
+
+/** downloadPathParameter with what was downloaded: the local path and the remote version (what a run key records). */
+export const fetchPathParameter = async (uri: string, options: PathParameterOptions): Promise<Downloaded> => {
   const dir = join(options.storageDir, `param_${options.index}`)
   mkdirSync(dir, { recursive: true })
-  const result = await downloadUri(uri, join(dir, lastSegment(uri)), options)
-  return result.path
+  return downloadUri(uri, join(dir, lastSegment(uri)), options)
 }

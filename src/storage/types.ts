@@ -90,6 +90,11 @@ export type Downloaded = {
   path: string
   bytes: number
   files: number
+  /**
+   * What changes when the content changes: the object's version (ETag, generation, mtime+size), for a prefix a digest
+   * of every object's path and version; null when the service gives none (for an object or any object of a prefix).
+   */
+  version: string | null
   /** Every byte came from the download cache. */
   cached: boolean
   /** Bytes that crossed the network in this call (less than `bytes` after a resume or a cache hit). */

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import type { Experiment, Metric } from "./types.ts"
+import type { Experiment, Metric, Run } from "./types.ts"
 import { errnoOf, isDirectory } from "../util/fs-atomic.ts"
 import { isExperimentId } from "./experiment-id.ts"
 import { parseMetaYaml } from "./meta-yaml.ts"
@@ -54,6 +54,12 @@ export const findExperimentDir = (root: string, id: string): ExperimentDir | nul
 
 /** Folders inside an experiment that are never runs (experiment tags, 2.4+ datasets, 3.x traces and models). */
 const reservedInExperiment = new Set(["tags", "datasets", "traces", "models"])
+
+/** The folders of an experiment that may be runs (MLflow's _list_run_infos lists every sub-folder but the reserved ones). */
+export const runDirsOf = (experiment: ExperimentDir): RunDir[] =>
+  subdirectories(experiment.dir)
+    .filter((name) => !reservedInExperiment.has(name))
+    .map((runId) => ({ experiment, dir: join(experiment.dir, runId), runId }))
 
 /** MLflow's _find_run_root: the first experiment folder, active then deleted, holding the run's folder. */
 export const findRunDir = (root: string, runId: string): RunDir | null => {
@@ -127,19 +133,31 @@ const isFileLink = (isLink: boolean, file: string): boolean => isLink && !isDire
 export const readValueFiles = (dir: string): Record<string, string> =>
   Object.fromEntries(walkFiles(dir).map(({ key, file }) => [key, readText(file) ?? ""]))
 
+/** The latest point of one metric file's text, as MLflow reports it. */
+export const latestInMetricFile = (key: string, file: string, text: string): Metric | undefined => {
+  const lines = text.split(/\r\n|\r|\n/).filter((line) => line.trim() !== "")
+  const metrics = lines.map((line) => {
+    const metric = parseMetricLine(key, line)
+    if (metric === null) throw new ToolError("tracking.meta.corrupt", `Cannot read ${file}: malformed metric line '${line}'`, { exitCode: 1 })
+    return metric
+  })
+  return latestMetric(metrics)
+}
+
 /** metrics/: the latest value of each key, as MLflow reports it. */
 export const readLatestMetrics = (dir: string): Record<string, Metric> => {
   const latest: Record<string, Metric> = {}
   for (const { key, file } of walkFiles(dir)) {
-    const lines = (readText(file) ?? "").split(/\r\n|\r|\n/).filter((line) => line.trim() !== "")
-    const metrics = lines.map((line) => {
-      const metric = parseMetricLine(key, line)
-      if (metric === null)
-        throw new ToolError("tracking.meta.corrupt", `Cannot read ${file}: malformed metric line '${line}'`, { exitCode: 1 })
-      return metric
-    })
-    const last = latestMetric(metrics)
+    const last = latestInMetricFile(key, file, readText(file) ?? "")
     if (last) latest[key] = last
   }
   return latest
+}
+
+/** A whole run as getRun returns it; runs written before run_name existed (1.x) take their name from the tag, as MLflow does. */
+export const readRun = (run: RunDir, stored: StoredRunInfo = readRunInfo(run)): Run => {
+  const { deleted_time: _, ...info } = stored
+  const tags = readValueFiles(join(run.dir, "tags"))
+  const data = { params: readValueFiles(join(run.dir, "params")), tags, metrics: readLatestMetrics(join(run.dir, "metrics")) }
+  return { info: { ...info, run_name: info.run_name || tags["mlflow.runName"] || "" }, data }
 }

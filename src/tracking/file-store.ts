@@ -3,7 +3,7 @@ import type { ErrorCode } from "../error-codes.ts"
 import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
-import { terminalStatuses, type CallOptions, type Experiment, type Run, type RunInfo, type Store } from "./types.ts"
+import { terminalStatuses, type CallOptions, type Experiment, type RunInfo, type Store } from "./types.ts"
 import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
 import { isDirectory, pathExists } from "../util/fs-atomic.ts"
 import { withLock, type LockOptions } from "../util/lock.ts"
@@ -14,6 +14,7 @@ import { appendToUriPath, pathToFileUri } from "./tracking-uri.ts"
 import * as read from "./file-store-read.ts"
 import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts"
 import { appendMetrics, runNameTag, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
+import { searchFileStore } from "./file-store-search.ts"
 import { guardStore } from "./store-guard.ts"
 import { sweepExperiment, sweepFolder } from "./leftovers.ts"
 import { mlprojectHome } from "../util/paths.ts"
@@ -198,13 +199,11 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
     },
 
     async getRun(runId) {
-      const run = locateRun(runId)
-      const { deleted_time: _, ...info } = read.readRunInfo(run)
-      const tags = read.readValueFiles(join(run.dir, "tags"))
-      const data = { params: read.readValueFiles(join(run.dir, "params")), tags, metrics: read.readLatestMetrics(join(run.dir, "metrics")) }
-      // Runs written before run_name existed (1.x) take their name from the tag, as MLflow does.
-      const runName = info.run_name || tags[runNameTag] || ""
-      return { info: { ...info, run_name: runName }, data } satisfies Run
+      return read.readRun(locateRun(runId))
+    },
+
+    async searchRuns(input) {
+      return searchFileStore(root, input)
     },
 
     async logBatch(runId, batch) {

@@ -8,12 +8,16 @@
 // runs/create is the one call whose repeat would leave a second run, so before it is sent again after
 // an unanswered attempt, the experiment is searched for a run with the same name, start time and user.
 import { ToolError } from "../errors.ts"
-import type { CallOptions, Experiment, Metric, Store } from "./types.ts"
+import type { CallOptions, Experiment, Metric, Run, Store } from "./types.ts"
 import { terminalStatuses } from "./types.ts"
 import { splitBatch } from "./rest-batch.ts"
 import type { RestConfig } from "./rest-config.ts"
 import { callApi, isRestError, type Payload } from "./rest-http.ts"
 import { experimentFromJson, metricToJson, runFromJson } from "./rest-json.ts"
+import { parseQuery } from "./search-runs.ts"
+
+/** Runs asked for per runs/search page: MLflow's default page (SEARCH_MAX_RESULTS_DEFAULT), well under its 50000 limit. */
+const searchPageSize = 1000
 
 type CreateRunInput = Parameters<Store["createRun"]>[0]
 
@@ -118,6 +122,31 @@ export const createRestStore = (config: RestConfig): Store => {
           exitCode: 2,
         })
       }
+    },
+
+    async searchRuns(input, call) {
+      // Parsed here too: a filter MLflow would refuse fails before any request, with its column.
+      parseQuery(input.filter, input.orderBy)
+      const max = input.maxResults ?? Infinity
+      const runs: Run[] = []
+      let token: string | undefined
+      do {
+        const reply = await post("runs/search", {
+          experiment_ids: [...new Set(input.experimentIds)],
+          filter: input.filter ?? "",
+          run_view_type: input.runViewType ?? "ACTIVE_ONLY",
+          max_results: Math.min(max - runs.length, searchPageSize),
+          order_by: input.orderBy ?? [],
+          ...(token !== undefined ? { page_token: token } : {}),
+        }, call)
+        const page = Array.isArray(reply.runs) ? reply.runs.map(runFromJson) : []
+        runs.push(...page.slice(0, max - runs.length))
+        const next = typeof reply.next_page_token === "string" && reply.next_page_token !== "" ? reply.next_page_token : undefined
+        // A server that answers an empty page, or the same token again, would page forever.
+        if (page.length === 0 || next === token) break
+        token = next
+      } while (token !== undefined && runs.length < max)
+      return runs
     },
 
     async logBatch(runId, batch, call) {

@@ -43,6 +43,7 @@ export const guardStore = (store: Store): Store => ({
   getOrCreateExperiment: guard(store.location, "getOrCreateExperiment", store.getOrCreateExperiment),
   createRun: guard(store.location, "createRun", store.createRun),
   getRun: guard(store.location, "getRun", store.getRun),
+  searchRuns: guard(store.location, "searchRuns", store.searchRuns),
   logBatch: guard(store.location, "logBatch", store.logBatch),
   setTag: guard(store.location, "setTag", store.setTag),
   updateRun: guard(store.location, "updateRun", store.updateRun),

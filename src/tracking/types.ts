@@ -45,6 +45,23 @@ export type Tag = { key: string; value: string }
  */
 export type CallOptions = { signal?: AbortSignal }
 
+export type RunViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL"
+
+/** A run search as MLflow's `runs/search` takes it; the store pages through the answers itself. */
+export type SearchRunsInput = {
+  experimentIds: string[]
+  /** MLflow's filter syntax (`params.alpha = '0.5' AND metrics.rmse < 1`); a filter that does not parse is `tracking.filter.invalid`. */
+  filter?: string
+  /** `metrics.rmse`, `params.alpha DESC`, …; after them MLflow's order: start_time descending, then run id. */
+  orderBy?: string[]
+  /** At most this many runs; every matching run when absent. */
+  maxResults?: number
+  /** Default ACTIVE_ONLY. */
+  runViewType?: RunViewType
+  /** Told of each run folder the file store could not read and left out (MLflow's FileStore skips them too). */
+  onUnreadable?: (problem: { run: string; reason: string }) => void
+}
+
 export interface Store {
   /** Human description for messages (a path or a URL without credentials). */
   readonly location: string
@@ -54,6 +71,8 @@ export interface Store {
   getOrCreateExperiment(name: string, call?: CallOptions): Promise<{ experiment_id: string; created: boolean }>
   createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }, call?: CallOptions): Promise<RunInfo>
   getRun(runId: string, call?: CallOptions): Promise<Run>
+  /** Matching runs of these experiments in the requested order (MLflow's semantics); unknown experiment ids add none. */
+  searchRuns(input: SearchRunsInput, call?: CallOptions): Promise<Run[]>
   logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }, call?: CallOptions): Promise<void>
   setTag(runId: string, key: string, value: string, call?: CallOptions): Promise<void>
   updateRun(runId: string, update: { status?: RunStatus; end_time?: number; run_name?: string }, call?: CallOptions): Promise<void>

@@ -62,6 +62,6 @@ describe("mlproject runs show", () => {
     expect(result.code).toBe(2)
     expect(result.events[0]).toMatchObject({ type: "error", code: "tracking.run.not_found" })
     expect(result.events[0]?.message).toContain(server.url)
-    expect((await cli(["runs", "list"])).stderr).toContain("unknown action 'runs list'")
+    expect((await cli(["runs", "lsit"])).stderr).toContain("unknown action 'runs lsit'")
   })
 })

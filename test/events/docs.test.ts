@@ -43,6 +43,7 @@ test("every event the binary prints matches its documented fields", async () => 
     ["run", example, "--dry-run", "--json"],
     ["run", example, "--json", "-P", "epochs=1", "--experiment-name", "docs"],
     ["run", example, "-e", "shout", "--json"],
+    ["runs", "list", "--experiment-name", "docs", "--json"],
     ["cache", "list", "--json"],
     ["cache", "gc", "--max-size", "0", "--kind", "parsed,envs", "--json"],
     ["env", "list", "--json"],
@@ -65,7 +66,7 @@ test("every event the binary prints matches its documented fields", async () => 
       expect(typeof event.time).toBe("string")
     }
   }
-  for (const type of ["version", "help", "project.validated", "project.described", "run.planned", "run.created", "log", "run.finished", "error", "warning", "cache.listed", "cache.removed", "cache.collected", "env.listed", "env.collected"]) {
+  for (const type of ["version", "help", "project.validated", "project.described", "run.planned", "run.created", "log", "run.finished", "error", "warning", "cache.listed", "cache.removed", "cache.collected", "env.listed", "env.collected", "run.listed", "runs.listed"]) {
     expect(seen.has(type), `scenarios exercised ${type}`).toBe(true)
   }
 })

@@ -1,6 +1,7 @@
 // A loopback MLflow tracking server: the documented REST endpoints over an in-memory store, recorded, with injected faults.
 import { randomUUID } from "node:crypto"
 import type { Recorded } from "./loopback.ts"
+import { SearchError, matchesFilter, pageOf, sortRuns, type SearchableRun } from "./mlflow-search.ts"
 
 type Json = Record<string, unknown>
 export type Pair = { key: string; value: string }
@@ -71,18 +72,14 @@ const runJson = (run: ServerRun) => ({
 
 const number = (value: unknown): number => (typeof value === "number" ? value : Number(value))
 
-/** `tags.\`k\` = 'v'`, `tags.k = "v"` and `attributes.run_name = 'v'` clauses joined by AND: enough for what clients send here. */
-const matches = (run: ServerRun, filter: string): boolean =>
-  filter
-    .split(/\s+and\s+/i)
-    .filter((clause) => clause.trim() !== "")
-    .every((clause) => {
-      const m = /^\s*(tags|attributes)\.(`[^`]+`|[\w.]+)\s*=\s*(['"])(.*)\3\s*$/s.exec(clause)
-      if (!m) throw invalid(`Invalid filter '${clause}'`)
-      const key = (m[2] as string).replace(/^`|`$/g, "")
-      const value = m[4]
-      return m[1] === "tags" ? run.tags.get(key) === value : key === "run_name" && run.info.run_name === value
-    })
+const searchable = (run: ServerRun): SearchableRun => ({
+  info: run.info,
+  params: run.params,
+  tags: run.tags,
+  latest: new Map(latest(run.metrics).map((m) => [m.key, m.value])),
+})
+
+const viewTypes: Record<string, Set<string>> = { ACTIVE_ONLY: new Set(["active"]), DELETED_ONLY: new Set(["deleted"]), ALL: new Set(["active", "deleted"]) }
 
 export type ServerOptions = {
   /** The exact Authorization header required; anything else gets MLflow's basic-auth 401. */
@@ -91,6 +88,8 @@ export type ServerOptions = {
   prefix?: string
   /** Serve https with these PEMs; `requestCert` with `ca` demands a client certificate. */
   tls?: { cert: string; key: string; ca?: string; requestCert?: boolean }
+  /** The most runs one runs/search page holds, whatever max_results asks (MLflow's limit is 50000). */
+  searchPageCap?: number
 }
 
 /** Bun.serve on 127.0.0.1 (a free port) recording every request, like loopback.ts but with TLS. */
@@ -207,8 +206,20 @@ export const mlflowServer = (options: ServerOptions = {}): MlflowServer => {
     "POST runs/delete-tag": (b) => (activeRun(b.run_id).tags.delete(String(b.key)), {}),
     "POST runs/search": (b) => {
       const ids = new Set(((b.experiment_ids as string[] | undefined) ?? []).map(String))
-      const found = [...runs.values()].filter((r) => ids.has(r.info.experiment_id) && matches(r, String(b.filter ?? "")))
-      return listField("runs", found.map(runJson))
+      const stages = viewTypes[String(b.run_view_type ?? "ACTIVE_ONLY")] ?? viewTypes.ACTIVE_ONLY
+      const max = b.max_results === undefined ? 1000 : number(b.max_results)
+      if (!Number.isInteger(max) || max < 1 || max > 50000) throw invalid(`Invalid value for request parameter max_results. It must be at most 50000, but got value ${String(b.max_results)}`)
+      try {
+        const found = [...runs.values()].filter((r) => ids.has(r.info.experiment_id) && stages?.has(r.info.lifecycle_stage))
+        const byId = new Map(found.map((r) => [r.info.run_id, r]))
+        const matched = found.map(searchable).filter((r) => matchesFilter(r, String(b.filter ?? "")))
+        const sorted = sortRuns(matched, (b.order_by as string[] | undefined) ?? [])
+        const { page, next } = pageOf(sorted, b.page_token === undefined ? undefined : String(b.page_token), Math.min(max, options.searchPageCap ?? max))
+        return { ...listField("runs", page.map((r) => runJson(byId.get(r.info.run_id) as ServerRun))), ...(next ? { next_page_token: next } : {}) }
+      } catch (error) {
+        if (error instanceof SearchError) throw invalid(error.message)
+        throw error
+      }
     },
   }
 

@@ -15,7 +15,8 @@ test("a repeated run reuses the parsed project, and edits to the MLproject or it
   dir.write("project/MLproject", "conda_env: env.yml\nentry_points:\n  main:\n    parameters: {a: {type: flaot, default: 1}}\n    command: echo first {a}\n")
   const first = await cli(["run", "project", "--env-manager", "local", "--json"], { cwd: dir.path, env })
   expect(lines(first.events)).toEqual(["first 1"])
-  expect(readdirSync(join(home, "parsed")).filter((n) => n.endsWith(".json"))).toHaveLength(1)
+  // The parsed project, and the run key's record of the folder's file digests.
+  expect(readdirSync(join(home, "parsed")).filter((n) => n.endsWith(".json"))).toHaveLength(2)
   const again = await cli(["run", "project", "--env-manager", "local", "--json"], { cwd: dir.path, env })
   expect(lines(again.events)).toEqual(["first 1"])
   // The cached warnings are reported on every run, as a fresh parse reports them.
