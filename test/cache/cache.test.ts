@@ -99,7 +99,8 @@ describe("mlproject cache", () => {
     expect(of("pool").count).toBe(1)
     expect(of("workdirs").entries).toEqual([expect.objectContaining({ path: h.deadCopy, leftover: true, in_use: false })])
     expect(of("downloads").entries.map((e) => e.id).sort()).toEqual([h.key, h.busyKey].sort())
-    expect(of("parsed").count).toBe(1)
+    // The parsed MLproject, and the run key's record of the project's file digests.
+    expect(of("parsed").count).toBe(2)
     expect(of("envs").entries.map((e) => e.id)).toEqual([h.envKey])
     // The fixture's two finished runs left their records; nothing owns them any more.
     expect(of("runs")).toMatchObject({ count: 2, root: join(h.home, "runs") })
@@ -135,8 +136,8 @@ describe("mlproject cache", () => {
     for (const foreign of [join(h.downloads, "notes.txt"), join(h.downloads, "ef".repeat(20)), join(h.envs, "virtualenv-00000000000000ff"), join(h.envs, "mlflow-0123"), join(h.home, "projects", "git", "someone", "else")]) {
       expect(existsSync(foreign), foreign).toBe(true)
     }
-    // The run's fetched tree, pooled copy and parsed record were used just now.
-    expect((await listed(h.env, ["--kind", "projects,pool,parsed"])).map((k) => k.count)).toEqual([1, 1, 1])
+    // The run's fetched tree, pooled copy and parsed records (MLproject, file digests) were used just now.
+    expect((await listed(h.env, ["--kind", "projects,pool,parsed"])).map((k) => k.count)).toEqual([1, 1, 2])
   }, 60_000)
 
   test("gc --max-size removes the least recently used first until the total fits; a leased tree stays even at 0", async () => {
