@@ -21,7 +21,10 @@ export const prepareLocal = async (target: LaunchTarget, context: RunContext): P
     const activation = environments?.[1]
     if (!prepared) context.emit({ type: "env.ready", manager: "local", key: null, cached: false })
     const argv = prepared && activation ? ["bash", "-c", activation.wrapCommand(prepared, plan.parameters.command)] : plan.argv
-    const base = prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env
+    const activated = prepared && activation ? activation.activatedEnv(prepared, context.env) : context.env
+    // MLFLOW_EXPERIMENT_ID names the run's experiment; an inherited MLFLOW_EXPERIMENT_NAME would contradict it, and
+    // a nested `mlproject run` or `mlflow run` in the entry point would refuse to pick one.
+    const { MLFLOW_EXPERIMENT_NAME: _inherited, ...base } = activated
     return {
       spec: { backend: "local", argv, cwd: plan.cwd },
       env: withSelf({ ...base, ...target.variables }, context.env),

@@ -67,6 +67,10 @@ const parseField = (t: string, open: number): { field: Field; end: number } | Te
     end = i + 1
   }
   const text = t.slice(open, end)
+  // `${VAR:-default}` is the shell's, not a placeholder: say so rather than blame a format spec.
+  if (t[open - 1] === "$" && (hasSpec || conversion)) {
+    return { message: `\${${shown(text).slice(1)} looks like the shell's \${…}, but MLflow reads {…} as a parameter placeholder`, offset: open }
+  }
   const base = /^[^.[]*/.exec(name)?.[0] ?? ""
   if (base === "" || /^[0-9]+$/.test(base)) {
     return { message: `positional placeholder ${shown(text)}: MLflow fills the command with named parameters only, so Python raises IndexError`, offset: open }
@@ -79,7 +83,9 @@ const parseField = (t: string, open: number): { field: Field; end: number } | Te
 
 /** The fix for a command Python's str.format cannot parse. */
 export const templateHint = (message: string): string =>
-  message.startsWith("positional")
+  message.includes("the shell's ${")
+    ? "a shell variable is written ${{NAME}} in an MLproject command (braces doubled), as Python's str.format wants"
+    : message.startsWith("positional")
     ? "name the placeholder after a declared parameter, e.g. {alpha}"
     : message.startsWith("placeholder") || message.startsWith("Unknown conversion")
       ? "use a plain {name} placeholder: the value arrives shell-quoted; format it in the program if needed"

@@ -40,7 +40,7 @@ describe("mlproject sweep", () => {
     project(dir)
     const result = await cli(["sweep", "project", "-P", "a=1,2,3", "-P", "b=0.1:0.3:0.1", "-j", "3", "--metric", "loss", "--json"], { cwd: dir.path, env: envOf(dir) })
     expect(result.code, result.stderr).toBe(0)
-    const finished = result.events.at(-1) as Record<string, unknown> & { trials: Array<Record<string, unknown>> }
+    const finished = result.events.at(-1) as unknown as Record<string, unknown> & { trials: Array<Record<string, unknown>> }
     expect(finished).toMatchObject({ type: "sweep.finished", status: "FINISHED", metric: "loss", goal: "minimize" })
     const parentId = finished.parent_run_id as string
     const runs = sweepRuns(dir)
@@ -71,11 +71,11 @@ describe("mlproject sweep", () => {
     const args = ["sweep", "project", "-P", "a=1,2,3", "-P", "b=0.1,0.2", "--random", "3", "--seed", "4", "-j", "3", "--metric", "loss", "--maximize", "--json"]
     const first = await cli(args, { cwd: dir.path, env: envOf(dir) })
     const second = await cli(args, { cwd: dir.path, env: envOf(dir) })
-    const picked = (r: typeof first) => (r.events.at(-1) as { trials: Array<{ params: Record<string, string> }> }).trials.map((t) => `${t.params.a} ${t.params.b}`)
+    const picked = (r: typeof first) => (r.events.at(-1) as unknown as { trials: Array<{ params: Record<string, string> }> }).trials.map((t) => `${t.params.a} ${t.params.b}`)
     expect(picked(first)).toHaveLength(3)
     expect(new Set(picked(first)).size).toBe(3)
     expect(picked(second).sort()).toEqual(picked(first).sort())
-    const metrics = (first.events.at(-1) as { trials: Array<{ metric: number }> }).trials.map((t) => t.metric)
+    const metrics = (first.events.at(-1) as unknown as { trials: Array<{ metric: number }> }).trials.map((t) => t.metric)
     expect(metrics).toEqual([...metrics].sort((x, y) => y - x))
   }, 60_000)
 
@@ -109,7 +109,7 @@ describe("mlproject sweep", () => {
     dir.write("project/MLproject", "name: ff\nentry_points:\n  main:\n    parameters:\n      x: {type: int}\n    command: \"[ {x} -ne 2 ] && sleep 0.2\"\n")
     const result = await cli(["sweep", "project", "-P", "x=1:8:1", "-j", "1", "--fail-fast", "--json"], { cwd: dir.path, env: envOf(dir) })
     expect(result.code).toBe(1)
-    const finished = result.events.at(-1) as { status: string; trials: Array<{ status: string; run_id: string | null }> }
+    const finished = result.events.at(-1) as unknown as { status: string; trials: Array<{ status: string; run_id: string | null }> }
     expect(finished.status).toBe("FAILED")
     expect(finished.trials.filter((t) => t.run_id !== null).length).toBeLessThanOrEqual(3)
   }, 60_000)
