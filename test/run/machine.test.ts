@@ -92,3 +92,16 @@ describe.skipIf(skipDocker)("inside a docker container", () => {
     expect(onlyRun(dir).params.in_container).toBe("yes")
   }, 120_000)
 })
+
+describe("the experiment the entry point sees", () => {
+  test("MLFLOW_EXPERIMENT_ID names it; an inherited MLFLOW_EXPERIMENT_NAME that would contradict it is not passed on", async () => {
+    await using dir = tmpdirFor()
+    project(dir, "printenv MLFLOW_EXPERIMENT_NAME || echo no-name; echo id=$MLFLOW_EXPERIMENT_ID")
+    const result = await cli(["run", "project", "--experiment-name", "chosen", "--json"], { cwd: dir.path, env: { MLFLOW_EXPERIMENT_NAME: undefined } })
+    const id = result.events.find((e) => e.type === "run.created")?.experiment_id
+    // The user's shell names the experiment; the entry point gets its id only, so a nested run sees one choice.
+    const inherited = await cli(["run", "project", "--json"], { cwd: dir.path, env: { MLFLOW_EXPERIMENT_NAME: "chosen" } })
+    expect(inherited.code).toBe(0)
+    expect(stdout(inherited)).toEqual(["no-name", `id=${id}`])
+  })
+})
