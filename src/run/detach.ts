@@ -14,7 +14,7 @@ import { selfBinary } from "./self.ts"
 export const supervisedTrackingVariable = "MLPROJECT_SUPERVISED_TRACKING_URI"
 
 /** How to start this same program again: the compiled binary, or bun with the entry script when run from sources. */
-const selfArgv = (): string[] => {
+export const selfArgv = (): string[] => {
   const binary = selfBinary()
   return binary ? [binary] : [process.execPath, Bun.main]
 }

@@ -1,5 +1,5 @@
 // The supervisor of a detached run: starts the handed-over entry point, waits for it, records how it ended, cleans up.
-import { openSync, rmSync } from "node:fs"
+import { closeSync, openSync, rmSync, writeSync } from "node:fs"
 import { backendNamed } from "../backend/index.ts"
 import type { LaunchSpec, Prepared } from "../backend/types.ts"
 import { ToolError } from "../errors.ts"
@@ -10,7 +10,8 @@ import type { RunContext } from "./context.ts"
 import { supervisedTrackingVariable } from "./detach.ts"
 import { finishRun, type Ending } from "./finish.ts"
 import { runAttempts } from "./launch.ts"
-import { logPath, readRecord, updateRecord } from "./records.ts"
+import { eventsPath, logPath, readRecord, updateRecord } from "./records.ts"
+import { errorEvent } from "../events/error-event.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -39,6 +40,11 @@ const handOverDone = async (): Promise<void> => {
 
 export const superviseRun = async (runId: string, context: RunContext): Promise<number> => {
   await handOverDone()
+  return supervise(runId, context)
+}
+
+/** Supervises one handed-over run to its end: the run's record and this process's environment say what to start. */
+const supervise = async (runId: string, context: RunContext): Promise<number> => {
   let record = readRecord(context.env, runId)
   if (!record?.spec || !record.detached) throw new ToolError("run.not_found", `run ${runId} has no detached record to supervise on this machine`, { runId })
   if (record.ended) throw new ToolError("usage", `run ${runId} has already ended (${record.status})`, { runId })
@@ -77,4 +83,40 @@ export const superviseRun = async (runId: string, context: RunContext): Promise<
   }
   for (const dir of latest.leases ?? []) releaseOwnLeases(dir)
   return code
+}
+
+/** One JSON line per event into the run's own events file, as a supervisor started for that run alone writes them. */
+const eventsInto = (file: string) => {
+  const fd = openSync(file, "a", 0o600)
+  return { emit: (event: Parameters<RunContext["emit"]>[0]) => void writeSync(fd, `${JSON.stringify({ ...event, time: new Date().toISOString() })}\n`), close: () => closeSync(fd) }
+}
+
+/**
+ * A sweep's worker: supervises the runs named on standard input, one at a time, one line each (sent once that run's
+ * hand-over is complete), and answers each with a line `{"run_id","exit_code"}`. Its environment is the trials'
+ * (they differ by MLFLOW_RUN_ID only). It ends when its input does, or, after an interrupt, with the run it had.
+ */
+export const superviseWorker = async (context: RunContext): Promise<number> => {
+  const decoder = new TextDecoder()
+  let pending = ""
+  for await (const chunk of Bun.stdin.stream()) {
+    pending += decoder.decode(chunk, { stream: true })
+    for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n")) {
+      const runId = pending.slice(0, newline).trim()
+      pending = pending.slice(newline + 1)
+      if (!/^[0-9a-f]{32}$/.test(runId)) continue
+      const events = eventsInto(eventsPath(context.env, runId))
+      let exitCode = 1
+      try {
+        exitCode = await supervise(runId, { ...context, emit: events.emit, env: { ...context.env, MLFLOW_RUN_ID: runId } })
+      } catch (error) {
+        events.emit(errorEvent(error, runId).event)
+      } finally {
+        events.close()
+      }
+      process.stdout.write(`${JSON.stringify({ run_id: runId, exit_code: exitCode })}\n`)
+      if (context.interrupt.aborted) return 130
+    }
+  }
+  return 0
 }

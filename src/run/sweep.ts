@@ -6,7 +6,12 @@ import { storeFor } from "../tracking/index.ts"
 import type { Run, RunInfo, Store, Tag } from "../tracking/types.ts"
 import { redactUrl } from "../util/redact.ts"
 import type { RunContext } from "./context.ts"
-import { startSupervisor } from "./detach.ts"
+import { startWorker, type Worker } from "./sweep-workers.ts"
+import { readRecord, runDir, updateRecord, type RunRecord } from "./records.ts"
+import { reconcile } from "./control.ts"
+import type { Prepared } from "../backend/types.ts"
+import { terminalStatuses } from "../tracking/types.ts"
+import { join } from "node:path"
 import { finishRun } from "./finish.ts"
 import { backendOf, prepareLaunch } from "./launch.ts"
 import { childVariables, newRecord, writeRecordQuietly } from "./lifecycle.ts"
@@ -27,7 +32,6 @@ export type SweepRequest = {
 }
 
 type TrialState = { index: number; trial: Trial; runId: string | null; status: "PENDING" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED"; pid: number | null; metric: number | null }
-type Active = { state: TrialState; exited: Promise<number> }
 
 /** A child's own progress events stay quiet once the first child has shown them (the environment is built once). */
 const quiet = (emit: Emit): Emit => (event) => {
@@ -62,13 +66,17 @@ const sweepTrials = async (plan: RunPlan, sweep: SweepRequest, context: RunConte
     { key: "mlproject.sweep.parallel", value: String(sweep.parallel) },
     ...(sweep.metric ? [{ key: "mlproject.sweep.metric", value: `${sweep.metric.goal} ${sweep.metric.name}` }] : []),
   ]
-  const parent = (await openRun(store, { ...plan, request: { ...plan.request, runName: plan.request.runName ?? undefined } }, experimentId, context, setup, sweepTags)).info
+  const parent = (await openRun(store, plan, experimentId, context, setup, sweepTags)).info
+  // The parent's record names this process as its owner: if the sweep is killed, status/wait find the parent out.
+  writeRecordQuietly(context.env, { ...newRecord({ plan, info: parent, experimentId }, backendOf({ plan })), detached: false, command: `mlproject sweep (${sweep.trials.length} trials)` })
   context.emit({ type: "sweep.started", parent_run_id: parent.run_id, experiment_id: experimentId, trials: sweep.trials.length, parallel: sweep.parallel, tracking_uri: redactUrl(plan.trackingUri) })
 
   const states: TrialState[] = sweep.trials.map((trial, index) => ({ index, trial, runId: null, status: "PENDING", pid: null, metric: null }))
-  const active = new Map<number, Active>()
+  const running = new Map<string, { state: TrialState; worker: Worker }>()
+  // The workers' own messages (a crash) go beside the parent run's record.
+  const workers: Worker[] = []
   // How many trials were prepared: only the first shows its preparation (the environment is built once).
-  let launched = 0
+  let prepared = 0
   let stopping = false
   const progress = () =>
     context.emit({
@@ -76,21 +84,20 @@ const sweepTrials = async (plan: RunPlan, sweep: SweepRequest, context: RunConte
       parent_run_id: parent.run_id,
       total: states.length,
       done: states.filter((s) => s.status !== "PENDING" && s.status !== "RUNNING").length,
-      running: active.size,
+      running: running.size,
       failed: states.filter((s) => s.status === "FAILED" || s.status === "KILLED").length,
     })
 
-  // Trials made ready ahead, up to one per slot: a wave of trials that end together is followed by the next at once.
-  const standby: Array<{ state: TrialState; exited: Promise<number>; release(): void; scheduled: boolean; cancel(): Promise<void> }> = []
-  type Launched = { state: TrialState; exited: Promise<number>; release(): void; scheduled: boolean; cancel(): Promise<void> }
+  type Ready = { state: TrialState; plan: RunPlan; prepared: Prepared; record: RunRecord; scheduled: boolean }
 
   /**
-   * Creates the trial's run and starts its supervisor, held until `release`. A trial prepared ahead (while every slot
-   * is busy) waits as SCHEDULED: when a slot frees, it starts at once, its process already loaded.
+   * Creates the trial's run and prepares it (environment, container). A trial prepared ahead, while every worker is
+   * busy, waits as SCHEDULED and starts the moment one frees. Null when it needs no run (reused) or its preparation
+   * failed (then its run is FAILED).
    */
-  const prepareTrial = async (state: TrialState, scheduled: boolean): Promise<Launched | null> => {
-    const childEmit = launched === 0 ? context.emit : quiet(context.emit)
-    launched++
+  const prepareTrial = async (state: TrialState, scheduled: boolean): Promise<Ready | null> => {
+    const childEmit = prepared === 0 ? context.emit : quiet(context.emit)
+    prepared++
     const childContext = { ...context, emit: childEmit }
     const childPlan = await withParameters(plan, state.trial, { emit: childEmit, cwd: context.cwd, env: context.env, signal: context.interrupt })
     const key = await runKey(childPlan, { env: context.env })
@@ -114,18 +121,7 @@ const sweepTrials = async (plan: RunPlan, sweep: SweepRequest, context: RunConte
     try {
       if (scheduled) await store.updateRun(info.run_id, { status: "SCHEDULED" }, setup)
       await logParams(store, info.run_id, runParams(childPlan), setup)
-      const prepared = await prepareLaunch(target, childContext)
-      const supervisor = await startSupervisor({ plan: childPlan, runId: info.run_id, prepared, record, sharedSource: true, hold: true }, childContext)
-      state.pid = supervisor.pid
-      const cancel = async () => {
-        // Never released: it started nothing. Its run ends KILLED and what it prepared (a container) goes.
-        process.kill(supervisor.pid, "SIGKILL")
-        await supervisor.exited
-        await prepared.release()
-        await recordStatus(store, info.run_id, "KILLED", Date.now(), {}).catch(() => {})
-        state.status = "KILLED"
-      }
-      return { state, exited: supervisor.exited, release: supervisor.release, scheduled, cancel }
+      return { state, plan: childPlan, prepared: await prepareLaunch(target, childContext), record, scheduled }
     } catch (error) {
       // The child existed: it ends FAILED like any run whose preparation failed.
       await finishRun(
@@ -140,87 +136,135 @@ const sweepTrials = async (plan: RunPlan, sweep: SweepRequest, context: RunConte
     }
   }
 
-  const startTrial = async (trial: Launched): Promise<void> => {
-    // RUNNING before the release: written after it, it could overwrite the status a quick trial already recorded.
-    if (trial.scheduled) await store.updateRun(trial.state.runId as string, { status: "RUNNING" }, setup)
-    trial.release()
-    trial.state.status = "RUNNING"
-    active.set(trial.state.index, { state: trial.state, exited: trial.exited })
-    context.emit({ type: "sweep.trial", parent_run_id: parent.run_id, run_id: trial.state.runId as string, index: trial.state.index, params: Object.fromEntries(trial.state.trial), status: "RUNNING", metric: null })
+  /** A worker for the next trial: an idle one, or a new one while there are fewer than -j. */
+  const idleWorker = (ready: Ready): Worker | null => {
+    const idle = workers.find((worker) => worker.busy === null)
+    if (idle) return idle
+    if (workers.length >= sweep.parallel) return null
+    const worker = startWorker(ready.prepared.env, plan.trackingUri, join(runDir(context.env, parent.run_id), `worker-${workers.length + 1}.log`), context)
+    workers.push(worker)
+    return worker
   }
 
-  const settle = async (index: number): Promise<void> => {
-    const entry = active.get(index)
+  const startTrial = async (ready: Ready, worker: Worker): Promise<void> => {
+    // RUNNING before the hand-over: written after it, it could overwrite the status a quick trial already recorded.
+    if (ready.scheduled) await store.updateRun(ready.state.runId as string, { status: "RUNNING" }, setup)
+    worker.give({ plan: ready.plan, runId: ready.state.runId as string, prepared: ready.prepared, record: ready.record }, context)
+    ready.state.status = "RUNNING"
+    ready.state.pid = worker.pid
+    running.set(ready.state.runId as string, { state: ready.state, worker })
+    context.emit({ type: "sweep.trial", parent_run_id: parent.run_id, run_id: ready.state.runId as string, index: ready.state.index, params: Object.fromEntries(ready.state.trial), status: "RUNNING", metric: null })
+  }
+
+  /** Reads how a trial ended (a worker that died leaves its run to reconciliation: FAILED, never RUNNING). */
+  const settle = async (runId: string): Promise<void> => {
+    const entry = running.get(runId)
     if (!entry) return
-    active.delete(index)
-    // A trial made ready ahead takes the slot before the store is read.
-    const ready = stopping || context.interrupt.aborted ? undefined : standby.shift()
-    if (ready) await startTrial(ready)
-    const run = await store.getRun(entry.state.runId as string)
+    running.delete(runId)
+    entry.worker.busy = null
+    let run = await store.getRun(runId)
+    if (!terminalStatuses.has(run.info.status)) run = await reconcile({ run, record: readRecord(context.env, runId) }, { store, trackingUri: plan.trackingUri, env: context.env })
     entry.state.status = run.info.status === "FINISHED" || run.info.status === "FAILED" || run.info.status === "KILLED" ? run.info.status : "FAILED"
     entry.state.metric = metricOf(run, sweep.metric?.name)
-    context.emit({ type: "sweep.trial", parent_run_id: parent.run_id, run_id: run.info.run_id, index, params: Object.fromEntries(entry.state.trial), status: entry.state.status, metric: entry.state.metric })
+    context.emit({ type: "sweep.trial", parent_run_id: parent.run_id, run_id: runId, index: entry.state.index, params: Object.fromEntries(entry.state.trial), status: entry.state.status, metric: entry.state.metric })
   }
 
-  /** Whether an active trial has ended, without waiting for one. */
-  const anyEnded = async (): Promise<boolean> => {
-    const probe = Symbol("running")
-    const first = await Promise.race([...[...active.values()].map((entry) => entry.exited.then(() => true)), Promise.resolve(probe)])
-    return first === true
+  // Trials made ready ahead, one per worker at most: a wave of trials that end together is followed by the next at once.
+  const standby: Ready[] = []
+  const dropStandby = async () => {
+    for (const ready of standby.splice(0)) {
+      await ready.prepared.release()
+      await recordStatus(store, ready.state.runId as string, "KILLED", Date.now(), {}).catch(() => {})
+      ready.state.status = "KILLED"
+    }
   }
-
-  const stopChildren = async (): Promise<void> => {
+  const stopWorkers = async () => {
     stopping = true
-    for (const { state } of active.values()) if (state.pid) process.kill(state.pid, "SIGTERM")
-    await Promise.all([...active.keys()].map(async (index) => {
-      await active.get(index)?.exited
-      await settle(index)
-    }))
+    for (const worker of workers) {
+      if (worker.busy) worker.signal("SIGTERM")
+      worker.close()
+    }
+    await Promise.all(workers.map((worker) => worker.exited))
+    for (const runId of [...running.keys()]) await settle(runId)
   }
 
-  const interrupted = new Promise<"interrupt">((resolve) => {
+  // What the loop waits for: a worker's answer (or its death), or an interrupt.
+  type Wake = { runId: string; worker: Worker } | { died: Worker } | "interrupt"
+  const pendingAnswers = new Map<Worker, Promise<Wake>>()
+  const answerOf = (worker: Worker): Promise<Wake> => {
+    let answer = pendingAnswers.get(worker)
+    if (!answer) {
+      answer = worker.next().then((result): Wake => (result ? { runId: result.runId, worker } : { died: worker }))
+      pendingAnswers.set(worker, answer)
+    }
+    return answer
+  }
+  const interrupted = new Promise<Wake>((resolve) => {
     if (context.interrupt.aborted) resolve("interrupt")
     else context.interrupt.addEventListener("abort", () => resolve("interrupt"), { once: true })
   })
-  const dropStandby = async () => {
-    for (const held of standby.splice(0)) await held.cancel()
-  }
+
   try {
     let next = 0
-    while (next < states.length || active.size > 0 || standby.length > 0) {
-      while (!stopping && !context.interrupt.aborted && active.size < sweep.parallel && (standby.length > 0 || next < states.length)) {
-        const trial: Launched | null = standby.shift() ?? (await prepareTrial(states[next++] as TrialState, false))
-        if (trial) await startTrial(trial)
+    const nextReady = async (scheduled: boolean): Promise<Ready | null> => {
+      while (next < states.length) {
+        const ready = await prepareTrial(states[next++] as TrialState, scheduled)
+        if (ready) return ready
         progress()
       }
-      if (active.size === 0) break
-      while (!stopping && standby.length < sweep.parallel && next < states.length) {
-        const ready = await prepareTrial(states[next++] as TrialState, true)
-        if (ready) standby.push(ready)
-        // A trial that ended meanwhile frees its slot for a trial that is ready.
-        if (await anyEnded()) break
+      return null
+    }
+    for (;;) {
+      // Fill every free worker slot, from the trials made ready ahead first.
+      while (!stopping && !context.interrupt.aborted && running.size < sweep.parallel) {
+        const ready = standby.shift() ?? (await nextReady(false))
+        if (!ready) break
+        const worker = idleWorker(ready)
+        if (!worker) {
+          standby.unshift(ready)
+          break
+        }
+        await startTrial(ready, worker)
+        progress()
       }
-      const ended = await Promise.race([...[...active.entries()].map(async ([index, entry]) => (await entry.exited, index)), interrupted])
-      if (ended === "interrupt") {
+      if (running.size === 0) break
+      // While every worker is busy, the next trials get ready, so that each starts the moment a worker frees.
+      while (!stopping && standby.length < sweep.parallel && next < states.length) {
+        const ready = await nextReady(true)
+        if (ready) standby.push(ready)
+        if (await Promise.race([...[...running.values()].map(({ worker }) => answerOf(worker).then(() => true)), Promise.resolve(false)])) break
+      }
+      const busy = [...new Set([...running.values()].map(({ worker }) => worker))]
+      const wake = await Promise.race([...busy.map(answerOf), interrupted])
+      if (wake === "interrupt") {
         await dropStandby()
-        await stopChildren()
+        await stopWorkers()
         break
       }
-      await settle(ended)
+      if ("died" in wake) {
+        pendingAnswers.delete(wake.died)
+        workers.splice(workers.indexOf(wake.died), 1)
+        const lost = [...running.entries()].filter(([, entry]) => entry.worker === wake.died).map(([runId]) => runId)
+        for (const runId of lost) await settle(runId)
+      } else {
+        pendingAnswers.delete(wake.worker)
+        await settle(wake.runId)
+      }
       progress()
-      const failed = states[ended]?.status === "FAILED"
+      const failed = states.some((state) => state.status === "FAILED")
       if (failed && sweep.failFast && !stopping) {
         await dropStandby()
-        await stopChildren()
+        await stopWorkers()
+        next = states.length
       }
-      if (stopping) next = states.length
     }
   } catch (error) {
     await dropStandby()
-    await stopChildren()
+    await stopWorkers()
     await endParent(store, parent, "KILLED", context, plan.request.graceMs)
     throw error
   }
+  for (const worker of workers) worker.close()
   for (const state of states) if (state.status === "PENDING") state.status = "KILLED"
   return finishSweep(store, parent, states, sweep, context, plan)
 }
@@ -254,6 +298,8 @@ const finishSweep = async (store: Store, parent: RunInfo, states: TrialState[], 
       ]
     : []
   const recorded = await endParent(store, parent, status, context, plan.request.graceMs, tags)
+  const record = readRecord(context.env, parent.run_id)
+  if (record) updateRecord(context.env, record, { ended: Date.now(), status })
   context.emit({
     type: "sweep.finished",
     parent_run_id: parent.run_id,
