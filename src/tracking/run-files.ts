@@ -2,14 +2,12 @@
 import { mkdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
-import type { Metric, Tag } from "./types.ts"
+import { runNameTag, type Metric, type Tag } from "./types.ts"
 import { appendAtomic, createFileAtomic, isDirectory, writeFileAtomic } from "../util/fs-atomic.ts"
 import { metaFile, type RunDir } from "./file-store-read.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
 import { runMetaRecord, type StoredRunInfo } from "./meta-records.ts"
 import { formatMetricLine } from "./metric-line.ts"
-
-export const runNameTag = "mlflow.runName"
 
 /** params/, metrics/ and tags/ may be missing in runs other tools wrote; keys with `/` need sub-folders. */
 const ensureParent = (file: string, key: string): void => {

@@ -1,9 +1,8 @@
 // Runs matched and ordered as MLflow's SearchUtils.filter and sort do, over any store's runs seen through RunView.
 import { ToolError } from "../errors.ts"
-import { runNameTag } from "./run-files.ts"
 import { attributeName, parseFilter, type Clause } from "./search-filter.ts"
 import { compareRuns, parseOrderBy, type OrderKey, type SortValue } from "./search-order.ts"
-import type { Run, RunInfo } from "./types.ts"
+import { runNameTag, type Run, type RunInfo } from "./types.ts"
 
 /** What the search reads of a run; a file store reads each key's file only when a clause asks for it. */
 export type RunView = {

@@ -1,6 +1,8 @@
 // The tracking store contract: experiments and runs as MLflow's REST API shapes them.
 
 export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED"
+/** The tag that holds a run's name (MLflow also keeps it in the run's info). */
+export const runNameTag = "mlflow.runName"
 export const terminalStatuses: ReadonlySet<RunStatus> = new Set(["FINISHED", "FAILED", "KILLED"])
 
 export type Experiment = {

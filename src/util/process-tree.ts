@@ -71,8 +71,45 @@ export const treeMembers = (leader: number, ours: ReadonlySet<number>): number[]
  * forked a child after /proc was listed, which only the next scan sees; so "gone" needs a scan with neither.
  */
 export const treeGone = (leader: number, ours: ReadonlySet<number>): boolean => {
+  if (plainlyGone(leader, ours)) return true
   const scan = scanTree(leader, ours)
   return scan === null ? !groupAlive(leader) : scan.live.length === 0 && scan.ended === 0
+}
+
+/** Our children, from each of our threads' /proc children list; null where the kernel does not offer that list. */
+const ownChildrenNow = (): number[] | null => {
+  let tasks: string[]
+  try {
+    tasks = readdirSync("/proc/self/task")
+  } catch {
+    return null
+  }
+  const children: number[] = []
+  for (const task of tasks) {
+    try {
+      for (const pid of readFileSync(`/proc/self/task/${task}/children`, "utf8").split(" ")) if (pid.trim() !== "") children.push(Number(pid))
+    } catch (error) {
+      // A thread that ended while we looked has no children left; a kernel without the list has none for any.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || task === String(process.pid)) return null
+    }
+  }
+  return children
+}
+
+/**
+ * The common end, told without reading every process of the machine: the leader's group is empty (not even a
+ * zombie) and we have no child we did not start. A descendant that left the group either has a parent still in it or
+ * was re-parented to us, so none can be missed. False means "look properly", not "alive".
+ */
+const plainlyGone = (leader: number, ours: ReadonlySet<number>): boolean => {
+  try {
+    process.kill(-leader, 0)
+    return false
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") return false
+  }
+  const children = ownChildrenNow()
+  return children !== null && children.every((pid) => ours.has(pid))
 }
 
 /** Signals one process (a negative number: a process group); one that is already gone is fine. */
