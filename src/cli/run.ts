@@ -101,7 +101,7 @@ export const runCommand: Command = {
   name: "run",
   usage: "mlproject run [URI] [options]",
   summary:
-    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else ./mlruns). URI is a project folder (default '.'), a Git URL (https://, ssh://,\ngit@host:org/repo, git://, a bare repository) or an archive (.zip, .tar, .tar.gz, .tgz as a path or an\nhttp(s)://, s3://, gs:// or dbfs:/ URL), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
+    "Run an entry point of an MLflow project and record the run in the tracking store\n(MLFLOW_TRACKING_URI, else as MLflow >= 3.7: ./mlruns if it holds experiments, else sqlite:///mlflow.db).\nURI is a project folder (default '.'), a Git URL (https://, ssh://,\ngit@host:org/repo, git://, a bare repository) or an archive (.zip, .tar, .tar.gz, .tgz as a path or an\nhttp(s)://, s3://, gs:// or dbfs:/ URL), optionally with #subdir.\nExit codes: 0 finished, 1 the run failed, 2 invalid input, 130 interrupted.",
   maxPositionals: 1,
   options: runOptions,
   async execute(parsed, context) {

@@ -4,7 +4,7 @@ import { resolveTrackingUri } from "../tracking/tracking-uri.ts"
 import type { Parsed } from "./args.ts"
 import type { CommandContext } from "./context.ts"
 
-/** `--tracking-uri` over MLFLOW_TRACKING_URI, resolved as MLflow resolves it (./mlruns when neither is set). */
+/** `--tracking-uri` over MLFLOW_TRACKING_URI, resolved as MLflow resolves it (./mlruns or ./mlflow.db when neither is set). */
 export const trackingOf = (parsed: Parsed, context: CommandContext): { env: Record<string, string | undefined>; trackingUri: string } => {
   const given = parsed.values["tracking-uri"]
   const env = given === undefined ? context.env : { ...context.env, MLFLOW_TRACKING_URI: given }

@@ -60,13 +60,14 @@ const experimentIds = async (store: Store, parsed: Parsed, env: Record<string, s
   return [...new Set(found)]
 }
 
-/** A file store that does not exist has no runs to list; looking would create it (and its Default experiment). */
-const checkStoreExists = (trackingUri: string): void => {
+/** A file store or sqlite file that does not exist has no runs to list; looking would create it (and its Default experiment). */
+export const checkStoreExists = (trackingUri: string): void => {
   const scheme = uriScheme(trackingUri)
-  const path = scheme === "file" ? fileUriToPath(trackingUri) : scheme === "" ? trackingUri : null
+  const sqlite = /^sqlite(?:\+[^:]*)?:\/\/\/([^?#]+)/.exec(trackingUri)?.[1]
+  const path = scheme === "file" ? fileUriToPath(trackingUri) : scheme === "" ? trackingUri : sqlite ? fileUriToPath(`file:///${sqlite.replace(/^\/+/, "")}`) : null
   if (path !== null && !existsSync(path))
     throw new ToolError("experiment.not_found", `there is no tracking store at ${path}: no experiments to list`, {
-      hint: "run in the folder that holds mlruns, or set MLFLOW_TRACKING_URI / --tracking-uri to the store",
+      hint: "run in the folder that holds mlruns or mlflow.db, or set MLFLOW_TRACKING_URI / --tracking-uri to the store",
     })
 }
 

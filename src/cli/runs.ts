@@ -10,7 +10,7 @@ export const runsCommand: Command = {
   name: "runs",
   usage: "mlproject runs show RUN_ID | runs list [--experiment-name NAME | --experiment-id ID ...] [--status S] [--filter F] [--order-by KEY ...] [--max N]",
   summary:
-    "Read runs from the tracking store (MLFLOW_TRACKING_URI, else ./mlruns).\n" +
+    "Read runs from the tracking store (MLFLOW_TRACKING_URI, else ./mlruns if it holds experiments, else sqlite:///mlflow.db).\n" +
     "  show RUN_ID   a run's status, start and end times, params, latest metrics and tags\n" +
     "  list          the runs of experiments as a table: id, name, status, start, duration and the params and\n" +
     "                metrics that differ between them; --filter and --order-by take MLflow's search syntax",

@@ -1,9 +1,10 @@
 // A docker_env run's container: docker_env and -A checked up front, then variables and mounts resolved into one create body.
 import { existsSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { basename, dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ToolError } from "../errors.ts"
 import { publicVariables } from "../util/redact.ts"
+import { dbDialect, parseDbUri, type SqliteTarget } from "../tracking/sql/db-uri.ts"
 import type { DockerEnv } from "../project/types.ts"
 import { bindSpec, mapDockerArgs, minCpus, type MappedArgs } from "./docker-args.ts"
 import type { DockerClient } from "../util/docker-api.ts"
@@ -111,9 +112,12 @@ export const trackingAccess = (trackingUri: string, env: Env, cwd: string): Acce
       env: [["MLFLOW_TRACKING_URI", `file://${storeMount}`], ["MLFLOW_ALLOW_FILE_STORE", "true"]],
     }
   }
-  const sqlite = /^sqlite:\/\/\/(.+)$/.exec(trackingUri)
-  if (sqlite) {
-    return { binds: [`${resolve(cwd, sqlite[1] as string)}:${storeMount}`], env: [["MLFLOW_TRACKING_URI", `sqlite:///${storeMount}`]] }
+  if (dbDialect(trackingUri) === "sqlite") {
+    // The folder, not the file as MLflow mounts it: sqlite keeps its -wal and -shm files beside the database, and a
+    // container that saw only the file would write a journal of its own and corrupt it.
+    const target = parseDbUri(trackingUri, cwd) as SqliteTarget
+    const query = trackingUri.includes("?") ? trackingUri.slice(trackingUri.indexOf("?")) : ""
+    return { binds: [`${dirname(target.path)}:${storeMount}`], env: [["MLFLOW_TRACKING_URI", `sqlite:///${storeMount}/${basename(target.path)}${query}`]] }
   }
   if (trackingUri === "databricks" || trackingUri.startsWith("databricks:")) {
     return { binds: [], env: [["MLFLOW_TRACKING_URI", trackingUri], ...pick(env, ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"])] }

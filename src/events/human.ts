@@ -18,7 +18,11 @@ const where = (x: { file?: string; line?: number; column?: number }): string =>
 
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`)
 
-const trackingPlace = (uri: string): string => (uri.startsWith("file://") ? decodeURI(uri.slice("file://".length)) : uri)
+const trackingPlace = (uri: string): string => {
+  if (uri.startsWith("file://")) return decodeURI(uri.slice("file://".length))
+  const sqlite = /^sqlite(?:\+[^:]*)?:\/\/\/([^?#]*)/.exec(uri)
+  return sqlite ? `sqlite database ${decodeURI(sqlite[1] ?? "")}` : uri
+}
 
 export const human = (stdout: Out, stderr: Out, env: Record<string, string | undefined> = process.env): Emit => {
   const c = paint(colourEnabled(stderr, env))

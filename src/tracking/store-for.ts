@@ -3,28 +3,36 @@ import { statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
+import { callStore, storeOf } from "./store-methods.ts"
 import { createFileStore } from "./file-store.ts"
 import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
 import { databricksRestConfig } from "./databricks-config.ts"
 import { restConfigFromUri } from "./rest-config.ts"
 import { createRestStore } from "./rest-store.ts"
 import { mlprojectHome } from "../util/paths.ts"
+import { redactUrl } from "../util/redact.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 type StoreFactory = (uri: string, env: Env) => Store
 
-const hint = "set MLFLOW_TRACKING_URI=./mlruns or an http(s):// tracking server"
+const hint = "set MLFLOW_TRACKING_URI to sqlite:///mlflow.db, ./mlruns, a postgresql:// or mysql:// database, or an http(s):// tracking server"
 
 const trackingServer: StoreFactory = (uri, env) => createRestStore(restConfigFromUri(uri, env))
 
 const databricks: StoreFactory = (uri, env) => createRestStore(databricksRestConfig(uri, env))
 
-const database: StoreFactory = (uri) => {
-  throw new ToolError(
-    "tracking.unsupported",
-    `Tracking URI scheme '${uriScheme(uri)}' is a database store, which mlproject does not write; it supports file stores (an mlruns folder), MLflow tracking servers over http(s) and Databricks`,
-    { hint, exitCode: 2 },
-  )
+/** The database store's code (and bun:sqlite or Bun.SQL) loads on the first call, so other commands start as fast as before. */
+const database: StoreFactory = (uri, env) => {
+  let opened: Promise<Store> | null = null
+  const store = () => (opened ??= import("./sql/db-store.ts").then(({ openDbStore }) => openDbStore(uri, env)))
+  return storeOf(redactUrl(uri), async (method, args) => callStore(await store(), method, args))
+}
+
+const mssql: StoreFactory = (uri) => {
+  throw new ToolError("tracking.unsupported", `Tracking URI scheme '${uriScheme(uri)}' (Microsoft SQL Server) is not supported; mlproject writes sqlite, PostgreSQL and MySQL databases`, {
+    hint,
+    exitCode: 2,
+  })
 }
 
 const registryOnly: StoreFactory = (uri) => {
@@ -50,7 +58,9 @@ const stores: Readonly<Record<string, StoreFactory>> = {
   sqlite: database,
   postgresql: database,
   mysql: database,
-  mssql: database,
+  mariadb: database,
+  postgres: database,
+  mssql,
 }
 
 /**

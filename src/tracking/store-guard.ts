@@ -1,6 +1,7 @@
 // Turns filesystem failures inside a store (permissions, a full disk) into ToolErrors naming the store.
 import { isToolError, ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
+import { callStore, storeOf } from "./store-methods.ts"
 import { errnoOf, isNoSpace } from "../util/fs-atomic.ts"
 
 /**
@@ -26,26 +27,11 @@ const asToolError = (error: unknown, location: string, method: string): unknown 
   return new ToolError("tracking.io", `Tracking store ${location}: ${method} failed: ${message}`, { cause: error, exitCode: 1 })
 }
 
-const guard =
-  <A extends unknown[], R>(location: string, method: string, fn: (...args: A) => Promise<R>) =>
-  async (...args: A): Promise<R> => {
+export const guardStore = (store: Store): Store =>
+  storeOf(store.location, async (method, args) => {
     try {
-      return await fn(...args)
+      return await callStore(store, method, args)
     } catch (error) {
-      throw asToolError(error, location, method)
+      throw asToolError(error, store.location, method)
     }
-  }
-
-export const guardStore = (store: Store): Store => ({
-  location: store.location,
-  getExperiment: guard(store.location, "getExperiment", store.getExperiment),
-  getExperimentByName: guard(store.location, "getExperimentByName", store.getExperimentByName),
-  getOrCreateExperiment: guard(store.location, "getOrCreateExperiment", store.getOrCreateExperiment),
-  createRun: guard(store.location, "createRun", store.createRun),
-  getRun: guard(store.location, "getRun", store.getRun),
-  searchRuns: guard(store.location, "searchRuns", store.searchRuns),
-  logBatch: guard(store.location, "logBatch", store.logBatch),
-  setTag: guard(store.location, "setTag", store.setTag),
-  updateRun: guard(store.location, "updateRun", store.updateRun),
-  logMetric: guard(store.location, "logMetric", store.logMetric),
-})
+  })

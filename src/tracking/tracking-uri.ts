@@ -1,5 +1,6 @@
 // Tracking and artifact URIs: MLflow's tracking URI resolution, file URIs both ways, appending paths.
-import { isAbsolute, resolve } from "node:path"
+import { existsSync, readdirSync } from "node:fs"
+import { isAbsolute, join, resolve } from "node:path"
 
 /** MLflow reads these bare words as store URIs (`MLFLOW_TRACKING_URI=databricks`), not as folder names. */
 const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
@@ -42,14 +43,42 @@ export const fileUriToPath = (uri: string): string => {
   return percentDecode(rest.replace(/[?#].*$/s, ""))
 }
 
+/** MLflow ≥ 3.7's test for keeping the file store: `./mlruns` holds an experiment (a numeric folder with a meta.yaml). */
+export const holdsExperiments = (mlruns: string): boolean => {
+  let entries: string[]
+  try {
+    entries = readdirSync(mlruns)
+  } catch {
+    return false
+  }
+  return entries.some((name) => /^\d+$/.test(name) && existsSync(join(mlruns, name, "meta.yaml")))
+}
+
+/** A path as the path of a sqlite URI: `%`, `?` and `#` escaped, as SQLAlchemy decodes them. */
+const sqlitePath = (path: string): string => path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+/** `sqlite:///relative.db` made absolute against `cwd`: the entry point runs in another folder and must open the same file. */
+const absoluteSqliteUri = (uri: string, cwd: string): string => {
+  const match = /^(sqlite(?:\+[^:]*)?):\/\/\/([^?#]*)(.*)$/is.exec(uri)
+  if (!match) return uri
+  const [, scheme, path = "", rest = ""] = match
+  if (path === "" || path === ":memory:" || path.startsWith("/")) return uri
+  return `${scheme}:///${sqlitePath(resolve(cwd, percentDecode(path)))}${rest}`
+}
+
 /**
- * MLflow's tracking URI for a run: MLFLOW_TRACKING_URI (a `file:` URI or a plain path, relative paths
- * made absolute against `cwd`), else `./mlruns`. Local stores come back as `file:///abs` so a child
- * process in another folder still finds the same store; other URIs come back unchanged.
+ * MLflow's tracking URI for a run: MLFLOW_TRACKING_URI (a `file:` URI or a plain path, relative paths made absolute
+ * against `cwd`), else MLflow ≥ 3.7's default: `./mlruns` when it already holds experiments, otherwise the sqlite file
+ * `./mlflow.db`. Local stores come back absolute (`file:///abs`, `sqlite:////abs.db`) so a child process in another
+ * folder still finds the same store (MLflow passes the relative sqlite default on, a known bug); other URIs come back
+ * unchanged.
  */
 export const resolveTrackingUri = (env: Readonly<Record<string, string | undefined>>, cwd: string): string => {
   const configured = env.MLFLOW_TRACKING_URI?.trim()
-  if (!configured) return pathToFileUri(resolve(cwd, "mlruns"))
+  if (!configured) {
+    const mlruns = resolve(cwd, "mlruns")
+    return holdsExperiments(mlruns) ? pathToFileUri(mlruns) : `sqlite:///${sqlitePath(resolve(cwd, "mlflow.db"))}`
+  }
   if (profileOnlyUris.has(configured)) return configured
   const scheme = uriScheme(configured)
   if (scheme === "file") {
@@ -57,6 +86,7 @@ export const resolveTrackingUri = (env: Readonly<Record<string, string | undefin
     return pathToFileUri(isAbsolute(path) ? path : resolve(cwd, path))
   }
   if (scheme === "") return pathToFileUri(resolve(cwd, configured))
+  if (scheme === "sqlite" || scheme.startsWith("sqlite+")) return absoluteSqliteUri(configured, cwd)
   return configured
 }
 

@@ -21,5 +21,10 @@ for (const key of Object.keys(process.env)) {
   if (credentialPattern.test(key)) delete process.env[key]
 }
 
+// Since MLflow 3.7 the default store is ./mlflow.db unless ./mlruns holds experiments. Most tests are about other things
+// and read ./mlruns, so they keep it by name (relative: every process resolves it in its own working folder); the tests
+// of the default itself (test/tracking/default-store.test.ts) unset it.
+process.env.MLFLOW_TRACKING_URI = "mlruns"
+
 // Tests that start servers or compile wheels need more than Bun's 5 s default on a busy 2-core machine.
 setDefaultTimeout(60_000)
