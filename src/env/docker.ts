@@ -113,7 +113,7 @@ export const trackingAccess = (trackingUri: string, env: Env, cwd: string): Acce
     }
   }
   if (dbDialect(trackingUri) === "sqlite") {
-    // The folder, not the file as MLflow mounts it: sqlite keeps its -wal and -shm files beside the database, and a
+    // The folder, not the file as MLflow mounts it: sqlite keeps its journal (-journal, or -wal and -shm) beside the database, and a
     // container that saw only the file would write a journal of its own and corrupt it.
     const target = parseDbUri(trackingUri, cwd) as SqliteTarget
     const query = trackingUri.includes("?") ? trackingUri.slice(trackingUri.indexOf("?")) : ""

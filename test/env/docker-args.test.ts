@@ -181,7 +181,8 @@ describe("the container spec", () => {
   })
 
   test("tracking and artifact access follow MLflow: sqlite mounted, servers passed, S3/GCS credentials as variables", () => {
-    expect(trackingAccess("sqlite:////data/mlflow.db", {}, "/")).toEqual({ binds: ["/data/mlflow.db:/mlflow/tmp/mlruns"], env: [["MLFLOW_TRACKING_URI", "sqlite:////mlflow/tmp/mlruns"]] })
+    // The folder holding the file (its journal lives beside it), not the file alone as MLflow mounts it.
+    expect(trackingAccess("sqlite:////data/mlflow.db", {}, "/")).toEqual({ binds: ["/data:/mlflow/tmp/mlruns"], env: [["MLFLOW_TRACKING_URI", "sqlite:////mlflow/tmp/mlruns/mlflow.db"]] })
     expect(trackingAccess("http://srv:5000", { MLFLOW_TRACKING_TOKEN: "t" }, "/").env).toEqual([["MLFLOW_TRACKING_URI", "http://srv:5000"], ["MLFLOW_TRACKING_TOKEN", "t"]])
     const s3 = artifactAccess("s3://bucket/x", { AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key", MLFLOW_S3_ENDPOINT_URL: "http://minio:9000", HOME: "/nonexistent" })
     expect(s3).toEqual({ binds: [], env: [["AWS_ACCESS_KEY_ID", "id"], ["AWS_SECRET_ACCESS_KEY", "key"], ["MLFLOW_S3_ENDPOINT_URL", "http://minio:9000"]] })

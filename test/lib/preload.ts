@@ -26,5 +26,17 @@ for (const key of Object.keys(process.env)) {
 // of the default itself (test/tracking/default-store.test.ts) unset it.
 process.env.MLFLOW_TRACKING_URI = "mlruns"
 
+// Bun.spawn without `env` hands a child the environment this process started with, not process.env as changed
+// above: the sandboxed HOME, the scrubbed credentials and the store would all be lost. Children get process.env.
+const withEnv = (options: unknown) =>
+  options && typeof options === "object" && !Array.isArray(options) && (options as { env?: unknown }).env === undefined ? { ...options, env: { ...process.env } } : options
+const spawn = Bun.spawn
+const spawnSync = Bun.spawnSync
+const writable = Bun as unknown as Record<"spawn" | "spawnSync", (...args: unknown[]) => unknown>
+writable.spawn = (first: unknown, second?: unknown) =>
+  Array.isArray(first) ? spawn(first as string[], withEnv(second ?? {}) as never) : spawn(withEnv(first) as never)
+writable.spawnSync = (first: unknown, second?: unknown) =>
+  Array.isArray(first) ? spawnSync(first as string[], withEnv(second ?? {}) as never) : spawnSync(withEnv(first) as never)
+
 // Tests that start servers or compile wheels need more than Bun's 5 s default on a busy 2-core machine.
 setDefaultTimeout(60_000)

@@ -80,7 +80,8 @@ test("without MLFLOW_RUN_ID there is no run to log to", () => {
     expect((error as Error & { hint: string }).hint).toContain("run this inside `mlproject run`, or set MLFLOW_RUN_ID")
   }
   expect(activeRun({ MLFLOW_RUN_ID: "abc", MLFLOW_TRACKING_URI: "http://h" }, "/tmp")).toEqual({ runId: "abc", trackingUri: "http://h" })
-  expect(activeRun({ MLFLOW_RUN_ID: "abc" }, "/work")).toEqual({ runId: "abc", trackingUri: "file:///work/mlruns" })
+  // No store named and no ./mlruns with experiments: MLflow 3.7's sqlite default.
+  expect(activeRun({ MLFLOW_RUN_ID: "abc" }, "/work")).toEqual({ runId: "abc", trackingUri: "sqlite:////work/mlflow.db" })
 })
 
 /** Every kind of write, then the run as the store reads it back. */

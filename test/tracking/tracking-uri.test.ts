@@ -7,8 +7,9 @@ import { tmpdirFor } from "../lib/tmp.ts"
 
 describe("resolveTrackingUri", () => {
   test.each([
-    [undefined, "file:///work/proj/mlruns"],
-    ["", "file:///work/proj/mlruns"],
+    // /work/proj/mlruns holds no experiment here: MLflow 3.7's default is the sqlite file (default-store.test.ts).
+    [undefined, "sqlite:////work/proj/mlflow.db"],
+    ["", "sqlite:////work/proj/mlflow.db"],
     ["runs", "file:///work/proj/runs"],
     ["./my runs", "file:///work/proj/my%20runs"],
     ["/abs/mlruns", "file:///abs/mlruns"],
@@ -20,7 +21,8 @@ describe("resolveTrackingUri", () => {
     ["databricks", "databricks"], // MLflow reads the bare word as the Databricks workspace
     ["databricks_runs", "file:///work/proj/databricks_runs"],
     ["databricks://profile", "databricks://profile"],
-    ["sqlite:///mlflow.db", "sqlite:///mlflow.db"],
+    ["sqlite:///mlflow.db", "sqlite:////work/proj/mlflow.db"],
+    ["sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db"],
   ])("MLFLOW_TRACKING_URI=%j → %s", (value, uri) => {
     expect(resolveTrackingUri({ MLFLOW_TRACKING_URI: value }, "/work/proj")).toBe(uri)
   })
@@ -71,12 +73,15 @@ describe("storeFor", () => {
     expect(error.exitCode).toBe(2)
   })
 
-  test.each(["sqlite:///mlflow.db", "postgresql+psycopg2://u:p@h/db", "mysql://h/db", "mssql://h/db"])("%s is refused with a hint", (uri) => {
-    const error = refusal(uri)
+  test.each(["sqlite:////tmp/mlflow.db", "postgresql+psycopg2://u:pw@h/db", "mysql+pymysql://u:pw@h/db", "mariadb://h/db"])("%s is a database store, opened on first use", (uri) => {
+    expect(storeFor(uri).location).not.toContain(":pw@")
+  })
+
+  test("SQL Server is refused with a hint", () => {
+    const error = refusal("mssql+pyodbc://u:pw@h/db")
     expect(error.code).toBe("tracking.unsupported")
     expect(error.exitCode).toBe(2)
-    expect(error.hint).toBe("set MLFLOW_TRACKING_URI=./mlruns or an http(s):// tracking server")
-    expect(error.message).not.toContain("u:p")
+    expect(error.message).not.toContain("u:pw")
   })
 
   test("unknown schemes are refused", () => {

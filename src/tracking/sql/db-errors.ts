@@ -70,7 +70,7 @@ export const dbFailure = (error: unknown, target: DbTarget, what: string): unkno
       })
     if (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY"))
       return new ToolError("tracking.db.read_only", `Tracking database ${place} is read-only: ${what} cannot write to it`, {
-        hint: `make ${place} and its folder writable (the database writes ${place}-wal and ${place}-shm beside it)`,
+        hint: `make ${place} and its folder writable (sqlite writes its journal, ${place}-journal, beside it)`,
         exitCode: 2,
         cause: error,
       })

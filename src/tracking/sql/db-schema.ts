@@ -109,10 +109,9 @@ export const ensureSchema = async (client: DbClient, place: string): Promise<DbS
       await client.run("SELECT RELEASE_LOCK('mlproject-mlflow-schema')")
     }
   }
-  if (dialect === "sqlite") {
-    // WAL lets readers go on while one writer writes; only a database we create is switched to it.
-    await client.run("PRAGMA journal_mode = WAL")
-  }
+  // sqlite stays in its rollback-journal mode: WAL's shared-memory file is made and removed by every short-lived
+  // process, and one that mapped it as another removed it died of SIGBUS in the 50-process test. Writers queue on
+  // BEGIN IMMEDIATE and the busy timeout instead.
   return client.transaction(async (tx) => {
     if (dialect === "postgresql") await tx.run("SELECT pg_advisory_xact_lock(7011946350)")
     const now = await tableNames(tx, dialect)
