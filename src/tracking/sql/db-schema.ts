@@ -3,7 +3,6 @@ import { ToolError } from "../../errors.ts"
 import type { DbClient, DbSession } from "./db-client.ts"
 import { createIndexSql, createTableSql, type SchemaSpec } from "./db-ddl.ts"
 import { pinned, revisionState } from "./schema-version.ts"
-import spec from "./mlflow-schema.json" with { type: "json" }
 
 export type DbSchema = {
   revision: string
@@ -14,7 +13,8 @@ export type DbSchema = {
   created: boolean
 }
 
-const schema = spec as unknown as SchemaSpec
+/** The description is read only to create a schema: every other call on an existing database skips parsing it. */
+const loadSchema = async (): Promise<SchemaSpec> => (await import("./mlflow-schema.json", { with: { type: "json" } })).default as unknown as SchemaSpec
 
 const tableNames = async (db: DbSession, dialect: DbClient["dialect"]): Promise<Set<string>> => {
   const sql =
@@ -32,6 +32,7 @@ const currentRevision = async (db: DbSession): Promise<string | null> => {
 }
 
 const createAll = async (db: DbSession, dialect: DbClient["dialect"], existing: ReadonlySet<string>): Promise<void> => {
+  const schema = await loadSchema()
   for (const table of schema.dialects[dialect].tables) {
     // A MySQL creation cut short (its DDL commits statement by statement) is finished here, never started twice.
     if (existing.has(table.name)) continue
@@ -93,6 +94,7 @@ export const ensureSchema = async (client: DbClient, place: string): Promise<DbS
   const dialect = client.dialect
   const tables = await tableNames(client, dialect)
   if (tables.has("alembic_version") && tables.has("experiments")) return opened(client, dialect, await currentRevision(client), place)
+  const schema = await loadSchema()
   const ours = new Set(schema.dialects[dialect].tables.map((t) => t.name))
   const foreign = [...tables].filter((t) => !ours.has(t))
   if (foreign.length > 0 || tables.has("alembic_version")) throw notMlflow(place, tables)
