@@ -66,7 +66,7 @@ export const checkStoreExists = (trackingUri: string): void => {
   const sqlite = /^sqlite(?:\+[^:]*)?:\/\/\/([^?#]+)/.exec(trackingUri)?.[1]
   const path = scheme === "file" ? fileUriToPath(trackingUri) : scheme === "" ? trackingUri : sqlite ? fileUriToPath(`file:///${sqlite.replace(/^\/+/, "")}`) : null
   if (path !== null && !existsSync(path))
-    throw new ToolError("experiment.not_found", `there is no tracking store at ${path}: no experiments to list`, {
+    throw new ToolError("experiment.not_found", `there is no tracking store at ${path}: it holds no experiments and no runs to read`, {
       hint: "run in the folder that holds mlruns or mlflow.db, or set MLFLOW_TRACKING_URI / --tracking-uri to the store",
     })
 }

@@ -62,6 +62,16 @@ describe("the default store through the binary", () => {
     expect(existsSync(join(dir.path, "mlflow.db"))).toBe(false)
   })
 
+  test("runs show and runs list in a folder with no store say so and create no database", async () => {
+    await using dir = tmpdirFor()
+    for (const args of [["runs", "show", "a".repeat(32)], ["runs", "list"]]) {
+      const result = await cli([...args, "--json"], { cwd: dir.path, env: noUri })
+      expect(result.code).toBe(2)
+      expect(String(result.events.find((e) => e.type === "error")?.message)).toContain(`no tracking store at ${dir.path}/mlflow.db`)
+    }
+    expect(existsSync(join(dir.path, "mlflow.db"))).toBe(false)
+  })
+
   test("the help says which store is the default", async () => {
     const help = await cli(["run", "--help"])
     expect(help.stdout).toContain("./mlruns if it holds experiments, else sqlite:///mlflow.db")
