@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<Command>> = {
   wait: async () => (await import("./cli/wait.ts")).waitCommand,
   cancel: async () => (await import("./cli/cancel.ts")).cancelCommand,
   logs: async () => (await import("./cli/logs.ts")).logsCommand,
+  "migrate-store": async () => (await import("./cli/migrate-store.ts")).migrateStoreCommand,
   // Started by `run --detach` only; not listed in the help.
   supervise: async () => (await import("./cli/supervise.ts")).superviseCommand,
 }
@@ -45,6 +46,8 @@ Commands:
   runs list        list runs as a table, filtered and ordered with MLflow's search syntax
   env list|gc      show or remove cached python_env/conda environments
   cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
+  migrate-store SRC DST
+                   copy an mlruns file store's experiments and runs into a sqlite, PostgreSQL or MySQL store
 
 Options:
   --version        print the version
@@ -145,7 +148,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (!load) {
       const near = closest(first, Object.keys(commands).filter((name) => name !== "supervise"))
       throw new ToolError("usage", `unknown command '${first}'`, {
-        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, sweep, validate, describe, log, runs, status, wait, cancel, logs, env, cache (see 'mlproject --help')`,
+        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, sweep, validate, describe, log, runs, status, wait, cancel, logs, env, cache, migrate-store (see 'mlproject --help')`,
       })
     }
     const command = await load()

@@ -54,6 +54,8 @@ export const errorCodes = [
   "log.artifact.unsupported",
   "log.batch.invalid",
   "log.no_run",
+  "migrate.source.invalid",
+  "migrate.target.invalid",
   "param.invalid",
   "param.invalid_name",
   "param.missing",

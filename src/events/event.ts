@@ -233,6 +233,41 @@ export type Event =
       recorded: boolean
     }
 
+  | {
+      type: "migrate.experiment"
+      source_experiment_id: string
+      /** null when the experiment could not be copied */
+      experiment_id: string | null
+      name: string
+      status: "created" | "existing" | "failed"
+      reason?: string
+      code?: string
+    }
+  | {
+      type: "migrate.run"
+      run_id: string
+      source_experiment_id: string
+      experiment_id: string | null
+      status: "copied" | "skipped" | "different" | "failed"
+      metric_points: number
+      reason?: string
+      code?: string
+    }
+  | {
+      type: "migrate.done"
+      source: string
+      target: string
+      experiments_created: number
+      experiments_existing: number
+      experiments_failed: number
+      runs_copied: number
+      runs_skipped: number
+      runs_different: number
+      runs_failed: number
+      metric_points: number
+      artifacts_copied: false
+    }
+
 export type EventType = Event["type"]
 export type Emit = (event: Event) => void
 

@@ -3,6 +3,7 @@ import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
 import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
+import { migrateDoneText, migrateExperimentText, migrateRunText } from "./migrate-text.ts"
 import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
@@ -218,6 +219,12 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       stdout.write(table)
       info(note)
     },
+    "migrate.experiment": (e) => (e.status === "failed" ? stderr.write(`${c("31", "error")}: ${migrateExperimentText(e)}\n`) : info(migrateExperimentText(e))),
+    "migrate.run": (e) => {
+      const text = migrateRunText(e)
+      if (text) stderr.write(`${c(e.status === "failed" ? "31" : "33", e.status === "failed" ? "error" : "warning")}: ${text}\n`)
+    },
+    "migrate.done": (e) => void stdout.write(`${migrateDoneText(e).join("\n")}\n`),
     "run.reused": (e) => info(`reusing run ${e.run_id} (experiment ${e.experiment_id}): it FINISHED with the same run key ${e.run_key.slice(0, 12)}…; nothing was run`),
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"

@@ -5,8 +5,8 @@ import { ToolError } from "../errors.ts"
 import type { Experiment, Metric, Run } from "./types.ts"
 import { errnoOf, isDirectory } from "../util/fs-atomic.ts"
 import { isExperimentId } from "./experiment-id.ts"
-import { parseMetaYaml } from "./meta-yaml.ts"
-import { experimentFromMeta, runInfoFromMeta, type StoredRunInfo } from "./meta-records.ts"
+import { parseMetaYaml, type MetaMap } from "./meta-yaml.ts"
+import { experimentFromMeta, runInfoFromMeta, runSourceFromMeta, type RunSource, type StoredRunInfo } from "./meta-records.ts"
 import { latestMetric, parseMetricLine } from "./metric-line.ts"
 
 export const trashFolder = ".trash"
@@ -91,8 +91,7 @@ export const readExperiment = (location: ExperimentDir, withTags = true): Experi
   return experiment.experiment_id === location.id ? experiment : null
 }
 
-/** The run's meta.yaml, checked against the folder it was found in. */
-export const readRunInfo = (run: RunDir): StoredRunInfo => {
+const runMeta = (run: RunDir): { meta: MetaMap; file: string } => {
   const file = join(run.dir, metaFile)
   const source = readText(file)
   if (source === null)
@@ -100,7 +99,13 @@ export const readRunInfo = (run: RunDir): StoredRunInfo => {
       hint: "the run folder is incomplete; remove it if no run is being created there",
       exitCode: 1,
     })
-  const info = runInfoFromMeta(parseMetaYaml(source, file), file, run.runId)
+  return { meta: parseMetaYaml(source, file), file }
+}
+
+/** The run's meta.yaml, checked against the folder it was found in. */
+export const readRunInfo = (run: RunDir): StoredRunInfo => {
+  const { meta, file } = runMeta(run)
+  const info = runInfoFromMeta(meta, file, run.runId)
   if (info.experiment_id !== run.experiment.id)
     throw new ToolError(
       "tracking.meta.corrupt",
@@ -108,6 +113,12 @@ export const readRunInfo = (run: RunDir): StoredRunInfo => {
       { exitCode: 1 },
     )
   return info
+}
+
+/** The legacy source fields of the run's meta.yaml (what a database store keeps in its runs table). */
+export const readRunSource = (run: RunDir): RunSource => {
+  const { meta, file } = runMeta(run)
+  return runSourceFromMeta(meta, file)
 }
 
 /** Every file under `dir`, keyed by its path relative to `dir` with `/` (keys with `/` are sub-folders). */
@@ -133,16 +144,19 @@ const isFileLink = (isLink: boolean, file: string): boolean => isLink && !isDire
 export const readValueFiles = (dir: string): Record<string, string> =>
   Object.fromEntries(walkFiles(dir).map(({ key, file }) => [key, readText(file) ?? ""]))
 
+/** Every point of one metric file's text, in file order. */
+const metricsInFile = (key: string, file: string, text: string): Metric[] =>
+  text
+    .split(/\r\n|\r|\n/)
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const metric = parseMetricLine(key, line)
+      if (metric === null) throw new ToolError("tracking.meta.corrupt", `Cannot read ${file}: malformed metric line '${line}'`, { exitCode: 1 })
+      return metric
+    })
+
 /** The latest point of one metric file's text, as MLflow reports it. */
-export const latestInMetricFile = (key: string, file: string, text: string): Metric | undefined => {
-  const lines = text.split(/\r\n|\r|\n/).filter((line) => line.trim() !== "")
-  const metrics = lines.map((line) => {
-    const metric = parseMetricLine(key, line)
-    if (metric === null) throw new ToolError("tracking.meta.corrupt", `Cannot read ${file}: malformed metric line '${line}'`, { exitCode: 1 })
-    return metric
-  })
-  return latestMetric(metrics)
-}
+export const latestInMetricFile = (key: string, file: string, text: string): Metric | undefined => latestMetric(metricsInFile(key, file, text))
 
 /** metrics/: the latest value of each key, as MLflow reports it. */
 export const readLatestMetrics = (dir: string): Record<string, Metric> => {
@@ -153,6 +167,9 @@ export const readLatestMetrics = (dir: string): Record<string, Metric> => {
   }
   return latest
 }
+
+/** metrics/: every point of every key (the whole history), in file order. */
+export const readMetricHistory = (dir: string): Metric[] => walkFiles(dir).flatMap(({ key, file }) => metricsInFile(key, file, readText(file) ?? ""))
 
 /** A whole run as getRun returns it; runs written before run_name existed (1.x) take their name from the tag, as MLflow does. */
 export const readRun = (run: RunDir, stored: StoredRunInfo = readRunInfo(run)): Run => {

@@ -37,6 +37,24 @@ export const runMetaRecord = (info: RunInfo, deletedTime?: number | null): Recor
 
 export type StoredRunInfo = RunInfo & { deleted_time: number | null }
 
+/** The legacy source fields of a run record, as a database store's runs table holds them (source_type by name). */
+export type RunSource = { source_type: string; source_name: string; entry_point_name: string; source_version: string }
+
+/** service.proto SourceType: meta.yaml keeps the number, a database its name. */
+const sourceTypeNames: Readonly<Record<string, string>> = { "1": "NOTEBOOK", "2": "JOB", "3": "PROJECT", "4": "LOCAL", "1000": "UNKNOWN" }
+
+/** Reads the source fields; a missing or unknown source_type is LOCAL, what MLflow's FileStore writes for every run. */
+export const runSourceFromMeta = (meta: MetaMap, file: string): RunSource => {
+  const text = metaString(meta, "source_type")?.trim() ?? ""
+  const named = /^\d+$/.test(text) ? sourceTypeNames[String(metaInt(meta, "source_type", file))] : Object.values(sourceTypeNames).find((name) => name === text)
+  return {
+    source_type: named ?? "LOCAL",
+    source_name: metaString(meta, "source_name") ?? "",
+    entry_point_name: metaString(meta, "entry_point_name") ?? "",
+    source_version: metaString(meta, "source_version") ?? "",
+  }
+}
+
 /** Reads 0.x–3.x records: `name` (1.x) or `run_name` (2.x+), with or without run_uuid or lifecycle_stage. */
 export const runInfoFromMeta = (meta: MetaMap, file: string, folderName: string): StoredRunInfo => {
   const experimentId = metaString(meta, "experiment_id")

@@ -16,6 +16,16 @@ export type DbSchema = {
 /** The description is read only to create a schema: every other call on an existing database skips parsing it. */
 const loadSchema = async (): Promise<SchemaSpec> => (await import("./mlflow-schema.json", { with: { type: "json" } })).default as unknown as SchemaSpec
 
+/** A database made by MLflow < 2.17 (or created at the pinned 2.15.1) holds tag values of 5000 characters only: a longer one is refused whole, never cut. */
+export const checkTagValue = (db: DbSchema, place: string, tag: { key: string; value: string }): void => {
+  if (tag.value.length <= db.tagValueLimit) return
+  throw new ToolError(
+    "tracking.value.too_long",
+    `Tag '${tag.key}' has a value of ${tag.value.length} characters; the tags table of ${place} (MLflow schema ${db.revision}) holds at most ${db.tagValueLimit}`,
+    { hint: "shorten the value, or upgrade the database with 'mlflow db upgrade <uri>' (MLflow >= 2.17 holds 8000)", exitCode: 2 },
+  )
+}
+
 const tableNames = async (db: DbSession, dialect: DbClient["dialect"]): Promise<Set<string>> => {
   const sql =
     dialect === "sqlite"

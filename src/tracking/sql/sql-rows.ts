@@ -65,3 +65,18 @@ export const runOf = (info: RunInfo, params: Record<string, string>, tags: Recor
 /** MLflow's latest-metric rule: the row with the greatest (step, timestamp, value) wins; ties keep the one there. */
 export const isLater = (a: { step: number; timestamp: number; value: number }, b: { step: number; timestamp: number; value: number }): boolean =>
   a.step !== b.step ? a.step > b.step : a.timestamp !== b.timestamp ? a.timestamp > b.timestamp : a.value > b.value
+
+/** A metric point as its row holds it: NaN as 0 with is_nan, infinities as the largest doubles. */
+export type StoredPoint = { key: string; value: number; isNan: boolean; step: number; timestamp: number }
+
+export const storedPoint = (metric: Metric): StoredPoint => ({ key: metric.key, ...storedMetricValue(metric.value), step: metric.step, timestamp: metric.timestamp })
+
+/** The latest_metrics row of each key among these points, compared on the stored values as SqlAlchemyStore compares them. */
+export const latestPoints = (points: readonly StoredPoint[]): Map<string, StoredPoint> => {
+  const latest = new Map<string, StoredPoint>()
+  for (const point of points) {
+    const seen = latest.get(point.key)
+    if (!seen || isLater(point, seen)) latest.set(point.key, point)
+  }
+  return latest
+}

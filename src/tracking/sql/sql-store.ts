@@ -6,8 +6,8 @@ import { parseQuery, selectRuns, viewOf } from "../search-runs.ts"
 import { appendToUriPath } from "../tracking-uri.ts"
 import { runNameTag, terminalStatuses, type Metric, type Run, type RunInfo, type Store, type Tag } from "../types.ts"
 import { dbBool, quoteName, type DbClient, type DbSession } from "./db-client.ts"
-import type { DbSchema } from "./db-schema.ts"
-import { byRun, experimentOf, isLater, metricOf, num, runInfoOf, runOf, storedMetricValue, text } from "./sql-rows.ts"
+import { checkTagValue, type DbSchema } from "./db-schema.ts"
+import { byRun, experimentOf, isLater, latestPoints, metricOf, num, runInfoOf, runOf, storedPoint, text } from "./sql-rows.ts"
 import { isUniqueViolation } from "./db-errors.ts"
 
 const defaultExperiment = { id: "0", name: "Default" }
@@ -112,15 +112,7 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
       ? `INSERT INTO ${table} (${K}, ${V}, ${owner}) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE ${V} = VALUES(${V})`
       : `INSERT INTO ${table} (${K}, ${V}, ${owner}) VALUES (?, ?, ?) ON CONFLICT (${K}, ${owner}) DO UPDATE SET ${V} = excluded.${V}`
 
-  /** A database made by MLflow < 2.17 (or created at the pinned 2.15.1) holds tag values of 5000 characters only. */
-  const checkTagFits = (tag: Tag): void => {
-    if (tag.value.length <= schema.tagValueLimit) return
-    throw invalid(
-      "tracking.value.too_long",
-      `Tag '${tag.key}' has a value of ${tag.value.length} characters; the tags table of ${place} (MLflow schema ${schema.revision}) holds at most ${schema.tagValueLimit}`,
-      "shorten the value, or upgrade the database with 'mlflow db upgrade <uri>' (MLflow >= 2.17 holds 8000)",
-    )
-  }
+  const checkTagFits = (tag: Tag): void => checkTagValue(schema, place, tag)
 
   const setRunTags = async (db: DbSession, runId: string, tags: readonly Tag[]): Promise<void> => {
     tags.forEach(checkTagFits)
@@ -155,22 +147,10 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
 
   const logMetrics = async (db: DbSession, runId: string, metrics: readonly Metric[]): Promise<void> => {
     if (metrics.length === 0) return
-    const latest = new Map<string, { value: number; isNan: boolean; step: number; timestamp: number }>()
-    for (const metric of metrics) {
-      const stored = storedMetricValue(metric.value)
-      await db.run(insertIgnore("metrics", `${K}, ${V}, ${TS}, run_uuid, step, is_nan`), [
-        metric.key,
-        stored.value,
-        metric.timestamp,
-        runId,
-        metric.step,
-        dbBool(d, stored.isNan),
-      ])
-      const candidate = { ...stored, step: metric.step, timestamp: metric.timestamp }
-      const seen = latest.get(metric.key)
-      if (!seen || isLater(candidate, seen)) latest.set(metric.key, candidate)
-    }
-    for (const [key, candidate] of latest) {
+    const points = metrics.map(storedPoint)
+    for (const point of points)
+      await db.run(insertIgnore("metrics", `${K}, ${V}, ${TS}, run_uuid, step, is_nan`), [point.key, point.value, point.timestamp, runId, point.step, dbBool(d, point.isNan)])
+    for (const [key, candidate] of latestPoints(points)) {
       const rows = await db.all(`SELECT ${V}, ${TS}, step, is_nan FROM latest_metrics WHERE run_uuid = ? AND ${K} = ?`, [runId, key])
       const current = rows[0]
       const args = [candidate.value, candidate.timestamp, candidate.step, dbBool(d, candidate.isNan)]
