@@ -2,9 +2,10 @@
 import type { ErrorCode } from "../error-codes.ts"
 import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { newRunInfo, runNameAndTags } from "./new-run.ts"
 import { ToolError } from "../errors.ts"
-import { runNameTag, terminalStatuses, type CallOptions, type Experiment, type RunInfo, type Store } from "./types.ts"
-import { generateExperimentId, generateRunId, isExperimentId, isRunId } from "./experiment-id.ts"
+import { runNameTag, terminalStatuses, type CallOptions, type Experiment, type Store } from "./types.ts"
+import { generateExperimentId, isExperimentId, isRunId } from "./experiment-id.ts"
 import { isDirectory, pathExists } from "../util/fs-atomic.ts"
 import { withLock, type LockOptions } from "../util/lock.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
@@ -170,26 +171,9 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
         )
       if (found.experiment.lifecycle_stage !== "active")
         throw invalidInput("tracking.experiment.deleted", `Could not create run under non-active experiment with ID ${input.experiment_id}.`)
-      const tagName = input.tags.find((t) => t.key === runNameTag)?.value
-      if (input.run_name && tagName && input.run_name !== tagName)
-        throw invalidInput(
-          "tracking.run_name.conflict",
-          `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.run_name}', mlflow.runName='${tagName}').`,
-        )
-      const runName = input.run_name || tagName || ""
-      const tags = !tagName && runName ? [...input.tags, { key: runNameTag, value: runName }] : input.tags
-      const runId = generateRunId()
-      const info: RunInfo = {
-        run_id: runId,
-        experiment_id: input.experiment_id,
-        run_name: runName,
-        user_id: input.user_id,
-        status: "RUNNING",
-        start_time: input.start_time,
-        end_time: null,
-        artifact_uri: appendToUriPath(found.experiment.artifact_location, runId, "artifacts"),
-        lifecycle_stage: "active",
-      }
+      const { runName, tags } = runNameAndTags(input)
+      const info = newRunInfo(input, runName, found.experiment.artifact_location)
+      const runId = info.run_id
       publishRunFolder(root, found.location.dir, runId, { meta: dumpMetaYaml(runMetaRecord(info)), tags })
       runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
       // After the run exists, so a failed createRun leaves the store exactly as it was.

@@ -1,10 +1,11 @@
 // The database store: MLflow's SqlAlchemyStore rows (experiments, runs, params, tags, metrics) behind the Store interface.
+import { newRunInfo, runNameAndTags } from "../new-run.ts"
 import { ToolError } from "../../errors.ts"
-import { generateRunId, isExperimentId, isRunId } from "../experiment-id.ts"
+import { isExperimentId, isRunId } from "../experiment-id.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "../key-rules.ts"
 import { parseQuery, selectRuns, viewOf } from "../search-runs.ts"
 import { appendToUriPath } from "../tracking-uri.ts"
-import { runNameTag, terminalStatuses, type Metric, type Run, type RunInfo, type Store, type Tag } from "../types.ts"
+import { runNameTag, terminalStatuses, type Metric, type Run, type Store, type Tag } from "../types.ts"
 import { dbBool, quoteName, type DbClient, type DbSession } from "./db-client.ts"
 import { checkTagValue, type DbSchema } from "./db-schema.ts"
 import { byRun, experimentOf, isLater, latestPoints, metricOf, num, runInfoOf, runOf, storedPoint, text } from "./sql-rows.ts"
@@ -224,14 +225,7 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
         throw invalid("tracking.time.invalid", `start_time ${input.start_time} must be milliseconds since the epoch`)
       input.tags.forEach(validateTag)
       await ensureDefault()
-      const tagName = input.tags.find((t) => t.key === runNameTag)?.value
-      if (input.run_name && tagName && input.run_name !== tagName)
-        throw invalid(
-          "tracking.run_name.conflict",
-          `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.run_name}', mlflow.runName='${tagName}').`,
-        )
-      const runName = input.run_name || tagName || ""
-      const tags = !tagName && runName ? [...input.tags, { key: runNameTag, value: runName }] : input.tags
+      const { runName, tags } = runNameAndTags(input)
       tags.forEach(checkTagFits)
       return client.transaction(async (tx) => {
         const experiment = await experimentRow(tx, input.experiment_id)
@@ -239,18 +233,8 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
           throw invalid("tracking.experiment.not_found", `Could not create run under experiment with ID ${input.experiment_id} - no such experiment exists.`, `list the experiments in ${place}, or pass an experiment name to create one`)
         if (experiment.lifecycle_stage !== "active")
           throw invalid("tracking.experiment.deleted", `Could not create run under non-active experiment with ID ${input.experiment_id}.`)
-        const runId = generateRunId()
-        const info: RunInfo = {
-          run_id: runId,
-          experiment_id: input.experiment_id,
-          run_name: runName,
-          user_id: input.user_id,
-          status: "RUNNING",
-          start_time: input.start_time,
-          end_time: null,
-          artifact_uri: appendToUriPath(text(experiment.artifact_location), runId, "artifacts"),
-          lifecycle_stage: "active",
-        }
+        const info = newRunInfo(input, runName, text(experiment.artifact_location))
+        const runId = info.run_id
         // The columns MLflow's create_run fills: source fields stay as SqlAlchemyStore leaves them (UNKNOWN, empty).
         await tx.run(
           "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
