@@ -8,6 +8,7 @@ export type BackendName = LaunchSpec["backend"]
 const loaders: Record<BackendName, () => Promise<Backend>> = {
   local: async () => localBackend,
   docker: async () => (await import("./docker.ts")).dockerBackend,
+  kubernetes: async () => (await import("./kubernetes.ts")).kubernetesBackend,
 }
 
 export const backendNamed = (name: BackendName): Promise<Backend> => loaders[name]()

@@ -30,7 +30,10 @@ export type RunControl = {
 }
 
 /** What a later process needs to find a started entry point again (kept in the run's record). */
-export type BackendRecord = { backend: "local"; pgid: number; start: string | null } | { backend: "docker"; container: string }
+export type BackendRecord =
+  | { backend: "local"; pgid: number; start: string | null }
+  | { backend: "docker"; container: string }
+  | { backend: "kubernetes"; context: string | null; namespace: string; job: string }
 
 /**
  * What `prepare` made ready: everything that can fail early is behind it. It is plain data, so a supervisor in another
@@ -39,6 +42,18 @@ export type BackendRecord = { backend: "local"; pgid: number; start: string | nu
 export type LaunchSpec =
   | { backend: "local"; argv: string[]; cwd: string }
   | { backend: "docker"; container: string; name: string; image: string }
+  | {
+      backend: "kubernetes"
+      context: string | null
+      namespace: string
+      /** The Job to create, its variables' values left out (they travel in the starter's environment). */
+      job: Record<string, unknown>
+      projectName: string | null
+      /** The container variables, in order, whose values the environment holds. */
+      variables: string[]
+      artifactUri: string
+      pendingTimeoutMs: number
+    }
 
 export type Prepared = {
   spec: LaunchSpec

@@ -12,7 +12,7 @@ const pollMs = 200
 export const logsCommand: Command = {
   name: "logs",
   usage: "mlproject logs RUN_ID [--follow] [--tracking-uri URI] [--json]",
-  summary: "Print the output of a run started with --detach (stdout and stderr as they came).\nWith --follow, keep printing until the run ends.",
+  summary: "Print the output of a run started with --detach (stdout and stderr as they came), or of a Kubernetes run\n(read from its pods). With --follow, keep printing until the run ends.",
   maxPositionals: 1,
   options: [{ long: "follow", short: "f", kind: "flag", description: "keep printing new output until the run ends" }, trackingUriOption],
   async execute(parsed, context) {
@@ -20,6 +20,13 @@ export const logsCommand: Command = {
     if (!runId) throw new ToolError("usage", "expected 'mlproject logs RUN_ID'", { hint: "see 'mlproject logs --help'" })
     const where = locate(context.env, context.cwd, parsed.values["tracking-uri"])
     const found = await findRun(runId, where, context.interrupt)
+    const handle = found.record?.process
+    if (handle?.backend === "kubernetes" && !found.record?.detached) {
+      // A foreground Kubernetes run's output lives on the cluster: read from there while its pods exist.
+      const { jobLogs } = await import("../backend/kubernetes-logs.ts")
+      await jobLogs(handle, where.env, Boolean(parsed.flags.follow), (line) => context.emit({ type: "log", stream: "stdout", line }), context.interrupt)
+      return 0
+    }
     if (!found.record?.detached) {
       throw new ToolError("run.not_found", `run ${runId} keeps no log on this machine: only runs started here with --detach do (a run in the foreground wrote to its terminal)`, { runId })
     }

@@ -129,6 +129,9 @@ export type Event =
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean; image?: string }
   | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number; attempt?: number }
   | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
+  | { type: "kube.job.created"; run_id: string; job: string; namespace: string; context: string | null; server: string }
+  | { type: "kube.job.status"; run_id: string; job: string; status: "SCHEDULED" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED"; reason: string | null; message: string | null }
+  | { type: "kube.pod.status"; run_id: string; pod: string; phase: string; reason: string | null; message: string | null; exit_code: number | null }
   | { type: "sweep.started"; parent_run_id: string; experiment_id: string; trials: number; parallel: number; tracking_uri: string }
   | { type: "sweep.progress"; parent_run_id: string; total: number; done: number; running: number; failed: number }
   | {

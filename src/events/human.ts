@@ -4,6 +4,7 @@ import type { Diagnostic } from "../project/types.ts"
 import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
 import { migrateDoneText, migrateExperimentText, migrateRunText } from "./migrate-text.ts"
+import { kubeJobText, kubePodText } from "./kube-text.ts"
 import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
@@ -184,6 +185,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       stdout.write(`${[line(header), ...rows.map(line)].join("\n")}\n`)
       info(`sweep ${e.parent_run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)}${e.best_run_id ? `; best by ${e.goal === "maximize" ? "highest" : "lowest"} ${e.metric}: ${e.best_run_id}` : ""}`)
     },
+    "kube.job.created": (e) => info(`created Job ${e.job} in namespace ${e.namespace}${e.context ? ` (context ${e.context})` : ""} on ${e.server}`),
+    "kube.job.status": (e) => info(kubeJobText(e)),
+    "kube.pod.status": (e) => info(kubePodText(e)),
     "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),
     "run.detached": (e) => {
       info(`run ${e.run_id} goes on in the background (supervisor pid ${e.pid}); its output: ${e.log}`)

@@ -1,6 +1,6 @@
 // Turns a RunRequest into a complete, validated plan before anything is created: project, command, environment.
 import { readFileSync } from "node:fs"
-import { extname, resolve } from "node:path"
+import { dirname, extname, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { closest } from "../util/closest.ts"
 import { warningFrom, type Emit } from "../events/event.ts"
@@ -16,6 +16,7 @@ import { downloadRemotePaths } from "./remote-paths.ts"
 import type { DockerPlan } from "../env/docker.ts"
 import type { DockerClient } from "../util/docker-api.ts"
 import type { EnvPlan } from "../env/index.ts"
+import type { KubePlan } from "../backend/kubernetes-plan.ts"
 
 export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
 
@@ -34,6 +35,8 @@ export type RunPlan = {
   env: EnvPlan | null
   /** Docker projects: the checked container plan and, unless this is a dry run, a connected daemon. */
   docker?: { plan: DockerPlan; client: DockerClient | null }
+  /** `-b kubernetes`: the checked backend config, the cluster connection and the namespace the Job goes to. */
+  kube?: KubePlan
 }
 
 const notYet = (what: string, hint: string): ToolError =>
@@ -61,18 +64,21 @@ export const chooseEnvManager = (project: Project, requested: string | undefined
   return "local"
 }
 
-/** `-c`: a `.json` file or inline JSON, read as `mlflow run` reads it. */
-const readBackendConfig = (raw: string, cwd: string): unknown => {
+/** `-c`: a `.json` file or inline JSON, read as `mlflow run` reads it; `dir` is the file's folder. */
+const readBackendConfig = (raw: string, cwd: string): { value: unknown; dir: string | null } => {
   let text = raw
+  let dir: string | null = null
   if (extname(raw) === ".json") {
+    const path = resolve(cwd, raw)
     try {
-      text = readFileSync(resolve(cwd, raw), "utf8")
+      text = readFileSync(path, "utf8")
+      dir = dirname(path)
     } catch (error) {
       throw new ToolError("usage", `--backend-config ${raw}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
     }
   }
   try {
-    return JSON.parse(text)
+    return { value: JSON.parse(text), dir }
   } catch (error) {
     throw new ToolError("usage", `Invalid backend config JSON. Parse error: ${(error as Error).message.replace(/^JSON Parse error: /, "")}`, { hint: "give inline JSON (-c '{}') or a file ending in .json" })
   }
@@ -80,22 +86,28 @@ const readBackendConfig = (raw: string, cwd: string): unknown => {
 
 const isEmptyObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
 
-const rejectUnsupportedFlags = (request: RunRequest, cwd: string) => {
-  if (request.backend !== "local") {
-    const typo = closest(request.backend, ["local"]) !== undefined
-    throw notYet(`backend '${request.backend}'`, `${typo ? "did you mean -b local? " : ""}run with the local backend (-b local, the default)`)
+const backends = ["local", "kubernetes"]
+
+/** The backend config to plan with: null for the local backend (which takes none), the parsed config for kubernetes. */
+const checkBackend = (request: RunRequest, cwd: string): { value: unknown; dir: string | null } | null => {
+  if (request.backend === "databricks") throw notYet("backend 'databricks'", "run with the local backend (-b local, the default) or -b kubernetes")
+  if (!backends.includes(request.backend)) {
+    const near = closest(request.backend, backends)
+    throw new ToolError("usage", `unknown backend '${request.backend}': expected local or kubernetes`, near ? { hint: `did you mean -b ${near}?` } : undefined)
   }
+  if (request.backend === "kubernetes") return request.backendConfig === undefined ? { value: null, dir: null } : readBackendConfig(request.backendConfig, cwd)
   // An empty configuration is what MLflow accepts for the local backend; anything in it would be silently ignored.
-  if (request.backendConfig !== undefined && !isEmptyObject(readBackendConfig(request.backendConfig, cwd))) {
+  if (request.backendConfig !== undefined && !isEmptyObject(readBackendConfig(request.backendConfig, cwd).value)) {
     throw notYet("a non-empty --backend-config", "the local backend takes no configuration: drop -c (or give -c '{}')")
   }
+  return null
 }
 
 export const planRun = async (
   request: RunRequest,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
-  rejectUnsupportedFlags(request, context.cwd)
+  const backendConfig = checkBackend(request, context.cwd)
   const trackingUri = resolveTrackingUri(context.env, context.cwd)
   const source = await resolveSource({
     uri: request.uri,
@@ -107,17 +119,39 @@ export const planRun = async (
     fetcher: request.fetcher,
   })
   try {
-    return await planProject(request, source, trackingUri, { ...context, emit: showingPaths(source, context.emit) })
+    return await planProject(request, source, trackingUri, backendConfig, { ...context, emit: showingPaths(source, context.emit) })
   } catch (error) {
     await source.cleanup()
     throw withShownLocation(source, error)
   }
 }
 
+/** docker_env and -A checked; docker and python environment code is loaded only by the projects that need it. */
+const planDockerEnv = async (
+  request: RunRequest,
+  project: Project,
+  command: string,
+  context: { cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
+) => {
+  const { checkDaemonLimits, codeDir, planDocker, shellCommand } = await import("../env/docker.ts")
+  if (project.env.kind !== "docker") throw new Error("planDockerEnv needs a docker_env project")
+  const plan = planDocker({
+    docker: project.env.docker,
+    projectDir: project.dir,
+    projectName: project.name,
+    dockerArgs: request.dockerArgs,
+    buildImage: request.buildImage,
+    cwd: context.cwd,
+    env: context.env,
+  })
+  return { plan, argv: shellCommand(command), cwd: codeDir, checkLimits: (client: DockerClient) => checkDaemonLimits(plan, client, context.signal) }
+}
+
 const planProject = async (
   request: RunRequest,
   source: ProjectSource,
   trackingUri: string,
+  backendConfig: { value: unknown; dir: string | null } | null,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
   // A fetched project gets a new working folder every run, which no cache entry would ever match.
@@ -145,22 +179,33 @@ const planProject = async (
     signal: context.signal,
   })
   const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
-  if (project.env.kind === "docker") {
-    // Docker and python environment code is loaded only by the projects that need it: a plain run starts faster.
-    const [{ checkDaemonLimits, codeDir, planDocker, shellCommand }, { connectDocker }] = await Promise.all([import("../env/docker.ts"), import("../util/docker-api.ts")])
-    const dockerPlan = planDocker({
-      docker: project.env.docker,
-      projectDir: project.dir,
-      projectName: project.name,
-      dockerArgs: request.dockerArgs,
-      buildImage: request.buildImage,
+  if (backendConfig) {
+    const { planKubernetes } = await import("../backend/kubernetes-plan.ts")
+    const docker = project.env.kind === "docker" ? await planDockerEnv(request, project, parameters.command, context) : null
+    const kube = await planKubernetes({
+      rawConfig: backendConfig.value,
+      configDir: backendConfig.dir,
       cwd: context.cwd,
       env: context.env,
+      trackingUri,
+      projectName: project.name,
+      command: parameters.command,
+      docker: docker?.plan ?? null,
+      dockerArgs: request.dockerArgs,
+      emit: context.emit,
+      signal: context.signal,
     })
+    // The dry run connects no daemon: it plans only.
+    const client = request.dryRun ? null : await (await import("../util/docker-api.ts")).connectDocker(context.env, context.signal)
+    if (!docker) throw new Error("planKubernetes accepted a project without docker_env")
+    return { ...base, envManager: "docker", argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client }, kube }
+  }
+  if (project.env.kind === "docker") {
+    const docker = await planDockerEnv(request, project, parameters.command, context)
     // Connecting here makes an unreachable daemon fail before any run is recorded.
-    const client = request.dryRun ? null : await connectDocker(context.env, context.signal)
-    if (client) await checkDaemonLimits(dockerPlan, client, context.signal)
-    return { ...base, argv: shellCommand(parameters.command), cwd: codeDir, docker: { plan: dockerPlan, client } }
+    const client = request.dryRun ? null : await (await import("../util/docker-api.ts")).connectDocker(context.env, context.signal)
+    if (client) await docker.checkLimits(client)
+    return { ...base, argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client } }
   }
   if (request.dockerArgs.length > 0 || request.buildImage) {
     context.emit({ type: "warning", code: "docker.ignored", message: "-A/--docker-args and --build-image apply to docker_env projects only: ignored" })
