@@ -20,6 +20,8 @@ export const errorCodes = [
   "docker.image.not_found",
   "docker.pull",
   "docker.pull.denied",
+  "docker.push",
+  "docker.push.denied",
   "docker.remove",
   "docker.start",
   "docker.tls",
