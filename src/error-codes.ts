@@ -27,6 +27,8 @@ export const errorCodes = [
   "kube.tracking",
   "docker.pull",
   "docker.pull.denied",
+  "docker.push",
+  "docker.push.denied",
   "docker.remove",
   "docker.start",
   "docker.tls",

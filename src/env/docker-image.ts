@@ -15,6 +15,8 @@ export type DockerEvent =
   | { type: "image.build.started"; image: string; base: string; files: number; bytes: number }
   | { type: "image.build.output"; line: string }
   | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
+  | { type: "image.push.started"; image: string; registry: string }
+  | { type: "image.push.done"; image: string; digest: string; pushed: boolean; ms: number }
 
 export type DockerEmit = (event: Event | DockerEvent) => void
 
@@ -80,8 +82,13 @@ const pullError = (image: string, message: string, registry: string, credentials
   })
 }
 
-/** Sums the bytes of every layer so one progress figure covers the whole pull. */
-const pullProgress = (image: string, emit: DockerEmit) => {
+/** What a layer's statuses mean in a progress stream: the one that carries its bytes, and those that end it. */
+export type LayerStatuses = { moving: string; finished: string[] }
+
+const pullStatuses: LayerStatuses = { moving: "Downloading", finished: ["Download complete", "Already exists", "Pull complete"] }
+
+/** Sums the bytes of every layer so one progress figure covers the whole pull (or push), at most one event per 200 ms. */
+export const layerProgress = (task: string, emit: DockerEmit, statuses: LayerStatuses) => {
   const layers = new Map<string, { done: number; total: number | null }>()
   const started = performance.now()
   let lastEmit = 0
@@ -92,10 +99,10 @@ const pullProgress = (image: string, emit: DockerEmit) => {
     if (!id) return
     const detail = (message.progressDetail ?? {}) as { current?: number; total?: number }
     const layer = layers.get(id) ?? { done: 0, total: null }
-    if (message.status === "Downloading" && detail.current !== undefined) {
+    if (message.status === statuses.moving && detail.current !== undefined) {
       layer.done = detail.current
       layer.total = detail.total ?? null
-    } else if (message.status === "Download complete" || message.status === "Already exists" || message.status === "Pull complete") {
+    } else if (typeof message.status === "string" && statuses.finished.includes(message.status)) {
       layer.done = layer.total ?? layer.done
     }
     layers.set(id, layer)
@@ -109,7 +116,7 @@ const pullProgress = (image: string, emit: DockerEmit) => {
     lastDone = done
     lastTotal = total
     const rate = done / Math.max(0.001, (now - started) / 1000)
-    emit({ type: "progress", task: `pull ${image}`, done, total, rate, eta_s: total !== null && rate > 0 ? (total - done) / rate : null })
+    emit({ type: "progress", task, done, total, rate, eta_s: total !== null && rate > 0 ? (total - done) / rate : null })
   }
 }
 
@@ -141,7 +148,7 @@ export const pullImage = async (image: string, context: ImageContext): Promise<I
       idleMs,
     })
     if (!response.ok) throw pullError(image, await errorMessage(response), ref.registry, credentials)
-    const progress = pullProgress(image, context.emit)
+    const progress = layerProgress(`pull ${image}`, context.emit, pullStatuses)
     for await (const message of jsonLines(response.body)) {
       if (message.error) throw pullError(image, String(message.error), ref.registry, credentials)
       progress(message)
@@ -171,18 +178,26 @@ export const repositoryName = (projectName: string | null): string =>
     .replace(/[._/-]{2,}/g, "-")
     .replace(/^[._/-]+|[._/-]+$/g, "") || "docker-project"
 
-export type BuildInput = { baseImage: string; projectDir: string; projectName: string | null; exclude?: string[] }
+export type BuildInput = {
+  baseImage: string
+  projectDir: string
+  projectName: string | null
+  exclude?: string[]
+  /** Tag in this repository instead (`127.0.0.1:5000/team/proj`), for an image pushed and run elsewhere. */
+  repository?: string
+}
 
 /**
  * The project image: `FROM <base>`, the project copied to /mlflow/projects/code, the working directory there. Its tag is
- * a hash of the base image id and the context, so an unchanged project finds its image and skips the build.
+ * a hash of the base image id and the context, so an unchanged project finds its image and skips the build (and a
+ * registry that has the tag has this content).
  */
 export const buildProjectImage = async (input: BuildInput, context: ImageContext): Promise<DockerImage> => {
   const base = await ensureImage(input.baseImage, context)
   const started = performance.now()
   const files = listContext(input.projectDir, input.exclude)
   const hash = hashContext(files, `${recipe}\0${base.id}`)
-  const tag = `${repositoryName(input.projectName)}:${hash.slice(0, 16)}`
+  const tag = `${input.repository ?? repositoryName(input.projectName)}:${hash.slice(0, 16)}`
   const existing = await inspectImage(context.docker, tag, context.signal)
   if (existing) {
     context.emit({ type: "image.build.done", image: tag, id: existing.Id, cached: true, ms: Math.round(performance.now() - started) })

@@ -117,6 +117,8 @@ export type Event =
   | { type: "image.build.started"; image: string; base: string; files: number; bytes: number }
   | { type: "image.build.output"; line: string }
   | { type: "image.build.done"; image: string; id: string; cached: boolean; ms: number }
+  | { type: "image.push.started"; image: string; registry: string }
+  | { type: "image.push.done"; image: string; digest: string; pushed: boolean; ms: number }
   | { type: "env.creating"; manager: EnvEntry["manager"]; key: string; python: string | null; prefix: string; log: string }
   | { type: "env.waiting"; manager: EnvEntry["manager"]; key: string; pid: number | null }
   | { type: "env.progress"; key: string; step: string; index: number; total: number; detail?: string }

@@ -138,6 +138,11 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "image.build.started": (e) => info(`building ${e.image} FROM ${e.base} (${e.files} files, ${bytes(e.bytes)})`),
     "image.build.output": (e) => void stderr.write(`${c("2", e.line)}\n`),
     "image.build.done": (e) => info(e.cached ? `using ${e.image} (project unchanged, no build)` : `built ${e.image} in ${seconds(e.ms)}`),
+    "image.push.started": (e) => info(`pushing ${e.image} to ${e.registry}`),
+    "image.push.done": (e) => {
+      if (stderr.isTTY) stderr.write("\r\x1b[K")
+      info(e.pushed ? `pushed ${e.image} (${e.digest}) in ${seconds(e.ms)}` : `${e.image} is already in the registry (${e.digest}): not pushed`)
+    },
     "env.creating": (e) => info(envCreatingText(e)),
     "env.waiting": (e) => info(envWaitingText(e)),
     // A terminal gets one live line (steps and what the installer does); a log file gets each step once.
