@@ -32,14 +32,15 @@ const pause = (ms: number, signal: AbortSignal) =>
  * only) and skips what it already delivered by the full timestamp.
  */
 export const followLog = async (follow: LogFollow): Promise<void> => {
-  let last: string | null = null
+  // Held in an object: the line callback below moves it on, which narrowing of a plain `let` would not see.
+  const seen: { last: string | null } = { last: null }
   let delay = 200
   const path = `/api/v1/namespaces/${follow.namespace}/pods/${follow.pod}/log`
   while (!follow.signal.aborted) {
     const endedBefore = follow.ended()
     try {
       const query: Record<string, string> = { follow: "true", timestamps: "true", container: follow.container }
-      if (last) query.sinceTime = `${last.slice(0, 19)}Z`
+      if (seen.last) query.sinceTime = `${seen.last.slice(0, 19)}Z`
       const stream = await follow.kube.stream(path, { query, signal: follow.signal })
       const decoder = new TextDecoder()
       let pending = ""
@@ -48,8 +49,8 @@ export const followLog = async (follow: LogFollow): Promise<void> => {
         const stamp = space > 0 ? raw.slice(0, space) : ""
         const key = /^\d{4}-\d\d-\d\dT/.test(stamp) ? timeKey(stamp) : null
         if (key === null) return follow.line(raw)
-        if (last !== null && key <= last) return
-        last = key
+        if (seen.last !== null && key <= seen.last) return
+        seen.last = key
         follow.line(raw.slice(space + 1))
       }
       for await (const chunk of stream) {

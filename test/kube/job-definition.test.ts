@@ -150,7 +150,7 @@ describe("readKubeConfig", () => {
     dir.write("deploy.yaml", "kind: Deployment\nspec: {template: {spec: {containers: [{name: c}]}}}\n")
     dir.write("empty.yaml", "kind: Job\nspec: {}\n")
     const base = { "kube-job-template-path": "good.yaml", "repository-uri": "reg.example/x" }
-    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    const cases: Array<[Record<string, unknown>, ToolError["code"], RegExp]> = [
       [{ ...base, "kube-job-template-path": "bad.yaml" }, "kube.template", /bad\.yaml:\d+: the Job template is not valid YAML/],
       [{ ...base, "kube-job-template-path": "deploy.yaml" }, "kube.template", /kind 'Deployment': only Job/],
       [{ ...base, "kube-job-template-path": "empty.yaml" }, "kube.template", /no spec\.template\.spec\.containers\[0\]/],
