@@ -8,8 +8,11 @@ import { headerSecrets, redactText, secretsOf, splitCredentials } from "./redact
 
 export { HttpTimeout, HttpTooLarge } from "./http-body.ts"
 
-/** Bun's fetch `tls`: a CA bundle to trust, a client certificate and key (PEM text), or no verification at all. */
-export type TlsOptions = { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
+/**
+ * Bun's fetch `tls`: a CA bundle to trust, a client certificate and key (PEM text), or no verification at all;
+ * `serverName` verifies the certificate against another name than the URL's host (kubeconfig's tls-server-name).
+ */
+export type TlsOptions = { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string; serverName?: string }
 
 export type HttpOptions = {
   method?: string

@@ -10,10 +10,13 @@ export type Loopback = {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-/** Starts `Bun.serve` with `handler`; request bodies are read whole and recorded (tests send modest ones). */
+/**
+ * Starts `Bun.serve` with `handler`; request bodies are read whole and recorded (tests send modest ones). With `tls.ca`,
+ * `requestCert` and `rejectUnauthorized` the server demands a client certificate that `ca` signed.
+ */
 export const loopback = (
   handler: (request: Request, url: URL, body: Uint8Array) => Response | Promise<Response>,
-  options: { tls?: { cert: string; key: string }; idleTimeout?: number } = {},
+  options: { tls?: { cert: string; key: string; ca?: string; requestCert?: boolean; rejectUnauthorized?: boolean }; idleTimeout?: number } = {},
 ): Loopback => {
   const requests: Recorded[] = []
   const server = Bun.serve({
