@@ -18,7 +18,6 @@ export const errorCodes = [
   "docker.host",
   "docker.image",
   "docker.image.not_found",
-  "kube.config",
   "kube.job.deleted",
   "kube.job.failed",
   "kube.pod.stuck",

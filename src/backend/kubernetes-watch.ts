@@ -61,24 +61,34 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true })
   })
 
+/** The server answered, but not with a watch (405, a proxy that cannot stream): listing is what is left. */
+const watchRefused = (error: unknown): boolean => error instanceof ToolError && ["kube.api", "kube.invalid", "kube.not_found"].includes(error.code)
+
 /**
- * Every change of the objects a list query selects, as it happens. A watch the server refuses (405, an old proxy)
- * is replaced by listing with backoff (0.5 s doubling to 5 s), so the run is still followed, only later.
+ * Every change of the objects a list query selects, as it happens. The watch resumes by itself after a drop; when
+ * the API server cannot be reached for longer, it is started again with backoff (0.5 s doubling to 5 s), since the
+ * Job goes on without us. A watch the server refuses is replaced by listing with the same backoff. Only refused
+ * credentials end it.
  */
 export async function* observe(kube: KubeClient, path: string, query: Record<string, string>, signal: AbortSignal): AsyncGenerator<Obj> {
-  try {
-    for await (const event of kube.watch(path, { query, signal })) {
-      if (event.type === "ADDED" || event.type === "MODIFIED") yield event.object as Obj
-      if (event.type === "DELETED") yield { ...(event.object as Obj), deleted: true }
-    }
-    return
-  } catch (error) {
-    if (signal.aborted) return
-    if (!(error instanceof ToolError) || error.code === "kube.auth") throw error
-  }
+  let polling = false
   for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 5000)) {
-    const list = await kube.call<{ items?: Obj[] }>("GET", path, { query, signal })
-    for (const item of list?.items ?? []) yield item
+    try {
+      if (polling) {
+        const list = await kube.call<{ items?: Obj[] }>("GET", path, { query, signal })
+        for (const item of list?.items ?? []) yield item
+      } else {
+        for await (const event of kube.watch(path, { query, signal })) {
+          delay = 500
+          if (event.type === "ADDED" || event.type === "MODIFIED") yield event.object as Obj
+          if (event.type === "DELETED") yield { ...(event.object as Obj), deleted: true }
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return
+      if (error instanceof ToolError && error.code === "kube.auth") throw error
+      if (!polling && watchRefused(error)) polling = true
+    }
     await sleep(delay, signal)
   }
 }
