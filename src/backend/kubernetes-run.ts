@@ -68,6 +68,7 @@ export const followJob = async (run: KubeRun): Promise<RunOutcome> => {
   }
   const pods = new Map<string, PodView>()
   const followers = new Map<string, Promise<void>>()
+  const gone = new Set<string>()
   const stuckSince = new Map<string, number>()
   let verdict: { outcome?: RunOutcome; failure?: unknown } | null = null
   let wake: () => void = () => {}
@@ -93,6 +94,7 @@ export const followJob = async (run: KubeRun): Promise<RunOutcome> => {
     if (!view.name) return
     const before = pods.get(view.name)
     pods.set(view.name, view)
+    if (object.deleted) gone.add(view.name)
     if (!before || before.phase !== view.phase || before.reason !== view.reason || before.exitCode !== view.exitCode) {
       run.emit({ type: "kube.pod.status", run_id: run.runId, pod: view.name, phase: view.phase, reason: view.reason, message: view.message, exit_code: view.exitCode })
     }
@@ -100,7 +102,7 @@ export const followJob = async (run: KubeRun): Promise<RunOutcome> => {
       stuckSince.delete(view.name)
       setStatus("RUNNING")
       if (!followers.has(view.name)) {
-        const ended = () => pods.get(view.name)?.terminated === true || object.deleted === true
+        const ended = () => pods.get(view.name)?.terminated === true || gone.has(view.name)
         followers.set(view.name, followLog({ kube, namespace, pod: view.name, container: run.container, ended, line, signal }))
       }
     } else if (view.reason && stuckReasons.has(view.reason)) {
