@@ -62,7 +62,7 @@ describe("usage errors exit 2 and name the offending argument", () => {
 
 describe("unsupported backends and versions answer clearly", () => {
   test.each([
-    [["-b", "kubernetes"], "backend 'kubernetes' is not supported yet"],
+    [["-b", "kubernetes"], "error: Backend_config file not found."],
     [["-b", "databricks"], "backend 'databricks' is not supported yet"],
   ])("%p", async (args, message) => {
     await using dir = tmpdirFor()

@@ -305,3 +305,17 @@ describeKube("cluster access like kubectl (through a dry run, which has the API 
     expect(result.stdout + result.stderr).not.toContain("wrong-token-value")
   }, 30_000)
 })
+
+describeKube("following a Job through dropped watches", () => {
+  test("every watch connection closes after one event: the run still ends FINISHED with its whole log, resumed by resourceVersion", async () => {
+    await using kube = await startKubeServer({ watchDrop: { afterEvents: 1 } })
+    await createPullSecret(kube, "default", "regcred", setup.registry.host, registryUser)
+    const result = await run(["-P", "msg=drops"], { KUBECONFIG: writeKubeconfig(kube, { auth: "token", ca: "data" }) })
+    expect(result.code).toBe(0)
+    const all = events(result.stdout)
+    expect(all.find((e) => e.type === "run.finished")?.status).toBe("FINISHED")
+    expect(all.filter((e) => e.type === "log").map((e) => e.line)).toContain("line 2")
+    const resumed = kube.requests.filter((r) => r.query.watch && r.query.resourceVersion)
+    expect(resumed.length).toBeGreaterThan(1)
+  }, 120_000)
+})
