@@ -4,6 +4,7 @@ import { call } from "../../src/databricks/api.ts"
 import { authorization, resolveWorkspace, workspaceVariables, type Workspace } from "../../src/databricks/auth.ts"
 import { refreshAt } from "../../src/databricks/oauth.ts"
 import { childTrackingVariables, databricksCreds } from "../../src/tracking/databricks-config.ts"
+import { downloadUri } from "../../src/storage/index.ts"
 import { storeFor } from "../../src/tracking/store-for.ts"
 import { caught, thrown } from "../lib/caught.ts"
 import { loopback } from "../lib/loopback.ts"
@@ -30,6 +31,8 @@ const oauthWorkspace = (options: { lifetimeS: number; clientId?: string; clientS
     }
     const token = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? ""
     if (revoked.has(token) || (live.get(token) ?? 0) < Date.now()) return json({ error_code: "401", message: "Credential was not sent or was of an unsupported type for this API." }, 401)
+    if (url.pathname === "/api/2.0/dbfs/get-status") return json({ path: url.searchParams.get("path"), is_dir: false, file_size: 5, modification_time: 1 })
+    if (url.pathname === "/api/2.0/dbfs/read") return json({ bytes_read: 5, data: Buffer.from("hello").toString("base64") })
     if (url.pathname === "/api/2.0/mlflow/experiments/get")
       return json({ experiment: { experiment_id: "0", name: "Default", artifact_location: "dbfs:/databricks/mlflow-tracking/0", lifecycle_stage: "active" } })
     return json({ token })
@@ -147,5 +150,15 @@ describe("OAuth machine-to-machine", () => {
     expect(await store.getExperiment("0")).toMatchObject({ name: "Default" })
     const sent = server.requests.filter((r) => r.path.startsWith("/api/")).map((r) => r.headers.get("authorization"))
     expect(sent).toEqual(["Bearer token-1", "Bearer token-2"])
+  })
+
+  test("dbfs:/ downloads use the same OAuth client", async () => {
+    await using tmp = tmpdirFor()
+    await using server = oauthWorkspace({ lifetimeS: 3600, clientId: "dbfs-client" })
+    const env = { DATABRICKS_HOST: server.url, DATABRICKS_CLIENT_ID: server.clientId, DATABRICKS_CLIENT_SECRET: server.clientSecret, MLPROJECT_HOME: tmp.path }
+    const result = await downloadUri("dbfs:/data/x.txt", `${tmp.path}/x.txt`, { env })
+    expect(result.bytes).toBe(5)
+    expect(await Bun.file(`${tmp.path}/x.txt`).text()).toBe("hello")
+    expect(server.requests.filter((r) => r.path.startsWith("/api/")).every((r) => r.headers.get("authorization") === "Bearer token-1")).toBe(true)
   })
 })
