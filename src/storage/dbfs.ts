@@ -1,16 +1,13 @@
 // dbfs:/ paths through the Databricks REST API: get-status, read in 1 MiB base64 chunks, list, create/add-block/close.
-import { homedir } from "node:os"
-import { join } from "node:path"
+import { authorization, credentialLabel, workspaceSecrets, resolveWorkspace, type Workspace } from "../databricks/auth.ts"
 import { ToolError } from "../errors.ts"
 import { HttpUnreachable, errorText, request } from "../util/http.ts"
 import { httpLimits } from "../util/http-limits.ts"
-import { denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
-import { readIni } from "./ini.ts"
+import { redactUrl } from "../util/redact.ts"
+import { denied, failed, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
 import type { Adapter, AdapterContext, Entry, Env, ObjectInfo } from "./types.ts"
 
 const chunkSize = 1024 * 1024
-
-type Workspace = { host: string; token: string }
 
 /** `dbfs:/a/b`, `dbfs:///a/b` and MLflow's `dbfs://<profile>@databricks/a/b` → the profile (if any) and "/a/b". */
 export const dbfsPath = (uri: string): { profile: string | null; path: string } => {
@@ -21,19 +18,9 @@ export const dbfsPath = (uri: string): { profile: string | null; path: string } 
   return { profile, path: `/${(authority[2] ?? "").replace(/^\/+/, "")}` }
 }
 
-/** Host and token: DATABRICKS_HOST/DATABRICKS_TOKEN, else the profile in ~/.databrickscfg (a profile named in the URI wins). */
-export const workspaceFor = (uri: string, env: Env): Workspace => {
-  const fromUri = dbfsPath(uri).profile
-  const profile = fromUri ?? (env.DATABRICKS_CONFIG_PROFILE || "DEFAULT")
-  const file = env.DATABRICKS_CONFIG_FILE || join(env.HOME ?? homedir(), ".databrickscfg")
-  const section = readIni(file)?.[profile] ?? {}
-  const host = (fromUri ? undefined : env.DATABRICKS_HOST) || section.host
-  const token = (fromUri ? undefined : env.DATABRICKS_TOKEN) || section.token
-  if (!host || !token) {
-    throw missingCredentials(uri, "Databricks", `set DATABRICKS_HOST and DATABRICKS_TOKEN, or put host and token in the [${profile}] profile of ${file} (DATABRICKS_CONFIG_PROFILE picks another profile)`)
-  }
-  return { host: (/^https?:\/\//i.test(host) ? host : `https://${host}`).replace(/\/+$/, ""), token }
-}
+/** The workspace of a dbfs:/ URI, resolved as for `databricks` tracking URIs (a profile named in the URI is the only place looked at). */
+export const workspaceFor = (uri: string, env: Env): Workspace =>
+  resolveWorkspace({ profile: dbfsPath(uri).profile, subject: redactUrl(uri), code: "storage.credentials" }, env)
 
 type Status = { path: string; is_dir: boolean; file_size?: number; modification_time?: number }
 
@@ -45,7 +32,9 @@ const api = async <T>(uri: string, ctx: AdapterContext, method: "GET" | "POST", 
   try {
     response = await request(`${workspace.host}/api/2.0/dbfs/${endpoint}${query}`, {
       method,
-      headers: { authorization: `Bearer ${workspace.token}`, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+      headers: { authorization: await authorization(workspace, { signal: ctx.signal }), ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+      secrets: workspaceSecrets(workspace),
+      ...(workspace.insecure ? { tls: { rejectUnauthorized: false } } : {}),
       body: method === "POST" ? JSON.stringify(params) : undefined,
       signal: ctx.signal,
       limits: httpLimits(ctx.env),
@@ -65,7 +54,7 @@ const api = async <T>(uri: string, ctx: AdapterContext, method: "GET" | "POST", 
   const detail = `${body.error_code ?? `HTTP ${response.status}`}${body.message ? `: ${body.message}` : ""}`
   if (response.status === 404 || body.error_code === "RESOURCE_DOES_NOT_EXIST") throw notFound(uri)
   if (response.status === 401 || response.status === 403 || body.error_code === "PERMISSION_DENIED") {
-    throw denied(uri, detail, `check DATABRICKS_TOKEN (or the profile's token) for ${workspace.host} and that it may read this path`)
+    throw denied(uri, detail, `check ${credentialLabel(workspace)} for ${workspace.host} and that it may read this path`)
   }
   if (response.status >= 500 || response.status === 429) throw unavailable(uri, detail)
   throw failed(uri, detail)

@@ -1,18 +1,16 @@
 // Databricks tracking URIs (`databricks`, `databricks://<profile>`): credentials, REST config, and the child's variables.
-import { homedir } from "node:os"
-import { join } from "node:path"
+import { authorization, resolveWorkspace, workspaceSecrets, workspaceVariables, type Workspace } from "../databricks/auth.ts"
 import { ToolError } from "../errors.ts"
-import { readIni } from "../storage/ini.ts"
 import { basicAuth, httpSettings, userAgent, type RestConfig } from "./rest-config.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 
-export type DatabricksCreds = { host: string; token?: string; username?: string; password?: string; insecure: boolean }
+export type DatabricksCreds = { host: string; token?: string; username?: string; password?: string; clientId?: string; clientSecret?: string; insecure: boolean }
 
 export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || /^databricks:\/\//i.test(uri)
 
 const authHint =
-  "set DATABRICKS_HOST and DATABRICKS_TOKEN, or put host and token in a profile of ~/.databrickscfg (databricks://PROFILE or DATABRICKS_CONFIG_PROFILE picks it; DEFAULT otherwise)"
+  "set DATABRICKS_HOST and DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or put host and token (or client_id and client_secret) in a profile of ~/.databrickscfg (databricks://PROFILE or DATABRICKS_CONFIG_PROFILE picks it; DEFAULT otherwise)"
 
 /** `databricks` → null; `databricks://<profile>` → the profile. */
 export const databricksProfile = (uri: string): string | null => {
@@ -28,60 +26,34 @@ export const databricksProfile = (uri: string): string | null => {
   return decodeURIComponent(rest.replace(/\/+$/, ""))
 }
 
-const flag = (value: string | undefined): boolean => ["true", "1", "yes"].includes((value ?? "").trim().toLowerCase())
-
-type Source = { host?: string; token?: string; username?: string; password?: string; insecure?: string }
-
-// The legacy Databricks CLI's is_valid: a host and either a token or a username with a password.
-const usable = (source: Source | undefined): source is Source & { host: string } =>
-  Boolean(source?.host && (source.token || (source.username && source.password)))
-
-const credsOf = (source: Source & { host: string }): DatabricksCreds => ({
-  host: (/^https?:\/\//i.test(source.host) ? source.host : `https://${source.host}`).replace(/\/+$/, ""),
-  ...(source.token ? { token: source.token } : { username: source.username, password: source.password }),
-  insecure: flag(source.insecure),
-})
+/** The workspace a Databricks tracking URI names, resolved as MLflow does (src/databricks/auth.ts). */
+const workspaceOfUri = (uri: string, env: Env): Workspace =>
+  resolveWorkspace({ profile: databricksProfile(uri), subject: `Tracking URI '${uri}'`, code: "tracking.databricks.credentials" }, env)
 
 /**
  * MLflow's order: a profile named in the URI is the only place looked at; otherwise DATABRICKS_HOST with
- * DATABRICKS_TOKEN (or DATABRICKS_USERNAME/PASSWORD), then the DATABRICKS_CONFIG_PROFILE (else DEFAULT)
- * profile of DATABRICKS_CONFIG_FILE (else ~/.databrickscfg).
+ * DATABRICKS_TOKEN (or DATABRICKS_USERNAME/PASSWORD, or DATABRICKS_CLIENT_ID/SECRET), then the
+ * DATABRICKS_CONFIG_PROFILE (else DEFAULT) profile of DATABRICKS_CONFIG_FILE (else ~/.databrickscfg).
  */
 export const databricksCreds = (uri: string, env: Env): DatabricksCreds => {
-  const profile = databricksProfile(uri)
-  const file = env.DATABRICKS_CONFIG_FILE || join(env.HOME || homedir(), ".databrickscfg")
-  const ini = readIni(file)
-  if (profile !== null) {
-    const section = ini?.[profile]
-    if (usable(section)) return credsOf(section)
-    throw new ToolError(
-      "tracking.databricks.credentials",
-      ini === null ? `Tracking URI '${uri}': ${file} does not exist` : `Tracking URI '${uri}': profile [${profile}] in ${file} has no host with a token (or username and password)`,
-      { hint: `add to ${file}:\n  [${profile}]\n  host = https://<workspace>.cloud.databricks.com\n  token = <personal access token>`, exitCode: 2 },
-    )
-  }
-  const fromEnv: Source = {
-    host: env.DATABRICKS_HOST,
-    token: env.DATABRICKS_TOKEN,
-    username: env.DATABRICKS_USERNAME,
-    password: env.DATABRICKS_PASSWORD,
-    insecure: env.DATABRICKS_INSECURE,
-  }
-  if (usable(fromEnv)) return credsOf(fromEnv)
-  const section = ini?.[env.DATABRICKS_CONFIG_PROFILE || "DEFAULT"]
-  if (usable(section)) return credsOf(section)
-  throw new ToolError("tracking.databricks.credentials", `Tracking URI '${uri}': no Databricks credentials found`, { hint: authHint, exitCode: 2 })
+  const { host, credential, insecure } = workspaceOfUri(uri, env)
+  if (credential.kind === "token") return { host, token: credential.token, insecure }
+  if (credential.kind === "basic") return { host, username: credential.username, password: credential.password, insecure }
+  return { host, clientId: credential.clientId, clientSecret: credential.clientSecret, insecure }
 }
 
 /** The same REST API as an MLflow server, at the workspace's host with its token. */
 export const databricksRestConfig = (uri: string, env: Env): RestConfig => {
-  const creds = databricksCreds(uri, env)
-  const authorization = creds.token ? `Bearer ${creds.token}` : basicAuth(creds.username ?? "", creds.password ?? "")
+  const workspace = workspaceOfUri(uri, env)
+  const { credential } = workspace
+  // An OAuth token expires: it is asked for before each call (cached until shortly before its expiry).
+  const fixed = credential.kind === "token" ? `Bearer ${credential.token}` : credential.kind === "basic" ? basicAuth(credential.username, credential.password) : null
   return {
-    baseUrl: creds.host,
-    label: `Databricks workspace ${creds.host}`,
-    headers: { "user-agent": userAgent, authorization },
-    ...(creds.insecure ? { tls: { rejectUnauthorized: false } } : {}),
+    baseUrl: workspace.host,
+    label: `Databricks workspace ${workspace.host}`,
+    headers: { "user-agent": userAgent, ...(fixed ? { authorization: fixed } : {}) },
+    ...(fixed ? {} : { authorize: (fresh?: boolean) => authorization(workspace, { fresh }), secrets: workspaceSecrets(workspace) }),
+    ...(workspace.insecure ? { tls: { rejectUnauthorized: false } } : {}),
     ...httpSettings(env),
     authenticated: true,
     authHint,
@@ -95,13 +67,6 @@ export const databricksRestConfig = (uri: string, env: Env): RestConfig => {
  */
 export const childTrackingVariables = (trackingUri: string, env: Env): Record<string, string> => {
   if (!isDatabricksUri(trackingUri)) return { MLFLOW_TRACKING_URI: trackingUri }
-  const creds = databricksCreds(trackingUri, env)
-  return {
-    MLFLOW_TRACKING_URI: "databricks",
-    DATABRICKS_HOST: creds.host,
-    ...(creds.username ? { DATABRICKS_USERNAME: creds.username } : {}),
-    ...(creds.password ? { DATABRICKS_PASSWORD: creds.password } : {}),
-    ...(creds.token ? { DATABRICKS_TOKEN: creds.token } : {}),
-    ...(creds.insecure ? { DATABRICKS_INSECURE: "true" } : {}),
-  }
+  // For OAuth, DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, as the Databricks SDK reads them.
+  return { MLFLOW_TRACKING_URI: "databricks", ...workspaceVariables(workspaceOfUri(trackingUri, env)) }
 }

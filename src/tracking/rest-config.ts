@@ -15,6 +15,10 @@ export type RestConfig = {
   label: string
   /** Authorization and User-Agent. Never printed. */
   headers: Record<string, string>
+  /** A credential that expires (a Databricks OAuth token): the Authorization value for each call; `fresh` after a 401. */
+  authorize?: (fresh?: boolean) => Promise<string>
+  /** Secrets behind `authorize` (an OAuth client secret) that no message may show. */
+  secrets?: string[]
   tls?: TlsOptions
   /** MLFLOW_HTTP_REQUEST_TIMEOUT: the most one attempt may take, its answer read in full. */
   timeoutMs: number

@@ -49,9 +49,12 @@ export type SendOptions<T> = {
 
 const describe = (request: RequestShape, config: RestConfig): string => `${request.method} ${request.url.slice(config.baseUrl.length) || "/"}`
 
+// The last Authorization value `authorize` gave for a config, so that messages quoting an answer hide it.
+const sentAuthorization = new WeakMap<RestConfig, string>()
+
 /** Sends with MLflow's retries; returns the final answer of any status, or a recovered result. */
 export const send = async <T>(config: RestConfig, request: RequestShape, options: SendOptions<T> = {}): Promise<{ answer: Answer } | { recovered: T }> => {
-  const { recover, signal } = options
+  const { recover } = options
   const recovered =
     recover &&
     (async () => {
@@ -59,9 +62,33 @@ export const send = async <T>(config: RestConfig, request: RequestShape, options
       return found === null ? null : { recovered: found }
     })
   try {
-    return await exchange<{ answer: Answer } | { recovered: T }>(request.url, {
+    const attempt = async (fresh: boolean) => {
+      const authorization = config.authorize ? await config.authorize(fresh) : undefined
+      if (authorization) sentAuthorization.set(config, authorization)
+      return exchangeOnce<T>(config, request, { ...options, recovered }, authorization)
+    }
+    const first = await attempt(false)
+    // An expiring credential refused: fetched again once (it may have been revoked or expired early).
+    if (config.authorize && "answer" in first && first.answer.status === 401) return await attempt(true)
+    return first
+  } catch (error) {
+    if (error instanceof HttpUnreachable) throw unreachable(config, request, error)
+    throw error
+  }
+}
+
+/** One call through the helper (its retries included) with the given Authorization. */
+const exchangeOnce = <T>(
+  config: RestConfig,
+  request: RequestShape,
+  options: { signal?: AbortSignal; recovered: (() => Promise<{ recovered: T } | null>) | undefined },
+  authorization: string | undefined,
+): Promise<{ answer: Answer } | { recovered: T }> => {
+  const { signal, recovered } = options
+  return exchange<{ answer: Answer } | { recovered: T }>(request.url, {
       method: request.method,
-      headers: { ...config.headers, ...request.headers },
+      headers: { ...config.headers, ...(authorization ? { authorization } : {}), ...request.headers },
+      secrets: config.secrets,
       body: request.body,
       tls: config.tls,
       signal,
@@ -76,10 +103,6 @@ export const send = async <T>(config: RestConfig, request: RequestShape, options
       read: async (response) => ({ answer: { status: response.status, headers: response.headers, text: await response.text() } }),
       recover: recovered,
     })
-  } catch (error) {
-    if (error instanceof HttpUnreachable) throw unreachable(config, request, error)
-    throw error
-  }
 }
 
 const unreachable = (config: RestConfig, request: RequestShape, lost: HttpUnreachable): ToolError => {
@@ -94,7 +117,11 @@ const unreachable = (config: RestConfig, request: RequestShape, lost: HttpUnreac
 const statusText: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }
 
 /** What of a server's answer a message may quote: a server (or a proxy) that echoes the request shows none of its credentials. */
-const quoted = (config: RestConfig, text: string, limit: number): string => redactText(text, headerSecrets(config.headers)).slice(0, limit)
+const quoted = (config: RestConfig, text: string, limit: number): string => {
+  const sent = sentAuthorization.get(config)
+  const secrets = [...headerSecrets({ ...config.headers, ...(sent ? { authorization: sent } : {}) }), ...(config.secrets ?? [])]
+  return redactText(text, secrets).slice(0, limit)
+}
 
 /** The server's `{error_code, message}` (or its raw text) as a RestError; credentials never appear in it. */
 export const answerError = (config: RestConfig, request: RequestShape, answer: Answer): RestError => {
