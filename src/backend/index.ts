@@ -9,6 +9,7 @@ const loaders: Record<BackendName, () => Promise<Backend>> = {
   local: async () => localBackend,
   docker: async () => (await import("./docker.ts")).dockerBackend,
   kubernetes: async () => (await import("./kubernetes.ts")).kubernetesBackend,
+  databricks: async () => (await import("./databricks.ts")).databricksBackend,
 }
 
 export const backendNamed = (name: BackendName): Promise<Backend> => loaders[name]()

@@ -6,8 +6,9 @@ import { ToolError } from "../errors.ts"
 import type { KubeClient } from "../kube/api.ts"
 import { escalateInterrupts } from "./interrupts.ts"
 import { followLog } from "./kubernetes-logs.ts"
+import { lineWriter } from "./output-lines.ts"
 import { fatalReasons, jobView, observe, podView, stuckReasons, type PodView } from "./kubernetes-watch.ts"
-import type { Output, RunControl, RunOutcome } from "./types.ts"
+import type { RunControl, RunOutcome } from "./types.ts"
 
 type Obj = Record<string, any>
 
@@ -31,12 +32,6 @@ export const deleteJob = async (kube: KubeClient, namespace: string, name: strin
   await kube.call("DELETE", jobPath(namespace, name), { body, allow404: true })
 }
 
-const writer = (output: Output, emit: RunControl["emit"]) => {
-  if (output.to === "events") return (line: string) => emit({ type: "log", stream: "stdout", line })
-  if (output.to === "file") return (line: string) => void writeSync(output.fd, `${line}\n`)
-  return (line: string) => void process.stdout.write(`${line}\n`)
-}
-
 const stuckHint = (reason: string): string =>
   reason === "Unschedulable"
     ? "no node can take the pod: check the template's resources.requests, nodeSelector, affinity and tolerations against the cluster"
@@ -55,7 +50,7 @@ export const followJob = async (run: KubeRun): Promise<RunOutcome> => {
   const logDir = mkdtempSync(join(tmpdir(), "mlproject-kube-"))
   const logFile = join(logDir, `${job}.log`)
   const logFd = openSync(logFile, "w", 0o600)
-  const toOutput = writer(run.output, run.emit)
+  const toOutput = lineWriter(run.output, run.emit)
   const line = (text: string) => {
     toOutput(text)
     writeSync(logFd, `${text}\n`)

@@ -34,6 +34,7 @@ export type BackendRecord =
   | { backend: "local"; pgid: number; start: string | null }
   | { backend: "docker"; container: string }
   | { backend: "kubernetes"; context: string | null; namespace: string; job: string }
+  | { backend: "databricks"; workspace: string; run: number }
 
 /**
  * What `prepare` made ready: everything that can fail early is behind it. It is plain data, so a supervisor in another
@@ -53,6 +54,13 @@ export type LaunchSpec =
       variables: string[]
       artifactUri: string
       pendingTimeoutMs: number
+    }
+  | {
+      backend: "databricks"
+      /** The tracking URI whose credentials reach the workspace (`databricks[://profile]`); they are resolved again by whoever submits. */
+      workspaceUri: string
+      /** The `runs/submit` body: no credential in it, ever. */
+      payload: Record<string, unknown>
     }
 
 export type Prepared = {

@@ -12,7 +12,7 @@ const pollMs = 200
 export const logsCommand: Command = {
   name: "logs",
   usage: "mlproject logs RUN_ID [--follow] [--tracking-uri URI] [--json]",
-  summary: "Print the output of a run started with --detach (stdout and stderr as they came), or of a Kubernetes run\n(read from its pods). With --follow, keep printing until the run ends.",
+  summary: "Print the output of a run started with --detach (stdout and stderr as they came), of a Kubernetes run\n(read from its pods) or of a Databricks run (its task's output, once it ended). With --follow, keep printing until the run ends.",
   maxPositionals: 1,
   options: [{ long: "follow", short: "f", kind: "flag", description: "keep printing new output until the run ends" }, trackingUriOption],
   async execute(parsed, context) {
@@ -25,6 +25,12 @@ export const logsCommand: Command = {
       // A foreground Kubernetes run's output lives on the cluster: read from there while its pods exist.
       const { jobLogs } = await import("../backend/kubernetes-logs.ts")
       await jobLogs(handle, where.env, Boolean(parsed.flags.follow), (line) => context.emit({ type: "log", stream: "stdout", line }), context.interrupt)
+      return 0
+    }
+    if (handle?.backend === "databricks" && !found.record?.detached) {
+      // The Jobs API keeps a run's output until it ends; the run page shows it live.
+      const { databricksLogs } = await import("../backend/databricks.ts")
+      await databricksLogs(handle, where.env, Boolean(parsed.flags.follow), (line) => context.emit({ type: "log", stream: "stdout", line }), context.interrupt)
       return 0
     }
     if (!found.record?.detached) {

@@ -70,14 +70,23 @@ const dbfsUpload = async (workspace: Workspace, localFile: string, path: string,
   // create, add-block and close change state: each is sent once (never resent after a lost connection).
   const { handle } = await call<{ handle: number }>(workspace, "POST", "/api/2.0/dbfs/create", { body: { path, overwrite: true }, signal })
   const file = await open(localFile, "r")
+  // The next block is read and encoded while the current one travels: the round trips are the cost, not the base64.
+  const encode = async (offset: number): Promise<string | null> => {
+    if (offset >= size) return null
+    const buffer = Buffer.alloc(Math.min(blockSize, size - offset))
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, offset)
+    if (bytesRead === 0) throw localProblem(localFile, "shrank while it was being uploaded")
+    return buffer.subarray(0, bytesRead).toString("base64")
+  }
   try {
     let sent = 0
-    while (sent < size) {
-      const buffer = Buffer.alloc(Math.min(blockSize, size - sent))
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, sent)
-      if (bytesRead === 0) throw localProblem(localFile, "shrank while it was being uploaded")
-      await call(workspace, "POST", "/api/2.0/dbfs/add-block", { body: { handle, data: buffer.subarray(0, bytesRead).toString("base64") }, signal })
-      sent += bytesRead
+    let next = encode(0)
+    for (let data = await next; data !== null; data = await next) {
+      const bytes = Math.min(blockSize, size - sent)
+      next = encode(sent + bytes)
+      next.catch(() => {})
+      await call(workspace, "POST", "/api/2.0/dbfs/add-block", { body: { handle, data }, signal })
+      sent += bytes
       options.onProgress?.(sent, size)
     }
   } finally {
@@ -129,4 +138,14 @@ export const uploadFile = async (workspace: Workspace, localFile: string, target
     await dbfsUpload(workspace, localFile, where.path, size, options)
     return { uploaded: true, bytes: size }
   })
+}
+
+/**
+ * The size of what is at `target` (null: nothing), with the errors an upload there would meet: a refused credential,
+ * a disabled DBFS root. Planning calls it so those fail before a run exists.
+ */
+export const targetSize = (workspace: Workspace, target: string, signal?: AbortSignal): Promise<number | null> => {
+  const where = uploadTarget(target)
+  if (where.kind === "volume") return volumeSize(workspace, where.path, signal)
+  return withDbfsRefusal(workspace, where.path, () => dbfsSize(workspace, where.path, signal))
 }

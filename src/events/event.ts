@@ -133,6 +133,17 @@ export type Event =
   | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
   | { type: "kube.job.created"; run_id: string; job: string; namespace: string; context: string | null; server: string }
   | { type: "kube.job.status"; run_id: string; job: string; status: "SCHEDULED" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED"; reason: string | null; message: string | null }
+  | { type: "databricks.upload"; run_id: string; what: string; target: string; bytes: number; uploaded: boolean; ms: number }
+  | { type: "databricks.run.submitted"; run_id: string; databricks_run_id: number; url: string | null; workspace: string }
+  | {
+      type: "databricks.run.state"
+      run_id: string
+      databricks_run_id: number
+      life_cycle_state: string
+      result_state: string | null
+      state_message: string | null
+      url: string | null
+    }
   | { type: "kube.pod.status"; run_id: string; pod: string; phase: string; reason: string | null; message: string | null; exit_code: number | null }
   | { type: "sweep.started"; parent_run_id: string; experiment_id: string; trials: number; parallel: number; tracking_uri: string }
   | { type: "sweep.progress"; parent_run_id: string; total: number; done: number; running: number; failed: number }

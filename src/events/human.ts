@@ -5,6 +5,7 @@ import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-t
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
 import { migrateDoneText, migrateExperimentText, migrateRunText } from "./migrate-text.ts"
 import { kubeJobText, kubePodText } from "./kube-text.ts"
+import { databricksStateText } from "./databricks-text.ts"
 import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
@@ -193,6 +194,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "kube.job.created": (e) => info(`created Job ${e.job} in namespace ${e.namespace}${e.context ? ` (context ${e.context})` : ""} on ${e.server}`),
     "kube.job.status": (e) => info(kubeJobText(e)),
     "kube.pod.status": (e) => info(kubePodText(e)),
+    "databricks.upload": (e) => info(e.uploaded ? `uploaded the ${e.what} to ${e.target} (${bytes(e.bytes)} in ${e.ms} ms)` : `the ${e.what} is already at ${e.target}`),
+    "databricks.run.submitted": (e) => info(`submitted Databricks run ${e.databricks_run_id} to ${e.workspace}${e.url ? `: ${e.url}` : ""}`),
+    "databricks.run.state": (e) => info(databricksStateText(e)),
     "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),
     "run.detached": (e) => {
       info(`run ${e.run_id} goes on in the background (supervisor pid ${e.pid}); its output: ${e.log}`)

@@ -3,7 +3,7 @@ import { backendNamed, type BackendName } from "../backend/index.ts"
 import type { BackendRecord, LaunchTarget, Output, Prepared, RunControl, RunOutcome } from "../backend/types.ts"
 import type { RunContext } from "./context.ts"
 
-export const backendOf = (target: Pick<LaunchTarget, "plan">): BackendName => (target.plan.kube ? "kubernetes" : target.plan.docker ? "docker" : "local")
+export const backendOf = (target: Pick<LaunchTarget, "plan">): BackendName => (target.plan.databricks ? "databricks" : target.plan.kube ? "kubernetes" : target.plan.docker ? "docker" : "local")
 
 /** Builds or pulls what the entry point needs (environment, image, container): everything that can fail early. */
 export const prepareLaunch = async (target: LaunchTarget, context: RunContext): Promise<Prepared> => (await backendNamed(backendOf(target))).prepare(target, context)

@@ -17,6 +17,7 @@ import type { DockerPlan } from "../env/docker.ts"
 import type { DockerClient } from "../util/docker-api.ts"
 import type { EnvPlan } from "../env/index.ts"
 import type { KubePlan } from "../backend/kubernetes-plan.ts"
+import type { DatabricksPlan } from "../backend/databricks-plan.ts"
 
 export type EnvManager = "local" | "virtualenv" | "uv" | "conda" | "docker"
 
@@ -37,6 +38,8 @@ export type RunPlan = {
   docker?: { plan: DockerPlan; client: DockerClient | null }
   /** `-b kubernetes`: the checked backend config, the cluster connection and the namespace the Job goes to. */
   kube?: KubePlan
+  /** `-b databricks`: the checked config, the workspace and what the driver runs. */
+  databricks?: DatabricksPlan
 }
 
 const notYet = (what: string, hint: string): ToolError =>
@@ -86,16 +89,19 @@ const readBackendConfig = (raw: string, cwd: string): { value: unknown; dir: str
 
 const isEmptyObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
 
-const backends = ["local", "kubernetes"]
+const backends = ["local", "kubernetes", "databricks"]
 
-/** The backend config to plan with: null for the local backend (which takes none), the parsed config for kubernetes. */
-const checkBackend = (request: RunRequest, cwd: string): { value: unknown; dir: string | null } | null => {
-  if (request.backend === "databricks") throw notYet("backend 'databricks'", "run with the local backend (-b local, the default) or -b kubernetes")
+type BackendConfig = { backend: "kubernetes" | "databricks"; value: unknown; dir: string | null }
+
+/** The backend config to plan with: null for the local backend (which takes none), the parsed config for the others. */
+const checkBackend = (request: RunRequest, cwd: string): BackendConfig | null => {
   if (!backends.includes(request.backend)) {
     const near = closest(request.backend, backends)
-    throw new ToolError("usage", `unknown backend '${request.backend}': expected local or kubernetes`, near ? { hint: `did you mean -b ${near}?` } : undefined)
+    throw new ToolError("usage", `unknown backend '${request.backend}': expected local, kubernetes or databricks`, near ? { hint: `did you mean -b ${near}?` } : undefined)
   }
-  if (request.backend === "kubernetes") return request.backendConfig === undefined ? { value: null, dir: null } : readBackendConfig(request.backendConfig, cwd)
+  if (request.backend === "kubernetes" || request.backend === "databricks") {
+    return { backend: request.backend, ...(request.backendConfig === undefined ? { value: null, dir: null } : readBackendConfig(request.backendConfig, cwd)) }
+  }
   // An empty configuration is what MLflow accepts for the local backend; anything in it would be silently ignored.
   if (request.backendConfig !== undefined && !isEmptyObject(readBackendConfig(request.backendConfig, cwd).value)) {
     throw notYet("a non-empty --backend-config", "the local backend takes no configuration: drop -c (or give -c '{}')")
@@ -151,7 +157,7 @@ const planProject = async (
   request: RunRequest,
   source: ProjectSource,
   trackingUri: string,
-  backendConfig: { value: unknown; dir: string | null } | null,
+  backendConfig: BackendConfig | null,
   context: { emit: Emit; cwd: string; env: Record<string, string | undefined>; signal?: AbortSignal },
 ): Promise<RunPlan> => {
   // A fetched project gets a new working folder every run, which no cache entry would ever match.
@@ -169,6 +175,12 @@ const planProject = async (
   const checked = resolveParameters(entryPoint, request.params, { cwd: context.cwd, remotePaths: "keep" })
   for (const warning of checked.warnings) context.emit(warningFrom(warning))
   const envManager = chooseEnvManager(project, request.envManager)
+  if (backendConfig?.backend === "databricks") {
+    // Remote paths stay as given: the driver downloads them, and a local file here would mean nothing there.
+    const { planDatabricks } = await import("../backend/databricks-plan.ts")
+    const databricks = await planDatabricks({ rawConfig: backendConfig.value, env: context.env, trackingUri, projectEnv: project.env.kind, emit: context.emit, signal: context.signal })
+    return { request, source, project, entryPoint, parameters: checked, envManager, trackingUri, env: null, argv: ["bash", "-c", checked.command], cwd: project.dir, databricks }
+  }
   // Downloads happen here, after every check and before any run exists: a failed download records nothing.
   const parameters = await downloadRemotePaths(entryPoint, checked, {
     storageDir: request.storageDir,
@@ -179,7 +191,7 @@ const planProject = async (
     signal: context.signal,
   })
   const base = { request, source, project, entryPoint, parameters, envManager, trackingUri, env: null }
-  if (backendConfig) {
+  if (backendConfig?.backend === "kubernetes") {
     const { planKubernetes } = await import("../backend/kubernetes-plan.ts")
     const docker = project.env.kind === "docker" ? await planDockerEnv(request, project, parameters.command, context) : null
     const kube = await planKubernetes({

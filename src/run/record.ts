@@ -107,7 +107,7 @@ export const openRun = async (
     // MLflow records the branch only for `--version BRANCH`; the branch a local work tree is on is as useful.
     gitBranch: source.git?.branch ?? git?.branch ?? undefined,
     runName,
-    backend: plan.kube ? "kubernetes" : "local",
+    backend: plan.databricks ? "databricks" : plan.kube ? "kubernetes" : "local",
     envManager: plan.env?.tag ?? plan.envManager,
   })
   tags.push(...extraTags)

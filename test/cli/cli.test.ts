@@ -60,10 +60,10 @@ describe("usage errors exit 2 and name the offending argument", () => {
   })
 })
 
-describe("unsupported backends and versions answer clearly", () => {
+describe("remote backends without their config, and unsupported versions, answer clearly", () => {
   test.each([
     [["-b", "kubernetes"], "error: Backend_config file not found."],
-    [["-b", "databricks"], "backend 'databricks' is not supported yet"],
+    [["-b", "databricks"], "error: Backend spec must be provided when launching MLflow project runs on Databricks."],
   ])("%p", async (args, message) => {
     await using dir = tmpdirFor()
     const result = await cli(["run", example, ...args], { cwd: dir.path })

@@ -42,7 +42,7 @@ describe("usage errors suggest the nearest name (exit 2)", () => {
     [["run", example, "-e", "shout", "-P", "txt=hi"], "No value given for missing parameters: 'text'", "did you mean -P text=… (you gave -P txt=…)?"],
     [["run", example, "--env-manager", "virtualenvs"], "Invalid value for `env_manager`: virtualenvs", "did you mean --env-manager virtualenv?"],
     [["run", example, "--fetcher", "tarbal"], "--fetcher tarbal: expected auto, git or tarball", "did you mean --fetcher tarball?"],
-    [["run", example, "-b", "locl"], "unknown backend 'locl': expected local or kubernetes", "did you mean -b local?"],
+    [["run", example, "-b", "locl"], "unknown backend 'locl': expected local, kubernetes or databricks", "did you mean -b local?"],
     [["describe", example, "-e", "shuot", "-P", "text=x"], "Could not find shuot", "did you mean -e shout?"],
   ])("%p", async (args, message, hint) => {
     await using dir = tmpdirFor()

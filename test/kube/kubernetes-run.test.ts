@@ -8,6 +8,7 @@ import { dockerSkipReason, requireDocker, skipDocker, startRegistry, testImage, 
 import { kubeconfig as writeKubeconfig, startKubeServer, type KubeServer } from "../lib/kube-server.ts"
 import { createPullSecret } from "../lib/kube-pull-secret.ts"
 import { mlflowServer, type MlflowServer } from "../lib/mlflow-server.ts"
+import { expectFinished } from "../lib/run-events.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
 const describeKube = skipDocker ? describe.skip : describe
@@ -90,12 +91,7 @@ describeKube("run -b kubernetes", () => {
   test("a docker project runs to FINISHED on the cluster: exact parameters, env, metrics from inside, the log artifact, the registry digest", async () => {
     const msg = `a b 'q' "dq" $(HOME) $$ \\back`
     const result = await run(["-P", `msg=${msg}`])
-    expect(result.stderr).toBe("")
-    expect(result.code).toBe(0)
-    const all = events(result.stdout)
-    const finished = all.find((e) => e.type === "run.finished")
-    expect(finished?.status).toBe("FINISHED")
-    const runId = finished?.run_id as string
+    const { all, runId } = expectFinished(result)
     const logs = all.filter((e) => e.type === "log").map((e) => e.line)
     expect(logs).toContain(`args: ${JSON.stringify(["--msg", msg, "--code", "0"])}`)
     expect(logs).toContain("env: cost $5 $(HOME)")
