@@ -122,11 +122,12 @@ export type PackReader = {
 
 /** Opens a pack for reading; a file that is not gzip at all is refused before anything is decompressed. */
 export const openPack = async (pack: string): Promise<PackReader> => {
-  const handle = await open(pack, "r").catch((error: NodeJS.ErrnoException) => {
+  const unreadable = (error: NodeJS.ErrnoException): never => {
     throw new ToolError("pack.invalid", `cannot read the pack ${pack} (${error.code ?? error.message})`, { hint: "check the path", cause: error })
-  })
+  }
+  const handle = await open(pack, "r").catch(unreadable)
   const magic = Buffer.alloc(2)
-  const { bytesRead } = await handle.read(magic, 0, 2, 0).finally(() => handle.close())
+  const { bytesRead } = await handle.read(magic, 0, 2, 0).catch(unreadable).finally(() => handle.close())
   if (bytesRead === 0) throw truncatedPack(pack, "the file is empty")
   if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) throw invalidPack(pack, "it is not a gzip file")
 

@@ -191,6 +191,15 @@ describe("reading a pack", () => {
     expect(readdirSync(tmp.path).filter((name) => name.startsWith(".target"))).toEqual([])
   })
 
+  test("a missing pack and a folder are pack.invalid naming the path", async () => {
+    await using tmp = tmpdirFor()
+    for (const path of [join(tmp.path, "missing.mlpack"), tmp.path]) {
+      const error = await caught(verifyPack(path))
+      expect(error.code).toBe("pack.invalid")
+      expect(error.message).toBe(`cannot read the pack ${path} (${path === tmp.path ? "EISDIR" : "ENOENT"})`)
+    }
+  })
+
   test("a pack of a newer format asks for an upgrade", async () => {
     await using tmp = tmpdirFor()
     const pack = handMade(tmp, [], { format: 2, anything: "else" })
