@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<Command>> = {
   wait: async () => (await import("./cli/wait.ts")).waitCommand,
   cancel: async () => (await import("./cli/cancel.ts")).cancelCommand,
   logs: async () => (await import("./cli/logs.ts")).logsCommand,
+  pack: async () => (await import("./cli/pack.ts")).packCommand,
   "migrate-store": async () => (await import("./cli/migrate-store.ts")).migrateStoreCommand,
   // Started by `run --detach` only; not listed in the help.
   supervise: async () => (await import("./cli/supervise.ts")).superviseCommand,
@@ -46,6 +47,7 @@ Commands:
   runs list        list runs as a table, filtered and ordered with MLflow's search syntax
   env list|gc      show or remove cached python_env/conda environments
   cache list|gc    show or trim every cache under $MLPROJECT_HOME (projects, downloads, envs, images, ...)
+  pack URI -o F    write one .mlpack file (project, wheels, image) that runs on a node without network
   migrate-store SRC DST
                    copy an mlruns file store's experiments and runs into a sqlite, PostgreSQL or MySQL store
 
@@ -54,7 +56,7 @@ Options:
   -h, --help       show this help ('mlproject <command> --help' for a command's options)
   --json           print one JSON object per line instead of text
 
-URI is a project folder (default '.').`
+URI is a project folder (default '.'), a Git URL, an archive or a .mlpack file.`
 
 const usageOfEvents = (target: string, reason: string): ToolError =>
   new ToolError("usage", `--events ${target}: ${reason}`, { hint: "give a writable file, '-' for stdout, or fd:N for a descriptor this process inherited open for writing" })
@@ -148,7 +150,7 @@ const main = async (argv: string[]): Promise<number> => {
     if (!load) {
       const near = closest(first, Object.keys(commands).filter((name) => name !== "supervise"))
       throw new ToolError("usage", `unknown command '${first}'`, {
-        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, sweep, validate, describe, log, runs, status, wait, cancel, logs, env, cache, migrate-store (see 'mlproject --help')`,
+        hint: `${near ? `did you mean '${near}'? ` : ""}commands: run, sweep, validate, describe, log, runs, status, wait, cancel, logs, env, cache, pack, migrate-store (see 'mlproject --help')`,
       })
     }
     const command = await load()

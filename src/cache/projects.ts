@@ -39,14 +39,14 @@ const builderTemp = /^\.(.+)\.tmp-(\d+)-[a-z0-9]+$/
 /** The pid in a builder's temp name cannot say which host: on a cache shared over NFS it counts only once this old. */
 const builderTempAfterMs = 86_400_000
 
-/** Fetched trees: `git/<repo>/<commit>`, `github/<repo>/<commit>`, `archive/<sha256>`, each with our meta.json. */
+/** Fetched trees: `git/<repo>/<commit>`, `github/<repo>/<commit>`, `archive/<sha256>`, `pack/<sha256>`, each with our meta.json. */
 const fetchedDirs = (projects: string): Array<{ id: string; dir: string }> => [
   ...["git", "github"].flatMap((kind) =>
     subdirs(join(projects, kind)).flatMap((repo) =>
       subdirs(join(projects, kind, repo)).map((name) => ({ id: `${kind}/${repo}/${name}`, dir: join(projects, kind, repo, name) })),
     ),
   ),
-  ...subdirs(join(projects, "archive")).map((name) => ({ id: `archive/${name}`, dir: join(projects, "archive", name) })),
+  ...["archive", "pack"].flatMap((kind) => subdirs(join(projects, kind)).map((name) => ({ id: `${kind}/${name}`, dir: join(projects, kind, name) }))),
 ]
 
 const fetchedEntry = (id: string, dir: string, now: number): CacheEntry | null => {
@@ -58,7 +58,7 @@ const fetchedEntry = (id: string, dir: string, now: number): CacheEntry | null =
   }
   if (name.startsWith(".")) return null
   const entry = readEntry(dir)
-  if (!entry || !["git", "github", "archive"].includes(entry.meta.kind)) return null
+  if (!entry || !["git", "github", "archive", "pack"].includes(entry.meta.kind)) return null
   return {
     kind: "projects",
     id,

@@ -26,6 +26,7 @@ export const describeCommand: Command = {
   async execute(parsed, { emit, cwd, env, interrupt }) {
     const given = parsePairs("-P", parsed.lists["param-list"] ?? [], false)
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
+    if (source.pack) emit({ type: "pack.manifest", file: parsed.positionals[0] as string, sha256: source.pack.sha256, manifest: source.pack.manifest })
     try {
       describe(source, parsed, given, showingPaths(source, emit), cwd)
     } catch (error) {

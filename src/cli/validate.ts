@@ -14,6 +14,8 @@ export const validateCommand: Command = {
   options: [versionOption, { long: "strict", kind: "flag", description: "treat warnings as errors (exit 2)" }],
   async execute(parsed, { emit, cwd, env, interrupt }) {
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
+    // Resolving a pack verified every file's hash against its manifest.
+    if (source.pack) emit({ type: "pack.manifest", file: parsed.positionals[0] as string, sha256: source.pack.sha256, manifest: source.pack.manifest })
     let diagnostics: Diagnostic[]
     try {
       const inspected = inspectProject(source.dir, { root: source.root })

@@ -28,6 +28,10 @@ export type PrepareInput = {
   signal?: AbortSignal
   env: Env
   rebuild: boolean
+  /** A run from a pack: nothing may be downloaded, so a Python that pyenv would have to install is an error. */
+  offline?: boolean
+  /** The X.Y the environment must have (a pack's wheels are for it): replaces the project's python unless that is a version of it. */
+  python?: string
   /** Stream the installers' output as `log` events (else it goes to the environment's log file only). */
   verbose?: boolean
 }
@@ -57,10 +61,21 @@ export type PreparedEnv = {
   scripts: string[]
 }
 
+/** Which Pythons this machine has, for the error of a pack that needs another. */
+const missingOfflinePython = async (wanted: string, env: Env): Promise<ToolError> => {
+  const { installedPythons } = await import("./interpreter.ts")
+  const found = await installedPythons(env)
+  return new ToolError("pack.python", `the pack needs Python ${wanted}; this machine has ${found.length > 0 ? found.join(", ") : "no Python mlproject can find"}, and a pack run downloads nothing`, {
+    hint: `install Python ${wanted} on this machine (pyenv install ${wanted} where it has a network, or your system's package), or pack again with --python set to one it has`,
+  })
+}
+
 const display = (project: Project, file: string) => relative(project.dir, file) || file
 
-const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | null, warnMissing: boolean): Promise<EnvPlan> => {
+const planPython = async (input: PrepareInput, given: PythonSpec, file: string | null, warnMissing: boolean): Promise<EnvPlan> => {
   const { project, env } = input
+  const keepsGiven = input.python === undefined || given.python === input.python || given.python?.startsWith(`${input.python}.`)
+  const spec = keepsGiven ? given : { ...given, python: input.python }
   // The project's own files first: a requirements file that leaves the project is the answer, whatever Pythons exist.
   const lines = [...spec.build_dependencies, ...spec.dependencies]
   const files = referencedFiles(lines, project.dir, project.root, { file: file ?? join(project.dir, "python_env.yaml") })
@@ -69,6 +84,7 @@ const planPython = async (input: PrepareInput, spec: PythonSpec, file: string | 
   const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal }).catch((error: unknown) => {
     throw file && isToolError(error) && error.exitCode === 2 ? locatedInterpreterError(error, project.root, file) : error
   })
+  if (input.offline && interpreter.source === "pyenv-install") throw await missingOfflinePython(spec.python ?? interpreter.version, env)
   if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
   const key = envKey({
     tool,

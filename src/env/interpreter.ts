@@ -118,3 +118,10 @@ export const pyenvInstall = (env: Env, version: string): { argv: string[]; env: 
   const root = pyenvRoot(env)
   return { argv: [pyenv, "install", "--skip-existing", version], env: { ...env, PYENV_ROOT: root }, python: join(root, "versions", version, "bin", "python") }
 }
+
+/** Every Python this machine offers mlproject: pyenv's versions, then python3 on PATH (for messages). */
+export const installedPythons = async (env: Env): Promise<string[]> => {
+  const python3 = Bun.which("python3", { PATH: env.PATH ?? "" })
+  const onPath = python3 ? await probeVersion(python3, env) : null
+  return [...installedPyenv(env).map((version) => `${version} (pyenv)`), ...(onPath ? [`${onPath.version} (${onPath.executable})`] : [])]
+}

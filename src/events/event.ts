@@ -133,6 +133,10 @@ export type Event =
   | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
   | { type: "kube.job.created"; run_id: string; job: string; namespace: string; context: string | null; server: string }
   | { type: "kube.job.status"; run_id: string; job: string; status: "SCHEDULED" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED"; reason: string | null; message: string | null }
+  | { type: "pack.wheels"; count: number; platform: string; python: string }
+  | { type: "pack.written"; file: string; sha256: string; bytes: number; manifest: import("../pack/manifest.ts").PackManifest }
+  | { type: "pack.manifest"; file: string; sha256: string; manifest: import("../pack/manifest.ts").PackManifest }
+  | { type: "pack.image.loaded"; image: string; id: string; ms: number }
   | { type: "databricks.upload"; run_id: string; what: string; target: string; bytes: number; uploaded: boolean; ms: number }
   | { type: "databricks.run.submitted"; run_id: string; databricks_run_id: number; url: string | null; workspace: string }
   | {

@@ -6,6 +6,7 @@ import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, e
 import { migrateDoneText, migrateExperimentText, migrateRunText } from "./migrate-text.ts"
 import { kubeJobText, kubePodText } from "./kube-text.ts"
 import { databricksStateText } from "./databricks-text.ts"
+import { packManifestText, packWrittenText } from "./pack-text.ts"
 import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
 
@@ -194,6 +195,10 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "kube.job.created": (e) => info(`created Job ${e.job} in namespace ${e.namespace}${e.context ? ` (context ${e.context})` : ""} on ${e.server}`),
     "kube.job.status": (e) => info(kubeJobText(e)),
     "kube.pod.status": (e) => info(kubePodText(e)),
+    "pack.wheels": (e) => info(`resolved ${e.count} wheel${e.count === 1 ? "" : "s"} for ${e.platform} and Python ${e.python}`),
+    "pack.written": (e) => info(packWrittenText(e)),
+    "pack.manifest": (e) => info(packManifestText(e)),
+    "pack.image.loaded": (e) => info(`loaded the pack's image ${e.image} into the daemon in ${e.ms} ms`),
     "databricks.upload": (e) => info(e.uploaded ? `uploaded the ${e.what} to ${e.target} (${bytes(e.bytes)} in ${e.ms} ms)` : `the ${e.what} is already at ${e.target}`),
     "databricks.run.submitted": (e) => info(`submitted Databricks run ${e.databricks_run_id} to ${e.workspace}${e.url ? `: ${e.url}` : ""}`),
     "databricks.run.state": (e) => info(databricksStateText(e)),

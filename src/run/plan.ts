@@ -174,7 +174,9 @@ const planProject = async (
   const entryPoint = entryPointFor(project, request.entryPoint)
   const checked = resolveParameters(entryPoint, request.params, { cwd: context.cwd, remotePaths: "keep" })
   for (const warning of checked.warnings) context.emit(warningFrom(warning))
-  const envManager = chooseEnvManager(project, request.envManager)
+  // A pack's environment is built as it was resolved (a conda.yaml packed as a virtualenv stays one).
+  const packManager = source.pack && ["virtualenv", "uv"].includes(source.pack.manifest.env.manager) ? source.pack.manifest.env.manager : undefined
+  const envManager = chooseEnvManager(project, request.envManager ?? packManager)
   if (backendConfig?.backend === "databricks") {
     // Remote paths stay as given: the driver downloads them, and a local file here would mean nothing there.
     const { planDatabricks } = await import("../backend/databricks-plan.ts")
@@ -217,6 +219,7 @@ const planProject = async (
     // Connecting here makes an unreachable daemon fail before any run is recorded.
     const client = request.dryRun ? null : await (await import("../util/docker-api.ts")).connectDocker(context.env, context.signal)
     if (client) await docker.checkLimits(client)
+    if (client && source.pack?.manifest.image) await (await import("../pack/offline.ts")).loadPackImage(source.pack, client, context)
     return { ...base, argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client } }
   }
   if (request.dockerArgs.length > 0 || request.buildImage) {
@@ -226,7 +229,16 @@ const planProject = async (
   const env =
     envManager === "local" || envManager === "docker"
       ? null
-      : await (await import("../env/index.ts")).planEnvironment({ project, manager: envManager, emit: context.emit, signal: context.signal, env: context.env, rebuild: request.rebuildEnv })
+      : await (await import("../env/index.ts")).planEnvironment({
+          project,
+          manager: envManager,
+          emit: context.emit,
+          signal: context.signal,
+          env: source.pack ? (await import("../pack/offline.ts")).offlineInstallEnv(source.pack, context.env) : context.env,
+          rebuild: request.rebuildEnv,
+          offline: Boolean(source.pack),
+          ...(source.pack?.manifest.env.python ? { python: source.pack.manifest.env.python } : {}),
+        })
   return { ...base, env, argv: ["bash", "-c", parameters.command], cwd: project.dir }
 }
 

@@ -11,7 +11,7 @@ import { claimPooled, returnToPool, snapshot } from "./working-pool.ts"
 
 /** What a cache entry holds besides its `tree/`: enough to use it without asking the network again. */
 export type EntryMeta = {
-  kind: "git" | "github" | "archive"
+  kind: "git" | "github" | "archive" | "pack"
   /** The Git commit (git, github) or the archive's sha256. */
   id: string
   /** The project root inside `tree/` ("" or an archive's single top-level folder). */

@@ -21,7 +21,7 @@ export type ProjectSource = {
   root: string
   /** What `mlflow.source.name` records (credentials removed). */
   name: string
-  kind: "local" | "git" | "github" | "archive"
+  kind: "local" | "git" | "github" | "archive" | "pack"
   /**
    * For fetched Git/GitHub sources: what the mlflow.source.git.* tags record (URL without credentials; null for a
    * local repository without a remote, where MLflow records no repoURL). `branch` only when --version names a branch.
@@ -29,6 +29,8 @@ export type ProjectSource = {
   git?: { commit: string; repo_url: string | null; branch?: string }
   /** For archives: the sha256 of the archive (its cache key). */
   archive?: { sha256: string }
+  /** For packs: the verified manifest, the pack's sha256 and the unpacked pack (wheels/, image/ beside project/). */
+  pack?: { manifest: import("../pack/manifest.ts").PackManifest; sha256: string; dir: string }
   /** Removes whatever the fetch created; a local folder is used in place and nothing is removed. */
   cleanup(): Promise<void>
   /**
@@ -58,6 +60,7 @@ const fetchers: Record<Via, Fetcher> = {
   git: async (target, request) => (await import("./git.ts")).fetchGit(target, request),
   github: async (target, request) => (await import("./github.ts")).fetchGithub(target, request),
   archive: async (target, request) => (await import("./archive.ts")).fetchArchive(target, request),
+  pack: async (target, request) => (await import("./pack.ts")).fetchPack(target, request),
 }
 
 
@@ -79,6 +82,11 @@ const chooseVia = (target: Target, request: SourceRequest): Via => {
 
 export const resolveSource = async (request: SourceRequest): Promise<ProjectSource> => {
   const target = classify(request.uri, request.cwd, request.version !== undefined)
+  if (request.version !== undefined && target.via === "pack") {
+    throw new ToolError("source.version", `${target.name} is a pack: it holds one pinned version of its project (mlproject describe ${target.name} names it)`, {
+      hint: "drop --version, or pack the version you want: mlproject pack URI -v VERSION -o FILE.mlpack",
+    })
+  }
   if (request.version !== undefined && target.via === "archive") {
     throw new ToolError("source.version", `Setting a version is only supported for Git project URIs; ${target.name} is an archive`, {
       hint: "drop --version, or give the Git repository instead of the archive",

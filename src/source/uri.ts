@@ -5,7 +5,7 @@ import { ToolError } from "../errors.ts"
 import { isRemoteUri, normaliseSubdir, splitSubdir, toPath, unquote } from "./local.ts"
 import { redactUrl, splitCredentials } from "../util/redact.ts"
 
-export type Via = "local" | "local-git" | "git" | "github" | "archive"
+export type Via = "local" | "local-git" | "git" | "github" | "archive" | "pack"
 
 export type GithubRepo = { owner: string; repo: string; web: string; api: string }
 
@@ -121,6 +121,10 @@ export const classify = (raw: string, cwd: string, hasVersion: boolean): Target 
   const localPath = local ? toPath(base, cwd) : null
   // A plain path is recorded absolute (mlflow.source.name), as MLflow records a folder: `./x.zip` means nothing later.
   const localName = localPath && !base.startsWith("file:") ? redactUrl(subdir === null ? localPath : `${localPath}#${subdir}`) : undefined
+  // A pack is a local file: it exists to run where nothing can be fetched.
+  if (/\.mlpack$/i.test(pathPart(base)) && localPath && !stat(localPath)?.isDirectory()) {
+    return target("pack", uri, base, subdir, { path: localPath, ...(localName ? { name: localName } : {}) })
+  }
   // A folder that happens to be called `x.tar` is still a folder.
   if (isArchiveUri(base) && !(localPath && stat(localPath)?.isDirectory())) {
     if (localPath) return target("archive", uri, base, subdir, { path: localPath, ...(localName ? { name: localName } : {}) })
