@@ -9,6 +9,9 @@ const nssWrapper = ["/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aar
 
 /** Whether this machine can run these tests (CI installs openssh-server and libnss-wrapper: .ci/run). */
 export const sshAvailable = Boolean(sshdPath && nssWrapper && Bun.which("ssh") && Bun.which("ssh-agent"))
+/** Outside CI a machine without them skips the ssh tests with a note; under CI they run (and fail if they cannot). */
+export const skipSsh = !sshAvailable && !process.env.CI
+export const sshSkipReason = "ssh tests skipped: needs sshd (openssh-server), ssh-agent and libnss-wrapper (.ci/run installs them)"
 
 /** A new ed25519 key pair: `path` (private, 0600) and `path.pub`. */
 export const keyPair = (path: string): { path: string; pub: string } => {

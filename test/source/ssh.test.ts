@@ -5,12 +5,15 @@ import { join } from "node:path"
 import { cli, type CliResult } from "../lib/cli.ts"
 import { freePort, gitRepo, type GitRepo } from "../lib/git.ts"
 import { readRun } from "../lib/mlruns.ts"
-import { sshd, sshHome, type Sshd, type SshHome, type SshHomeOptions } from "../lib/sshd.ts"
+import { skipSsh, sshd, sshHome, sshSkipReason, type Sshd, type SshHome, type SshHomeOptions } from "../lib/sshd.ts"
 
 let repo: GitRepo
 let server: Sshd
 
+if (skipSsh) test.skip(sshSkipReason, () => {})
+
 beforeAll(async () => {
+  if (skipSsh) return
   repo = gitRepo({ commits: 300, branches: { feature: 250 }, tags: { light: 100 }, annotated: { "v1.0": 200 } })
   server = await sshd()
 })
@@ -53,7 +56,7 @@ const everything = (home: SshHome, result: CliResult) => {
   return [result.stdout, result.stderr, ...runs.map((id) => JSON.stringify(tagsOf(home, id)))].join("\n")
 }
 
-describe("ssh sources", () => {
+describe.skipIf(skipSsh)("ssh sources", () => {
   test("scp-style through a Host alias of ~/.ssh/config (its Port), the key in ~/.ssh/id_ed25519; tags record the URI as given", async () => {
     await using home = await withHome({ key: "default" })
     const uri = scpUri(home)
@@ -120,7 +123,7 @@ describe("ssh sources", () => {
   })
 })
 
-describe("the user's ssh set-up is honoured", () => {
+describe.skipIf(skipSsh)("the user's ssh set-up is honoured", () => {
   test("a key held by ssh-agent (SSH_AUTH_SOCK), no key file anywhere; the socket path never shows", async () => {
     await using home = await withHome({ key: "agent" })
     for (const uri of [scpUri(home), sshUri()]) {
@@ -157,7 +160,7 @@ describe("the user's ssh set-up is honoured", () => {
   })
 })
 
-describe("ssh failures end in bounded time with ssh's reason and a fix", () => {
+describe.skipIf(skipSsh)("ssh failures end in bounded time with ssh's reason and a fix", () => {
   test.each([
     ["scp-style", (home: SshHome) => scpUri(home)],
     ["ssh://", () => sshUri()],
