@@ -132,6 +132,7 @@ export const errorCodes = [
   "source.git.auth",
   "source.git.fetch",
   "source.git.head",
+  "source.git.host_key",
   "source.git.missing",
   "source.git.not_found",
   "source.git.protocol",

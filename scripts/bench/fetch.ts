@@ -1,5 +1,6 @@
-// Fetch benchmark: an old commit of a deep repository over git://, ours (cold and cached) against doing it by hand.
-// Usage: bun scripts/bench/fetch.ts [--module] (ROUNDS=15 COMMITS=5000). Uses dist/mlproject when it runs, else
+// Fetch benchmark: an old commit of a deep repository over git:// and over ssh, ours (cold and cached) against by hand.
+// Usage: bun scripts/bench/fetch.ts [--module] [--only=git|ssh] (ROUNDS=15 COMMITS=5000). The ssh section needs
+// sshd and libnss-wrapper (.ci/run installs them) and uses a throwaway sshd and client home (test/lib/sshd.ts). Uses dist/mlproject when it runs, else
 // calls resolveSource in-process (--module forces that): then the numbers exclude our process start and tracking.
 // Everything (repository, checkouts, cache) lives under TMPDIR: TMPDIR=/dev/shm takes the disk out of the comparison.
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -8,16 +9,18 @@ import { join } from "node:path"
 import { resolveSource } from "../../src/source/index.ts"
 import { gitRepo } from "../../test/lib/git.ts"
 import { gitDaemon } from "../../test/lib/git-daemon.ts"
+import { sshAvailable, sshd, sshHome } from "../../test/lib/sshd.ts"
 import { median, report } from "./lib.ts"
 
 const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
 let useBinary = !process.argv.includes("--module") && existsSync(binary) && Bun.spawnSync([binary, "--version"]).exitCode === 0
 const rounds = Number(process.env.ROUNDS ?? 15)
 const commits = Number(process.env.COMMITS ?? 5000)
+const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
 const work = mkdtempSync(join(tmpdir(), "mlproject-bench-fetch-"))
 
-const shell = (script: string) => (): void => {
-  const result = Bun.spawnSync(["sh", "-c", script], { stdout: "ignore", stderr: "pipe" })
+const shell = (script: string, env: Record<string, string | undefined> = process.env) => (): void => {
+  const result = Bun.spawnSync(["sh", "-c", script], { env, stdout: "ignore", stderr: "pipe" })
   if (result.exitCode !== 0) throw new Error(`${script} failed: ${result.stderr.toString()}`)
 }
 
@@ -34,27 +37,54 @@ const daemon = await gitDaemon(work)
 const url = `${daemon.url}/repo.git`
 const sha = repo.commit(Math.floor(commits / 5))
 
-const ours = async (home: string): Promise<void> => {
+const ours = async (home: string, from = url, extra: Record<string, string> = {}): Promise<void> => {
   if (useBinary) {
-    const result = Bun.spawnSync([binary, "run", url, "-v", sha, "--env-manager", "local"], {
+    const result = Bun.spawnSync([binary, "run", from, "-v", sha, "--env-manager", "local"], {
       cwd: work,
-      env: { ...process.env, MLPROJECT_HOME: home, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` },
+      env: { ...process.env, ...extra, MLPROJECT_HOME: home, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` },
       stdout: "ignore",
       stderr: "pipe",
     })
     if (result.exitCode !== 0) throw new Error(`mlproject run failed: ${result.stderr.toString()}`)
     return
   }
-  const source = await resolveSource({ uri: url, version: sha, cwd: work, emit: () => {}, env: { ...process.env, MLPROJECT_HOME: home } })
+  const source = await resolveSource({ uri: from, version: sha, cwd: work, emit: () => {}, env: { ...process.env, ...extra, MLPROJECT_HOME: home } })
   await source.cleanup()
 }
 
-const byHand = shell(
-  `d=$(mktemp -d) && git init -q "$d" && git -C "$d" fetch -q --depth 1 ${url} ${sha} && git -C "$d" -c advice.detachedHead=false checkout -q FETCH_HEAD; rc=$?; rm -rf "$d"; exit $rc`,
-)
+const fetchByHand = (from: string, env?: Record<string, string | undefined>) =>
+  shell(`d=$(mktemp -d) && git init -q "$d" && git -C "$d" fetch -q --depth 1 ${from} ${sha} && git -C "$d" -c advice.detachedHead=false checkout -q FETCH_HEAD; rc=$?; rm -rf "$d"; exit $rc`, env)
+const byHand = fetchByHand(url)
 const fullClone = shell(`d=$(mktemp -d) && git clone -q ${url} "$d/c" && git -C "$d/c" -c advice.detachedHead=false checkout -q ${sha}; rc=$?; rm -rf "$d"; exit $rc`)
 
-try {
+/** The same commit over ssh://: a throwaway sshd, a client home with its key and known_hosts; ours against by hand. */
+const overSsh = async (): Promise<void> => {
+  if (!sshAvailable) return void console.log("ssh: sshd, ssh-agent or libnss-wrapper is missing: section skipped")
+  await using server = await sshd()
+  await using client = await sshHome(server, { key: "default" })
+  const sshUrl = `ssh://${server.user}@127.0.0.1:${server.port}${repo.path}`
+  const env = { ...process.env, ...client.env }
+  const warmHome = join(work, "warm-home-ssh")
+  await ours(warmHome, sshUrl, client.env)
+  const samples: Record<string, number[]> = { "(a) git init + fetch --depth 1 + checkout": [], "ours, cold cache": [], "ours, cached": [] }
+  const byHandSsh = fetchByHand(sshUrl, env)
+  for (let i = 0; i < rounds + 2; i++) {
+    const coldHome = mkdtempSync(join(work, "cold-ssh-"))
+    const round = [await timed(byHandSsh), await timed(() => ours(coldHome, sshUrl, client.env)), await timed(() => ours(warmHome, sshUrl, client.env))]
+    rmSync(coldHome, { recursive: true, force: true })
+    if (i < 2) continue
+    Object.values(samples).forEach((list, j) => list.push(round[j] as number))
+  }
+  const medians = new Map(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} cores`)
+  report(`fetch of commit ${Math.floor(commits / 5)} of ${commits} over ssh:// (OpenSSH on 127.0.0.1), median of ${rounds} interleaved rounds`, medians, "(a) git init + fetch --depth 1 + checkout", {
+    "ours, cold cache": "<= 1.1x (a)",
+    "ours, cached": "<= 0.3x (a)",
+  })
+}
+
+/** The git:// section: ours against by hand and a full clone, plus a run of a local folder for our own overhead. */
+const overGitDaemon = async (): Promise<void> => {
   const warmHome = join(work, "warm-home")
   await ours(warmHome).catch(async (error) => {
     if (!useBinary) throw error
@@ -94,6 +124,11 @@ try {
     "ours, cold cache": "<= 1.3x (a)",
     "ours, cached": "<= 0.3x (a)",
   })
+}
+
+try {
+  if (only !== "ssh") await overGitDaemon()
+  if (only !== "git") await overSsh()
 } finally {
   await daemon[Symbol.asyncDispose]()
   rmSync(work, { recursive: true, force: true })

@@ -6,6 +6,7 @@ import { timerLimitText, timerMs } from "../util/ranges.ts"
 import { parseGitProgress, type Reporter } from "./progress.ts"
 import { redactText, redactUrl } from "../util/redact.ts"
 import { gitAuth, hasHelperFor, userOnlyConfig, type GitAuth } from "./git-credentials.ts"
+import { learnDestination, sshDestination, sshFailure } from "./git-ssh.ts"
 
 export type GitSession = {
   /** The remote as passed to git: credentials removed (they travel in `env`). */
@@ -104,8 +105,10 @@ const transports = new WeakMap<GitSession, Promise<Record<string, string>>>()
 /**
  * Limits for git's own transports, unless the user set theirs (in the environment or git's config): over http(s) a
  * transfer that moves no byte for the idle timeout ends (curl's low-speed check), and ssh gets a connect timeout
- * and keepalives. A user name alone in the URL is settled here too, by the credential helpers git's config names.
- * Asked once per session, on its first network command.
+ * and keepalives, in batch mode (a prompt for a host key or a passphrase would wait on the terminal forever; git's
+ * GIT_TERMINAL_PROMPT does not reach ssh); the user's own ssh command is used as it is. A user name alone in the
+ * URL is settled here too, by the credential helpers git's config names. Asked once per session, on its first
+ * network command.
  */
 const transportEnv = (s: GitSession): Promise<Record<string, string>> => {
   const known = transports.get(s)
@@ -122,7 +125,7 @@ const transportEnv = (s: GitSession): Promise<Record<string, string>> => {
       extra.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(limits.idleTimeoutMs / 1000)))
     }
     if (!s.env.GIT_SSH_COMMAND && !s.env.GIT_SSH && !has("core.sshcommand")) {
-      extra.GIT_SSH_COMMAND = `ssh -o ConnectTimeout=${Math.max(1, Math.ceil(limits.connectTimeoutMs / 1000))} -o ServerAliveInterval=15 -o ServerAliveCountMax=4`
+      extra.GIT_SSH_COMMAND = `ssh -o BatchMode=yes -o ConnectTimeout=${Math.max(1, Math.ceil(limits.connectTimeoutMs / 1000))} -o ServerAliveInterval=15 -o ServerAliveCountMax=4`
     }
     return extra
   })()
@@ -164,6 +167,7 @@ export const git = async (s: GitSession, args: string[], options: { cwd?: string
   })
   const result = await handle.done.finally(() => clearTimeout(timer))
   if (s.signal?.aborted) throw interrupted()
+  if (options.network && result.code !== 0 && stderr.some((line) => /Host key verification failed/i.test(line))) await learnDestination(s, s.url, s.env)
   if (watchdog.signal.aborted) {
     throw new ToolError("source.git.timeout", `git ${args[0]} of ${s.name} said nothing for ${formatSeconds(idleMs)}: stopped`, {
       hint: `the server or the network is stuck; raise ${gitIdleVariable} (seconds, 0: no limit) if it is just slow`,
@@ -194,6 +198,8 @@ const withReason = (detail: string, stderr: string): string => {
 
 /** Failures that no retry with another strategy can fix: bad credentials, no such repository, no network. */
 export const hardFailure = (s: GitSession, stderr: string): ToolError | null => {
+  const ssh = sshFailure(s, s.url, s.name, stderr)
+  if (ssh) return ssh
   const detail = firstLine(stderr)
   if (/Operation too slow/i.test(stderr)) {
     return new ToolError("source.git.timeout", `fetching git repo ${s.name} stalled: ${detail}`, {
@@ -214,7 +220,9 @@ export const hardFailure = (s: GitSession, stderr: string): ToolError | null => 
   if (/Could not resolve (host|proxy)|unable to look up|Name or service not known|Connection refused|Failed to connect|unable to connect|timed out|Network is unreachable|No route to host|Connection reset|early EOF|hung up unexpectedly/i.test(stderr)) {
     return new ToolError("source.git.unreachable", `cannot reach git repo ${s.name}: ${withReason(detail, stderr)}`, {
       exitCode: 1,
-      hint: "check the host name, your network and proxy settings (HTTPS_PROXY), then run again",
+      hint: sshDestination(s.url)
+        ? "check the host name and port (a Host block of ~/.ssh/config may set them; ssh -v HOST shows what ssh does) and your network, then run again"
+        : "check the host name, your network and proxy settings (HTTPS_PROXY), then run again",
     })
   }
   if (/transport '[^']*' not allowed/i.test(stderr)) {

@@ -3,6 +3,7 @@
 export type Credentials = { user: string; password: string | null; raw?: string }
 
 const schemePrefix = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
+const sshUrl = /^(?:ssh|git\+ssh|ssh\+git):\/\//i
 
 /** `scheme://[userinfo@]host…` → where the authority starts and ends (the userinfo ends at its last '@'). */
 const authority = (url: string): { start: number; end: number; at: number } | null => {
@@ -39,12 +40,15 @@ export const splitCredentials = (url: string): { url: string; credentials: Crede
 const secretParam = /token|signature|secret|passw(or)?d|credential|auth|session|api[-_]?key|access[-_]?key|private|^(sig|key|code)$/i
 
 /**
- * What a user may see of a URI, in messages, events, tags and cache keys: no userinfo, secret query values masked
+ * What a user may see of a URI, in messages, events, tags and cache keys: no userinfo (an ssh user name stays), secret query values masked
  * (`***`), everything else as written (a `#subdir` kept). It cuts at the *last* '@' of the authority, so a raw '@'
  * in a password cannot leak.
  */
 export const redactUrl = (uri: string): string => {
-  const { url } = splitCredentials(uri)
+  const split = splitCredentials(uri)
+  // An ssh user name is part of the address (`ssh://git@host/…`, as MLflow records it), not a secret; a password is.
+  const user = split.credentials && sshUrl.test(uri) ? (split.credentials.raw ?? "").split(":")[0] : ""
+  const url = user ? split.url.replace("://", `://${user}@`) : split.url
   const hash = url.indexOf("#")
   const base = hash === -1 ? url : url.slice(0, hash)
   const fragment = hash === -1 ? "" : url.slice(hash)

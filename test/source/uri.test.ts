@@ -6,6 +6,7 @@ import { ToolError } from "../../src/errors.ts"
 import { checkEntries, entryPath, type ArchiveEntry } from "../../src/source/archive-rules.ts"
 import { hasHelperFor, userOnlyConfig } from "../../src/source/git-credentials.ts"
 import { gitSession } from "../../src/source/git-run.ts"
+import { sshDestination } from "../../src/source/git-ssh.ts"
 import { parseGitProgress, reporter } from "../../src/source/progress.ts"
 import { redactText, redactUrl, secretsOf, splitCredentials } from "../../src/util/redact.ts"
 import { classify, githubRepoOf } from "../../src/source/uri.ts"
@@ -217,4 +218,20 @@ test("fetch progress is rate-limited: a phase change or a finished phase always 
     ["fetch.progress", "resolving deltas", 1],
     ["fetch.done", "", null],
   ])
+})
+
+describe("the ssh destination of a git URL (for hints: which host and port to scan)", () => {
+  test.each([
+    ["ssh://git@host:2222/org/repo.git", { host: "host", port: "2222" }],
+    ["ssh://host/repo.git", { host: "host" }],
+    ["git+ssh://me@[::1]:22/r.git", { host: "::1", port: "22" }],
+    ["git@github.com:org/repo.git", { host: "github.com" }],
+    ["alias:repos/p.git", { host: "alias" }],
+    ["https://host/r.git", null],
+    ["git://host/r.git", null],
+    ["/srv/repo.git", null],
+    ["./a:b", null],
+  ])("%s", (url, destination) => {
+    expect(sshDestination(url)).toEqual(destination)
+  })
 })

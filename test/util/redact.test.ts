@@ -10,6 +10,9 @@ test.each([
   ["https://host/file?token=abc", "https://host/file?token=***"],
   ["/local/path", "/local/path"],
   ["git@github.com:org/repo.git", "git@github.com:org/repo.git"],
+  ["ssh://git@host:2222/org/repo.git#sub", "ssh://git@host:2222/org/repo.git#sub"],
+  ["ssh://git:pw@host/r.git", "ssh://git@host/r.git"],
+  ["git+ssh://me@host/r.git", "git+ssh://me@host/r.git"],
 ])("redactUrl(%p) = %p", (input, expected) => {
   expect(redactUrl(input)).toBe(expected)
 })
