@@ -1,4 +1,5 @@
 // A real `git daemon` on 127.0.0.1 serving a folder of bare repositories, counting the requests it receives.
+import { stopGroup } from "./stop-group.ts"
 import { freePort } from "./git.ts"
 
 export type GitDaemon = {
@@ -42,12 +43,7 @@ export const gitDaemon = async (basePath: string): Promise<GitDaemon> => {
         return (log.match(/Request upload-pack for/g) ?? []).length
       },
       async [Symbol.asyncDispose]() {
-        try {
-          process.kill(-child.pid, "SIGTERM")
-        } catch {
-          child.kill()
-        }
-        await child.exited
+        await stopGroup(child)
       },
     }
   }

@@ -1,4 +1,5 @@
 // A real OpenSSH sshd on 127.0.0.1 serving git over ssh, and client homes (config, known_hosts, keys, ssh-agent) for it.
+import { stopGroup } from "./stop-group.ts"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
@@ -96,12 +97,7 @@ export const sshd = async (options: { protocol?: 0 | 2 } = {}): Promise<Sshd> =>
       },
       log: () => readFileSync(logFile, "utf8"),
       async [Symbol.asyncDispose]() {
-        try {
-          process.kill(-child.pid, "SIGTERM")
-        } catch {
-          child.kill()
-        }
-        await child.exited
+        await stopGroup(child)
         rmSync(dir, { recursive: true, force: true })
       },
     }
