@@ -1,4 +1,8 @@
-// Shared timing for benchmarks: interleaved runs, medians, and a ratio against a baseline from the same run.
+// Shared timing for benchmarks: interleaved runs, medians, peak RSS, a ratio against a baseline from the same run.
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
 export type Case = { name: string; argv: string[]; cwd?: string; env?: Record<string, string> }
 
 export const median = (values: number[]): number => {
@@ -23,6 +27,20 @@ export const measure = (cases: Case[], rounds: number, warmup = 3): Map<string, 
   return new Map([...samples].map(([name, values]) => [name, median(values)]))
 }
 
+/**
+ * The largest peak RSS (maximum resident set size, as /usr/bin/time -v reports it) over `runs` runs of a case, in MiB.
+ * Measured apart from the timed rounds: the wrapper's own start-up would be in the times.
+ */
+export const peakRssMiB = (c: Case, runs = 5): number => {
+  let peak = 0
+  for (let i = 0; i < runs; i++) {
+    const result = Bun.spawnSync(["/usr/bin/time", "-f", "%M", ...c.argv], { cwd: c.cwd, env: { ...process.env, ...c.env }, stdout: "ignore", stderr: "pipe" })
+    if (result.exitCode !== 0) throw new Error(`${c.name} failed (${result.exitCode}): ${result.stderr.toString()}`)
+    peak = Math.max(peak, Number(result.stderr.toString().trim().split("\n").at(-1)) / 1024)
+  }
+  return peak
+}
+
 export const report = (title: string, medians: Map<string, number>, baseline: string, goals: Record<string, string> = {}) => {
   const base = medians.get(baseline) ?? NaN
   console.log(title)
@@ -30,4 +48,30 @@ export const report = (title: string, medians: Map<string, number>, baseline: st
     const ratio = name === baseline ? "baseline" : `${(ms / base).toFixed(2)}x baseline, +${(ms - base).toFixed(1)} ms`
     console.log(`  ${name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  (${ratio})${goals[name] ? `  goal: ${goals[name]}` : ""}`)
   }
+}
+
+/** One goal line: `goal: ≤ 1.5× hello-world: mlproject --version: 1.23× met`. */
+export const goal = (what: string, value: number, limit: number, unit = "×"): void => {
+  const shown = unit === "×" ? `${value.toFixed(2)}×` : `${value.toFixed(1)} ${unit}`
+  console.log(`  goal: ≤ ${limit}${unit === "×" ? "×" : ` ${unit}`} ${what}: ${shown} ${value <= limit ? "met" : "NOT met"}`)
+}
+
+/**
+ * The floor start-up goals are measured against: a one-line `console.log("hello")` compiled exactly as scripts/build.ts
+ * compiles mlproject (bytecode, splitting, minified, ESM, no autoloaded config), in a temporary folder.
+ */
+export const compileHelloWorld = async (): Promise<string> => {
+  const dir = mkdtempSync(join(tmpdir(), "mlproject-bench-hello-"))
+  writeFileSync(join(dir, "hello.ts"), 'console.log("hello")\n')
+  const outfile = join(dir, "hello")
+  const result = await Bun.build({
+    entrypoints: [join(dir, "hello.ts")],
+    compile: { outfile, autoloadTsconfig: false, autoloadPackageJson: false, autoloadDotenv: false, autoloadBunfig: false },
+    bytecode: true,
+    splitting: true,
+    format: "esm",
+    minify: true,
+  })
+  if (!result.success) throw new Error(`compiling the hello-world floor failed: ${result.logs.map(String).join("\n")}`)
+  return outfile
 }

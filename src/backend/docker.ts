@@ -3,6 +3,7 @@ import { mkdirSync, writeSync } from "node:fs"
 import { ToolError } from "../errors.ts"
 import type { ContainerSpec } from "../env/docker.ts"
 import { connectDocker, errorMessage, type DockerClient } from "../util/docker-api.ts"
+import { stderrFd, stdoutFd } from "../util/fd-out.ts"
 import { demultiplex, lineSplitter, type StreamName } from "../util/docker-stream.ts"
 import { prepareDocker } from "./docker-prepare.ts"
 import { escalateInterrupts } from "./interrupts.ts"
@@ -20,8 +21,8 @@ export type DockerLaunch = RunControl & {
 export type DockerRunHandle = RunHandle & { containerId: string; containerName: string }
 
 const processTerminal: Terminal = {
-  stdout: (chunk) => void process.stdout.write(chunk),
-  stderr: (chunk) => void process.stderr.write(chunk),
+  stdout: (chunk) => stdoutFd.write(chunk),
+  stderr: (chunk) => stderrFd.write(chunk),
 }
 
 // A detached run's log gets both streams interleaved, as a terminal would show them.

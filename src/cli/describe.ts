@@ -1,11 +1,11 @@
 // `mlproject describe [URI]`: a project's environment, entry points, parameters and, with -P, its command.
 import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { showingPaths, withShownLocation } from "../source/shown-paths.ts"
-import { loadProject } from "../project/load.ts"
+import { loadProjectCached } from "../project/load-cached.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
 import { warningFrom, type Emit, type Event } from "../events/event.ts"
-import type { Project } from "../project/types.ts"
+import type { Diagnostic, Project } from "../project/types.ts"
 import { parsePairs, type Parsed } from "./args.ts"
 import { entryPointOption, paramOption, sourceView, versionOption } from "./project-uri.ts"
 import type { Command } from "./context.ts"
@@ -28,7 +28,9 @@ export const describeCommand: Command = {
     const source = await resolveSource({ uri: parsed.positionals[0] ?? ".", version: parsed.values.version, cwd, emit, env, signal: interrupt })
     if (source.pack) emit({ type: "pack.manifest", file: parsed.positionals[0] as string, sha256: source.pack.sha256, manifest: source.pack.manifest })
     try {
-      describe(source, parsed, given, showingPaths(source, emit), cwd)
+      // Loaded as `run` loads it: an unchanged local project comes from the parse cache, without the YAML parser.
+      const loaded = await loadProjectCached(source.dir, env, { cache: source.kind === "local", root: source.root })
+      describe(source, loaded, parsed, given, showingPaths(source, emit), cwd)
     } catch (error) {
       throw withShownLocation(source, error)
     } finally {
@@ -38,8 +40,9 @@ export const describeCommand: Command = {
   },
 }
 
-const describe = (source: ProjectSource, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
-  const { project, warnings } = loadProject(source.dir, { root: source.root })
+type Loaded = { project: Project; warnings: Diagnostic[] }
+
+const describe = (source: ProjectSource, { project, warnings }: Loaded, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
   for (const warning of warnings) emit(warningFrom(warning))
   const wanted = parsed.values["entry-point"]
   let resolved: { entry_point: string; command: string } | undefined

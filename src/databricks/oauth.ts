@@ -1,5 +1,5 @@
 // OAuth machine-to-machine tokens from a workspace's /oidc/v1/token, cached in this process until shortly before they expire.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { ToolError } from "../errors.ts"
 import { HttpUnreachable, exchange } from "../util/http.ts"
 import { redactText } from "../util/redact.ts"
@@ -13,7 +13,7 @@ const cache = new Map<string, Cached>()
 const pending = new Map<string, Promise<Cached>>()
 
 const keyOf = (host: string, client: Client): string =>
-  `${host}\n${client.clientId}\n${createHash("sha256").update(client.clientSecret).digest("hex")}`
+  `${host}\n${client.clientId}\n${sha256Hex(client.clientSecret)}`
 
 /** When to fetch again: a minute before expiry, or at 90% of the lifetime for a short-lived token. */
 export const refreshAt = (now: number, expiresInS: number): number => now + expiresInS * 1000 - Math.min(60_000, expiresInS * 100)

@@ -1,5 +1,5 @@
 // The cache key of an environment: a hash of everything that defines it, and nothing that does not.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { relative } from "node:path"
 import type { EnvTool } from "./events.ts"
 import type { ReferencedFile } from "./requirements.ts"
@@ -42,5 +42,5 @@ export const envKey = (parts: KeyParts): string => {
     files,
     platform: `${process.platform}-${process.arch}`,
   })
-  return `${parts.tool}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`
+  return `${parts.tool}-${sha256Hex(text).slice(0, 16)}`
 }

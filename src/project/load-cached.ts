@@ -1,20 +1,17 @@
 // Loaded projects cached by the exact bytes they came from: a sweep of runs parses its MLproject once.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { mkdirSync, readFileSync, readdirSync, utimesSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { buildId } from "../version.ts"
 import type { LoadOptions } from "./load.ts"
-import { readProjectFile } from "./project-file.ts"
+import { maxYamlBytes, readProjectFile } from "./project-file.ts"
 import type { Diagnostic, Project } from "./types.ts"
-import { maxYamlBytes } from "./yaml.ts"
 
 type Loaded = { project: Project; warnings: Diagnostic[] }
 /** What the result was read from beyond the MLproject file itself: env files, as path and content hash ("missing"). */
 type CacheRecord = { depends: Array<[string, string]>; loaded: Loaded }
-
-const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
 
 /**
  * The hash of a project file read under the loader's own rules (inside the root, a regular file, at most the YAML
@@ -24,7 +21,7 @@ const sha256 = (data: string | Uint8Array): string => createHash("sha256").updat
 const stateOf = (root: string, path: string): string => {
   try {
     const read = readProjectFile(root, path, { display: path, what: "", maxBytes: maxYamlBytes })
-    return read === null ? "missing" : sha256(read.bytes)
+    return read === null ? "missing" : sha256Hex(read.bytes)
   } catch {
     return "unusable"
   }
@@ -58,7 +55,7 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
     const state = file ? stateOf(root, join(dir, file)) : "none"
     // A file the loader refuses is never cached: its error is reported afresh every time.
     if (state === "unusable") return load(dir, loadOptions)
-    key = sha256([buildId, dir, root, names.join("\0"), state].join("\n"))
+    key = sha256Hex([buildId, dir, root, names.join("\0"), state].join("\n"))
   } catch {
     // Let the loader report what is wrong with the folder.
     return load(dir, loadOptions)

@@ -4,6 +4,12 @@ import { resolve, sep } from "node:path"
 import { ToolError } from "../errors.ts"
 
 /**
+ * Real MLproject and env files are a few KiB (the largest of 238 real ones is 14 KiB); the cap keeps parsing under a
+ * second. Here rather than in yaml.ts: the parse cache hashes files under the same cap without loading the YAML parser.
+ */
+export const maxYamlBytes = 128 * 1024
+
+/**
  * What a caller says about the file it opens: the name shown in messages, what the file is for, and the most
  * bytes it may hold (checked on the open descriptor before anything is read). `tooLarge` builds the error, so
  * YAML files keep their own code.

@@ -3,11 +3,13 @@ import type { ErrorCode } from "../error-codes.ts"
 import { resolve } from "node:path"
 import { CST, Lexer, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Scalar } from "yaml"
 import { ToolError } from "../errors.ts"
-import { readProjectFile } from "./project-file.ts"
+import { maxYamlBytes, readProjectFile } from "./project-file.ts"
 import { resolvePlain, type Tag } from "../util/pyyaml-resolver.ts"
 import { pythonRepr, pythonStr, type PyScalar, type PyValue } from "./python-str.ts"
 import { reindentQuoted } from "./yaml-repair.ts"
 import { ScalarError, constructScalar } from "./yaml-scalar.ts"
+
+export { maxYamlBytes }
 
 export type Pos = { line: number; column: number }
 export type YNode =
@@ -18,8 +20,6 @@ export type YEntry = { key: YNode; value: YNode }
 export type YamlWarning = { code: string; message: string; hint?: string; pos: Pos }
 export type YamlDoc = { root: YNode | null; warnings: YamlWarning[] }
 
-/** Real MLproject and env files are a few KiB (the largest of 238 real ones is 14 KiB); the cap keeps parsing under a second. */
-export const maxYamlBytes = 128 * 1024
 const maxDepth = 100
 /** Expanded node count, aliases included: a "billion laughs" document stops here instead of exhausting memory. */
 const maxNodes = 100_000

@@ -1,5 +1,5 @@
 // Generated run names in MLflow's `<adjective>-<noun>-<number>` shape, from our own word lists.
-import { randomInt } from "node:crypto"
+import { randomInt } from "../util/random.ts"
 
 const adjectives =
   "able agile amber ample bold brave bright brisk calm clever cool crisp curious daring deft eager early earnest fair fancy fast fearless fleet fluent gentle glad grand happy hardy honest humble jolly keen kind lively loyal lucky merry mighty modest neat nimble noble patient placid polite proud quick quiet rapid ready regal rustic serene sharp shiny silent sleek smart snappy solid spry steady stellar sturdy sunny swift tidy tranquil trusty upbeat valiant vivid warm wise witty zesty"

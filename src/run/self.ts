@@ -1,5 +1,5 @@
 // The running mlproject binary as an entry point sees it: MLPROJECT_BIN, and `mlproject` on its PATH.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { mkdirSync, readlinkSync, renameSync, symlinkSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
 import { mlprojectHome } from "../util/paths.ts"
@@ -15,7 +15,7 @@ export const selfBinary = (): string | null => (Bun.main.startsWith("/$bunfs/") 
  * (a /usr/local/bin full of other tools). Null when it cannot be made (a read-only home).
  */
 const linkFolder = (binary: string, env: Env): string | null => {
-  const folder = join(mlprojectHome(env), "bin", createHash("sha256").update(binary).digest("hex").slice(0, 12))
+  const folder = join(mlprojectHome(env), "bin", sha256Hex(binary).slice(0, 12))
   const link = join(folder, "mlproject")
   try {
     if (readlinkSync(link) === binary) return folder

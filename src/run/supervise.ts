@@ -4,6 +4,7 @@ import { backendNamed } from "../backend/index.ts"
 import type { LaunchSpec, Prepared } from "../backend/types.ts"
 import { ToolError } from "../errors.ts"
 import { storeFor } from "../tracking/index.ts"
+import { stdoutFd } from "../util/fd-out.ts"
 import { releaseOwnLeases } from "../util/lease.ts"
 import { ownerTag } from "../util/owner.ts"
 import type { RunContext } from "./context.ts"
@@ -114,7 +115,7 @@ export const superviseWorker = async (context: RunContext): Promise<number> => {
       } finally {
         events.close()
       }
-      process.stdout.write(`${JSON.stringify({ run_id: runId, exit_code: exitCode })}\n`)
+      stdoutFd.write(`${JSON.stringify({ run_id: runId, exit_code: exitCode })}\n`)
       if (context.interrupt.aborted) return 130
     }
   }

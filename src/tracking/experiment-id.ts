@@ -1,5 +1,5 @@
 // New experiment and run ids, made the way MLflow's FileStore makes them, and the id shapes it accepts.
-import { randomInt, randomUUID } from "node:crypto"
+import { randomInt, randomUUID } from "../util/random.ts"
 
 const experimentIdWidth = 18
 

@@ -5,7 +5,7 @@
 // `.trash`, which its experiment listing skips, and a run folder's loose files are not params, tags or metrics), so
 // they are litter, not damage. The sweeps are cheap: the root has a few entries, one run folder a handful; walking
 // every run folder of an experiment happens at most once an hour per experiment (and host).
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { tempOwner, tempPrefix } from "../util/fs-atomic.ts"
@@ -49,7 +49,7 @@ export const sweepFolder = (dir: string, now: number = Date.now()): number => {
  * store: the store holds nothing but MLflow's own files once every writer is done.
  */
 export const sweepStamp = (stamps: string, root: string, experimentId: string): string =>
-  join(stamps, `${createHash("sha256").update(root).digest("hex").slice(0, 16)}-${experimentId}`)
+  join(stamps, `${sha256Hex(root).slice(0, 16)}-${experimentId}`)
 
 /** Sweeps every run folder of an experiment, unless that was done within the last hour. */
 export const sweepExperiment = (stamps: string, root: string, experimentDir: string, experimentId: string, now: number = Date.now()): void => {

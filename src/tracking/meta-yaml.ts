@@ -1,5 +1,4 @@
 // Writes and reads the flat meta.yaml mappings of an mlruns store, in PyYAML safe_dump's exact form.
-import { isMap, isScalar, isSeq, parseDocument } from "yaml"
 import { ToolError } from "../errors.ts"
 import { resolvePlain } from "../util/pyyaml-resolver.ts"
 import { parseFlatYaml } from "./flat-yaml.ts"
@@ -44,6 +43,8 @@ const corrupt = (file: string, reason: string): ToolError =>
 export const parseMetaYaml = (source: string, file: string): MetaMap => parseFlatYaml(source) ?? parseGeneralYaml(source, file)
 
 const parseGeneralYaml = (source: string, file: string): MetaMap => {
+  // Loaded here, for the rare hand-edited file: evaluating the package costs every command that reads the store.
+  const { isMap, isScalar, isSeq, parseDocument } = require("yaml") as typeof import("yaml")
   const doc = parseDocument(source, { schema: "failsafe", uniqueKeys: false, prettyErrors: false })
   const error = doc.errors[0]
   if (error) throw corrupt(file, error.message.split("\n")[0] ?? "invalid YAML")

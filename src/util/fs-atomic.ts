@@ -1,5 +1,5 @@
 // Crash- and full-disk-safe file writes: temp then rename (replace) or hard link (create), undoable appends, owned temp names.
-import { randomBytes } from "node:crypto"
+import { randomHex } from "./random.ts"
 import { closeSync, fstatSync, ftruncateSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ownerTag, parseOwnerTag, type Owner } from "./owner.ts"
@@ -8,7 +8,7 @@ import { ownerTag, parseOwnerTag, type Owner } from "./owner.ts"
 export const tempPrefix = ".mlproject-tmp-"
 
 /** `.mlproject-tmp-<host>-<pid>-<start>-<random>`: whoever finds it after a crash can tell whether its maker still runs. */
-export const tempName = (): string => `${tempPrefix}${ownerTag()}-${randomBytes(4).toString("hex")}`
+export const tempName = (): string => `${tempPrefix}${ownerTag()}-${randomHex(4)}`
 
 // Names from before owner tags (`.mlproject-tmp-<16 hex>`) are recognised too; their maker cannot be known.
 const tempPattern = /^\.mlproject-tmp-(?:([0-9a-f]{8}-\d+-\d+)-[0-9a-f]{8}|[0-9a-f]{16})(?:\.trash)?$/

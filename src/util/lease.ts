@@ -1,5 +1,5 @@
 // Shared (reader) leases on cache entries: one file per holder, named by its owner, so removers can tell who still runs.
-import { randomBytes } from "node:crypto"
+import { randomHex } from "./random.ts"
 import { mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { errnoOf } from "./fs-atomic.ts"
@@ -19,7 +19,7 @@ const foreignLeaseMs = 7 * 86_400_000
 
 /** Takes a lease, for this process or, with `owner`, for another one (a supervisor taking a run over). */
 export const takeLease = (dir: string, owner: string = ownerTag()): Lease => {
-  const path = join(dir, `${owner}-${randomBytes(4).toString("hex")}.lease`)
+  const path = join(dir, `${owner}-${randomHex(4)}.lease`)
   // A remover may rmdir the (empty) folder between our mkdir and our create: make it again.
   for (let attempt = 0; ; attempt++) {
     mkdirSync(dir, { recursive: true })

@@ -1,5 +1,5 @@
 // The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
-import { randomBytes } from "node:crypto"
+import { randomHex } from "./random.ts"
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
 import { ToolError } from "../errors.ts"
@@ -78,7 +78,7 @@ const stopOrphans = async (holder: Holder | null): Promise<void> => {
  * is linked back.
  */
 const breakStale = async (path: string, judged: { holder: Holder | null; text: string }): Promise<void> => {
-  const aside = `${path}.${randomBytes(6).toString("hex")}.stale`
+  const aside = `${path}.${randomHex(6)}.stale`
   try {
     renameSync(path, aside)
   } catch (error) {
@@ -139,7 +139,7 @@ export const acquireLock = async (path: string, options: LockOptions = {}): Prom
     start: processStart(process.pid),
     host: hostname(),
     since: Date.now(),
-    token: randomBytes(12).toString("hex"),
+    token: randomHex(12),
     children: [],
   }
   const write = (flag: "wx" | "w") => {

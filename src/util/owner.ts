@@ -1,5 +1,5 @@
 // Which process made a file: an owner tag (host, pid, start time) for temp, staging and lease names, and whether it is gone.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "./random.ts"
 import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
 
@@ -37,7 +37,7 @@ export const isAlive = (proc: Proc): boolean => {
 }
 
 /** 8 hex digits of the host name: safe in a file name, and enough to tell the hosts sharing one NFS folder apart. */
-export const hostTag = (name: string = hostname()): string => createHash("sha256").update(name).digest("hex").slice(0, 8)
+export const hostTag = (name: string = hostname()): string => sha256Hex(name).slice(0, 8)
 
 let own: string | undefined
 

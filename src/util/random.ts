@@ -1,0 +1,22 @@
+// Digests and random values from Bun's native hashers and Web Crypto: node:crypto costs a command milliseconds to load.
+// (node:crypto brings node's whole stream implementation with it, for Hash objects short commands never stream into.)
+
+/** SHA-256 of `data` as lower-case hex, as `createHash("sha256").update(data).digest("hex")` gives it. */
+export const sha256Hex = (data: string | Uint8Array): string => new Bun.CryptoHasher("sha256").update(data).digest("hex")
+
+/** `bytes` random bytes as hex, as `randomBytes(bytes).toString("hex")` gives them. */
+export const randomHex = (bytes: number): string => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex")
+
+/** A uniformly random integer in [0, max), as node's `randomInt(max)`: values past the last whole range are drawn again. */
+export const randomInt = (max: number): number => {
+  if (!Number.isSafeInteger(max) || max <= 0 || max > 2 ** 32) throw new RangeError(`randomInt: max must be a whole number from 1 to 2^32, got ${max}`)
+  const limit = 2 ** 32 - (2 ** 32 % max)
+  const word = new Uint32Array(1)
+  for (;;) {
+    const value = crypto.getRandomValues(word)[0] as number
+    if (value < limit) return value % max
+  }
+}
+
+/** A random UUID (version 4), as `randomUUID()` gives it. */
+export const randomUUID = (): string => crypto.randomUUID()
