@@ -8,7 +8,6 @@ import { fstatSync, statSync, writeSync } from "node:fs"
 export type FdOut = { write(text: string | Uint8Array): void; readonly isTTY: boolean; readonly columns: number | undefined }
 
 const encoder = new TextEncoder()
-const pause = new Int32Array(new SharedArrayBuffer(4))
 
 /**
  * Writes all of `data`. A descriptor someone else made non-blocking (a parent's pipe, an earlier stream) answers
@@ -22,7 +21,7 @@ export const writeAll = (fd: number, data: string | Uint8Array): void => {
       done += writeSync(fd, bytes, done, bytes.length - done)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error
-      Atomics.wait(pause, 0, 0, 1)
+      Bun.sleepSync(1)
     }
   }
 }
