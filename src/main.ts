@@ -6,7 +6,7 @@ import type { Emit } from "./events/event.ts"
 import { human } from "./events/human.ts"
 import { json, tee } from "./events/json.ts"
 import { version } from "./version.ts"
-import { stderrFd, stdoutFd } from "./util/fd-out.ts"
+import { stderrFd, stdoutFd, writeAll } from "./util/fd-out.ts"
 import { parseArgs } from "./cli/args.ts"
 import { closest } from "./util/closest.ts"
 import { commonOptions, type Command, type CommandContext } from "./cli/context.ts"
@@ -105,7 +105,8 @@ const eventsSink = (target: string): Emit => {
     const code = (error as NodeJS.ErrnoException).code
     throw usageOfEvents(target, code === "EBADF" ? "not open for writing (EBADF)" : `cannot be written (${code})`)
   }
-  return json(lossyWriter(target, (text) => writeSync(fd, text)))
+  // writeAll: a descriptor shared with a non-blocking reader takes part of a line, or none, while the reader is behind.
+  return json(lossyWriter(target, (text) => writeAll(fd, text)))
 }
 
 type Interrupts = { interrupt: AbortSignal; forceInterrupt: AbortSignal }

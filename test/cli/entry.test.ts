@@ -40,18 +40,30 @@ describe("--version answered before anything loads", () => {
 
 describe("output through the descriptors", () => {
   // A parent's pipe may be blocking (a shell) or non-blocking (an event loop): both hold 64 KiB, and a non-blocking one
-  // answers EAGAIN while it is full. python3 plays the parent: it reads only after half a second.
-  test.each(["blocking", "non-blocking"])("more than a %s pipe holds, read late, arrives whole and in order", async (mode) => {
+  // takes part of a write, then answers EAGAIN, while it is full. python3 plays the parent: it reads only after half a
+  // second, from the binary's stdout (--json) or from descriptor 3 (--events fd:3).
+  test.each([
+    ["blocking", "--json"],
+    ["non-blocking", "--json"],
+    ["non-blocking", "--events"],
+  ])("more than a %s pipe holds (%s), read late, arrives whole and in order", async (mode, flag) => {
     await using dir = tmpdirFor()
     // ~120 KiB of JSON from a file under the 128 KiB cap.
     const entries = Array.from({ length: 400 }, (_, i) => `  ep_${i}:\n    parameters:\n      alpha_${i}: {type: float, default: ${i}.5}\n    command: "echo ${"x".repeat(150)} {alpha_${i}}"\n`)
     dir.write("MLproject", `name: big\nentry_points:\n${entries.join("")}`)
     const parent = `
-import os, subprocess, sys, time
-r, w = os.pipe()
+import fcntl, os, subprocess, sys, time
+# Both ends above 3, so that placing the write end on descriptor 3 closes neither.
+ends = os.pipe()
+r, w = (fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 10) for end in ends)
+for end in ends:
+    os.close(end)
 os.set_blocking(w, sys.argv[1] == "blocking")
-child = subprocess.Popen(sys.argv[2:], stdout=w)
+os.dup2(w, 3, inheritable=True)
 os.close(w)
+events = sys.argv[2] == "--events"
+child = subprocess.Popen(sys.argv[3:] + (["--events", "fd:3"] if events else ["--json"]), stdout=3 if not events else subprocess.DEVNULL, pass_fds=(3,))
+os.close(3)
 time.sleep(0.5)
 data = b""
 while chunk := os.read(r, 65536):
@@ -59,7 +71,7 @@ while chunk := os.read(r, 65536):
 sys.stdout.buffer.write(data)
 sys.exit(child.wait())
 `
-    const run = Bun.spawn(["python3", "-c", parent, mode, requireBinary(), "describe", dir.path, "--json"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, MLPROJECT_PARSE_CACHE: "false" } })
+    const run = Bun.spawn(["python3", "-c", parent, mode, flag, requireBinary(), "describe", dir.path], { stdout: "pipe", stderr: "pipe", env: { ...process.env, MLPROJECT_PARSE_CACHE: "false" } })
     const [stdout, stderr, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited])
     expect(stderr).toBe("")
     expect(code).toBe(0)
