@@ -1,7 +1,6 @@
 // Local project folders and file:// URIs, with MLflow's `#subdir` suffix, run in place.
 import { realpathSync, statSync } from "node:fs"
 import { isAbsolute, join, normalize, resolve, sep } from "node:path"
-import { fileURLToPath } from "node:url"
 import { ToolError, isToolError } from "../errors.ts"
 import { containedDir } from "../project/project-file.ts"
 import type { ProjectSource } from "./index.ts"
@@ -57,6 +56,8 @@ export const containedSubdir = (root: string, dir: string, relative: string): st
 
 export const toPath = (base: string, cwd: string): string => {
   if (!base.startsWith("file:")) return resolve(cwd, base === "" ? "." : base)
+  // node:url only for a file: URI: loading it costs every plain-path run and describe.
+  const { fileURLToPath } = require("node:url") as typeof import("node:url")
   try {
     return fileURLToPath(base.startsWith("file://") ? base : `file://${base.slice("file:".length)}`)
   } catch (error) {
