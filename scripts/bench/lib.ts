@@ -1,4 +1,6 @@
 // Shared timing for benchmarks: interleaved runs, medians, and a ratio against a baseline from the same run.
+import { existsSync } from "node:fs"
+import { join } from "node:path"
 export type Case = { name: string; argv: string[]; cwd?: string; env?: Record<string, string> }
 
 export const median = (values: number[]): number => {
@@ -30,4 +32,17 @@ export const report = (title: string, medians: Map<string, number>, baseline: st
     const ratio = name === baseline ? "baseline" : `${(ms / base).toFixed(2)}x baseline, +${(ms - base).toFixed(1)} ms`
     console.log(`  ${name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  (${ratio})${goals[name] ? `  goal: ${goals[name]}` : ""}`)
   }
+}
+
+/** dist/mlproject, which a benchmark of the binary needs built first. */
+export const builtBinary = (): string => {
+  const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run 'bun run build' first`)
+  return binary
+}
+
+/** `--name N` from the command line, else `fallback`. */
+export const numberOption = (name: string, fallback: number): number => {
+  const index = process.argv.indexOf(`--${name}`)
+  return index === -1 ? fallback : Number(process.argv[index + 1])
 }
