@@ -5,6 +5,8 @@
 //      as MLflow's limit lets one request hold them: log-batch calls of 1,000, each checked and appended one write per key;
 //  (b) the binary started with a real pipe on its stdin, the lines written into it, timed from spawn to exit
 //      (process start included); the run's metric files are then checked line by line;
+//  (d) the same command given one empty line, to tell the process start from the work;
+//  (e) the floor once in a bun process of its own, timed inside it after its start: the store's cost without a warm JIT;
 //  (c) for scale, LINES/100 separate `mlproject log metric` calls, one after another.
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -21,8 +23,10 @@ const count = option("lines", 10_000)
 const keys = option("keys", 10)
 const singleCalls = Math.max(1, Math.round(count / 100))
 
+// `--cold-floor MLRUNS`: be (e), the floor once in a process of its own that has just started; print its ms.
+const coldRoot = process.argv.indexOf("--cold-floor")
 await using dir = tmpdirFor("mlproject-bench-log-")
-const mlruns = join(dir.path, "mlruns")
+const mlruns = coldRoot === -1 ? join(dir.path, "mlruns") : (process.argv[coldRoot + 1] as string)
 const trackingUri = pathToFileUri(mlruns)
 const store = createFileStore(mlruns, { sweepStamps: join(dir.path, "sweeps") })
 const newRun = async () => (await store.createRun({ experiment_id: "0", user_id: "bench", start_time: Date.now(), run_name: "bench", tags: [] })).run_id
@@ -43,6 +47,18 @@ const floor = async (): Promise<number> => {
   return performance.now() - started
 }
 
+if (coldRoot !== -1) {
+  console.log(await floor())
+  process.exit(0)
+}
+
+const coldFloor = async (): Promise<number> => {
+  const child = Bun.spawn([process.execPath, import.meta.path, "--cold-floor", mlruns, "--lines", String(count), "--keys", String(keys)], { stdout: "pipe", stderr: "inherit" })
+  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited])
+  if (code !== 0) throw new Error(`the cold floor failed (${code})`)
+  return Number(out.trim())
+}
+
 const env = (runId: string) => ({ ...process.env, MLFLOW_TRACKING_URI: trackingUri, MLFLOW_RUN_ID: runId })
 
 const checkRun = (runId: string): void => {
@@ -52,16 +68,16 @@ const checkRun = (runId: string): void => {
   if (files.length !== Math.min(keys, count) || total !== count) throw new Error(`run ${runId}: ${files.length} metric files, ${total} lines; expected ${keys} and ${count}`)
 }
 
-const piped = async (): Promise<number> => {
+const piped = async (input: string): Promise<number> => {
   const runId = await newRun()
   const started = performance.now()
   const child = Bun.spawn([binary, "log", "batch", "-"], { env: env(runId), stdin: "pipe", stdout: "ignore", stderr: "pipe" })
-  child.stdin.write(lines)
+  child.stdin.write(input)
   await child.stdin.end()
   const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()])
   const ms = performance.now() - started
   if (code !== 0) throw new Error(`log batch - failed (${code}): ${stderr}`)
-  checkRun(runId)
+  if (input === lines) checkRun(runId)
   return ms
 }
 
@@ -76,22 +92,29 @@ const separate = async (): Promise<number> => {
   return performance.now() - started
 }
 
-const samples = { floor: [] as number[], piped: [] as number[], separate: [] as number[] }
+const samples = { floor: [] as number[], piped: [] as number[], start: [] as number[], cold: [] as number[], separate: [] as number[] }
 // Warm-up: page cache, the binary's first start, the store's first calls.
 await floor()
-await piped()
+await piped(lines)
 for (let round = 0; round < rounds; round++) {
   samples.floor.push(await floor())
-  samples.piped.push(await piped())
+  samples.piped.push(await piped(lines))
+  // Where (b)'s time goes: the same command given one empty line, `{}` (start, reading, no request).
+  samples.start.push(await piped("{}\n"))
+  samples.cold.push(await coldFloor())
   samples.separate.push(await separate())
 }
 
 const a = median(samples.floor)
 const b = median(samples.piped)
 const c = median(samples.separate)
+const d = median(samples.start)
+const e = median(samples.cold)
 const ratio = b / a
 console.log(`log: ${count} metrics for ${keys} keys into a fresh file-store run, median of ${rounds} interleaved rounds`)
 console.log(`  (a) floor: file store logBatch in-process, ${Math.ceil(count / 1000)} calls  ${a.toFixed(1).padStart(8)} ms`)
 console.log(`  (b) ${count} JSON lines | dist/mlproject log batch -  ${b.toFixed(1).padStart(8)} ms  (${ratio.toFixed(2)}x the floor, process start included)`)
+console.log(`  (d) {} | dist/mlproject log batch - (its start)   ${d.toFixed(1).padStart(8)} ms  ((b) less this: ${(b - d).toFixed(1)} ms for the lines, ${((b - d) / a).toFixed(2)}x the floor)`)
+console.log(`  (e) floor in a process just started (cold JIT)  ${e.toFixed(1).padStart(8)} ms  ((b) - (d) - (e) = ${(b - d - e).toFixed(1)} ms: reading, parsing and checking the lines)`)
 console.log(`  (c) ${singleCalls} x dist/mlproject log metric        ${c.toFixed(1).padStart(8)} ms  (${(c / singleCalls).toFixed(1)} ms a call; ${count} calls would take ~${((c / singleCalls) * count / 1000).toFixed(1)} s)`)
 console.log(`goal: ≤ 2× the floor for ${count} metrics: ${ratio.toFixed(2)}× ${ratio <= 2 ? "met" : "NOT met"}`)

@@ -167,6 +167,8 @@ export const logInput = async (target: LogTarget, source: string, env: Env, opti
       got = await untilAborted(waitMs === null ? next : within(next, waitMs), options.signal)
     } catch (error) {
       if (options.signal?.aborted) return interrupted()
+      // Lines already accepted are sent before the read error is reported.
+      if (mode === "lines") await send()
       throw unreadable(source, error)
     }
     if (got === timedOut) {
