@@ -90,20 +90,33 @@ describe("log batch - with JSON lines into the file store", () => {
     expect(readFileSync(join(runDir, "tags", "stage"), "utf8")).toBe("prod")
   })
 
-  test("lines are flushed after --flush-interval and every --flush-lines, before the input ends", async () => {
+  test("lines that waited --flush-interval are flushed before the input ends", async () => {
     const { dir, env, runDir } = await fileRun()
     await using _ = dir
-    const log = streaming(["-", "--flush-interval", "300ms", "--flush-lines", "5"], env)
+    const log = streaming(["-", "--flush-interval", "300ms"], env)
     const started = Date.now()
     await log.write(metricLines("loss", 0, 2))
     await waitFor("the first two lines", () => fileMetrics(runDir, "loss").length === 2)
-    // Not before the interval: two lines are fewer than --flush-lines.
+    // Not before the interval: two lines are far fewer than --flush-lines (1000).
     expect(Date.now() - started).toBeGreaterThanOrEqual(300)
-    await log.write(metricLines("acc", 0, 5))
-    await waitFor("five more lines", () => fileMetrics(runDir, "acc").length === 5, 250)
+    await log.write(metricLines("loss", 2, 3))
+    await waitFor("the third line", () => fileMetrics(runDir, "loss").length === 3)
     const result = await log.end()
     expect(result.code, result.stderr).toBe(0)
-    expect(fileMetrics(runDir, "acc").map(([, step]) => step)).toEqual(["0", "1", "2", "3", "4"])
+    expect(fileMetrics(runDir, "loss").map(([, step]) => step)).toEqual(["0", "1", "2"])
+  })
+
+  test("every --flush-lines lines are flushed before the input ends, the rest at its end", async () => {
+    const { dir, env, runDir } = await fileRun()
+    await using _ = dir
+    const log = streaming(["-", "--flush-lines", "5", "--flush-interval", "1h"], env)
+    await log.write(metricLines("acc", 0, 7))
+    await waitFor("five lines", () => fileMetrics(runDir, "acc").length === 5)
+    await Bun.sleep(300)
+    expect(fileMetrics(runDir, "acc")).toHaveLength(5)
+    const result = await log.end()
+    expect(result.code, result.stderr).toBe(0)
+    expect(fileMetrics(runDir, "acc").map(([, step]) => step)).toEqual(["0", "1", "2", "3", "4", "5", "6"])
   })
 
   test("a bad line in the middle: the lines before it are logged, the rest are not, exit 2 naming the line", async () => {
@@ -147,7 +160,7 @@ describe("log batch - with JSON lines into the file store", () => {
     await log.write(metricLines("loss", 0, 4))
     await waitFor("the first four lines", () => fileMetrics(runDir, "loss").length === 4)
     await log.write(`${metricLines("loss", 4, 6)}{"key":"loss","value":9`)
-    await Bun.sleep(500)
+    await Bun.sleep(800)
     expect(fileMetrics(runDir, "loss")).toHaveLength(4)
     log.child.kill("SIGTERM")
     const result = await log.exited()
