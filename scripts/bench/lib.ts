@@ -1,5 +1,5 @@
 // Shared timing for benchmarks: interleaved runs, medians, peak RSS, a ratio against a baseline from the same run.
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -74,4 +74,17 @@ export const compileHelloWorld = async (): Promise<string> => {
   })
   if (!result.success) throw new Error(`compiling the hello-world floor failed: ${result.logs.map(String).join("\n")}`)
   return outfile
+}
+
+/** dist/mlproject, which a benchmark of the binary needs built first. */
+export const builtBinary = (): string => {
+  const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run 'bun run build' first`)
+  return binary
+}
+
+/** `--name N` from the command line, else `fallback`. */
+export const numberOption = (name: string, fallback: number): number => {
+  const index = process.argv.indexOf(`--${name}`)
+  return index === -1 ? fallback : Number(process.argv[index + 1])
 }

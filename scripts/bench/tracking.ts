@@ -4,13 +4,13 @@
 // The baseline is the same bash loop running `mlproject --version`: what remains is the cost of logging.
 // The REST store is the loopback MLflow server of test/lib in a process of its own, so the figures are our
 // client's cost plus loopback HTTP, not a real server's database.
-import { existsSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { storeFor } from "../../src/tracking/store-for.ts"
 import { pathToFileUri } from "../../src/tracking/tracking-uri.ts"
 import { mlflowServer } from "../../test/lib/mlflow-server.ts"
 import { tmpdirFor } from "../../test/lib/tmp.ts"
-import { measure, median, report } from "./lib.ts"
+import { builtBinary, measure, median, numberOption, report } from "./lib.ts"
 import { startPostgres } from "../../test/lib/databases.ts"
 
 // `--serve`: be the loopback server, print its URL, and stay up until killed.
@@ -22,13 +22,8 @@ if (process.argv.includes("--serve")) {
   await new Promise(() => {})
 }
 
-const root = join(import.meta.dir, "..", "..")
-const binary = join(root, "dist", "mlproject")
-if (!existsSync(binary)) throw new Error(`${binary} is missing: run 'bun run build' first`)
-const option = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`)
-  return index === -1 ? fallback : Number(process.argv[index + 1])
-}
+const binary = builtBinary()
+const option = numberOption
 const rounds = option("rounds", 3)
 const calls = option("calls", 1000)
 

@@ -2,9 +2,11 @@
 import { concerningRun, ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
 import { parsePythonFloat } from "../tracking/metric-line.ts"
-import { activeRun, logToRun, readBatch, type LogRequest, type LogResult } from "../tracking/rest-log.ts"
+import { logInput } from "../tracking/log-stream.ts"
+import { activeRun, logToRun, type LogRequest, type LogResult, type LogTarget } from "../tracking/rest-log.ts"
+import { parseDuration } from "../util/duration.ts"
 import type { Parsed } from "./args.ts"
-import type { Command } from "./context.ts"
+import type { Command, CommandContext } from "./context.ts"
 
 export type RunLoggedEvent = { type: "run.logged" } & LogResult
 
@@ -15,7 +17,7 @@ const forms: Record<string, string> = {
   metric: "log metric KEY VALUE [--step N] [--timestamp MS]",
   tag: "log tag KEY VALUE",
   artifact: "log artifact FILE|DIR [--path DIR]",
-  batch: "log batch FILE|- (or --json FILE|-)",
+  batch: "log batch FILE|- [--flush-lines N] [--flush-interval DURATION]",
 }
 
 // MLflow stores both as 64-bit integers; past 2^53 a number no longer holds the exact value, and a timestamp is never negative.
@@ -33,7 +35,7 @@ const arity = (kind: string, args: string[], count: number): string[] => {
   return args
 }
 
-const toRequest = async (parsed: Parsed, now: number, signal: AbortSignal): Promise<LogRequest> => {
+const toRequest = (parsed: Parsed, now: number): LogRequest => {
   const [kind = "", ...args] = parsed.positionals
   if (kind === "param" || kind === "tag") {
     const [key = "", value = ""] = arity(kind, args, 2)
@@ -50,11 +52,19 @@ const toRequest = async (parsed: Parsed, now: number, signal: AbortSignal): Prom
     const [localPath = ""] = arity(kind, args, 1)
     return { kind, localPath, artifactPath: parsed.values.path }
   }
-  if (kind === "batch") {
-    const [source = ""] = arity(kind, args, 1)
-    return { kind, batch: await readBatch(source, now, signal) }
-  }
   throw usage(kind === "" ? "say what to log: param, metric, tag, artifact or batch" : `unknown kind '${kind}': expected param, metric, tag, artifact or batch`)
+}
+
+const logged = async (parsed: Parsed, target: LogTarget, context: CommandContext): Promise<LogResult> => {
+  const [kind, ...args] = parsed.positionals
+  if (kind !== "batch") return logToRun(target, toRequest(parsed, Date.now()), context.env, { signal: context.interrupt })
+  const [source = ""] = arity(kind, args, 1)
+  return logInput(target, source, context.env, {
+    flushLines: wholeNumber("flush-lines", parsed.values["flush-lines"], 1000, 1),
+    flushMs: parsed.values["flush-interval"] === undefined ? 1000 : parseDuration(parsed.values["flush-interval"], "--flush-interval"),
+    signal: context.interrupt,
+    sendSignal: context.forceInterrupt,
+  })
 }
 
 // Until src/events/event.ts lists run.logged, the event goes through this one cast.
@@ -66,7 +76,11 @@ export const logCommand: Command = {
   summary: [
     "Log to the active run (MLFLOW_RUN_ID in MLFLOW_TRACKING_URI, as `mlproject run` gives its entry point):",
     ...Object.values(forms).map((form) => `  mlproject ${form}`),
-    "A batch file is MLflow's log-batch JSON: {\"metrics\":[{\"key\",\"value\",\"timestamp\"?,\"step\"?}],\"params\":[{\"key\",\"value\"}],\"tags\":[…]}.",
+    "A batch is MLflow's log-batch JSON: {\"metrics\":[{\"key\",\"value\",\"timestamp\"?,\"step\"?}],\"params\":[{\"key\",\"value\"}],\"tags\":[…]},",
+    "or JSON lines (a training loop's pipe), logged as they arrive: one object a line, {\"key\":\"loss\",\"value\":0.5,\"step\":3}",
+    "(a metric; \"timestamp\" defaults to when the line was read), {\"kind\":\"param\"|\"tag\",\"key\",\"value\"}, or a whole",
+    "log-batch object. Sent every --flush-lines lines or --flush-interval, and at the end; a bad line stops",
+    "with exit 2 after the lines before it were logged; an interrupt logs the lines read and exits 130.",
     "Negative values go after --: mlproject log metric delta -- -0.5",
   ].join("\n"),
   maxPositionals: 3,
@@ -74,13 +88,14 @@ export const logCommand: Command = {
     { long: "step", kind: "value", metavar: "N", description: "metric step (default 0)" },
     { long: "timestamp", kind: "value", metavar: "MS", description: "metric time in milliseconds since the epoch (default now)" },
     { long: "path", kind: "value", metavar: "DIR", description: "artifact folder inside the run's artifacts (default: the root)" },
+    { long: "flush-lines", kind: "value", metavar: "N", description: "batch from JSON lines: send once N lines wait (default 1000)" },
+    { long: "flush-interval", kind: "value", metavar: "DURATION", description: "batch from JSON lines: send lines that waited this long (default 1s; 250ms, 5s)" },
     { long: "run-id", kind: "value", metavar: "RUN_ID", env: "MLFLOW_RUN_ID", description: "the run to log to" },
   ],
   async execute(parsed, context) {
     const target = activeRun(context.env, context.cwd, parsed.values["run-id"])
     try {
-      const request = await toRequest(parsed, Date.now(), context.interrupt)
-      emitLogged(context.emit, { type: "run.logged", ...(await logToRun(target, request, context.env, { signal: context.interrupt })) })
+      emitLogged(context.emit, { type: "run.logged", ...(await logged(parsed, target, context)) })
     } catch (error) {
       throw concerningRun(error, target.runId)
     }

@@ -112,7 +112,7 @@ export const openRun = async (
   })
   tags.push(...extraTags)
   // Our own tags (a source path, a branch name) can be long too: refused before the run exists.
-  tags.forEach(validateTag)
+  for (const tag of tags) validateTag(tag)
   const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags }, call)
   return { info, resumed: false }
 }

@@ -159,7 +159,7 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
     async createRun(input, call) {
       checkTimestamp("start_time", input.start_time)
-      input.tags.forEach(validateTag)
+      for (const tag of input.tags) validateTag(tag)
       await ensureStore(call)
       ensureTrash()
       const found = experimentById(input.experiment_id)

@@ -65,18 +65,30 @@ const validateValueLength = (kind: "param" | "tag", entry: Tag, limit: number): 
   )
 }
 
-export const validateParam = (param: Tag): void => {
-  validateKey("param", param.key)
+export type KeyCheck = typeof validateKey
+
+/** validateKey that remembers the keys it passed: a stream of JSON lines names the same few keys again and again. */
+export const rememberingKeyCheck = (): KeyCheck => {
+  const passed = { param: new Set<string>(), tag: new Set<string>(), metric: new Set<string>() }
+  return (kind, key) => {
+    if (passed[kind].has(key)) return
+    validateKey(kind, key)
+    passed[kind].add(key)
+  }
+}
+
+export const validateParam = (param: Tag, checkKey: KeyCheck = validateKey): void => {
+  checkKey("param", param.key)
   validateValueLength("param", param, limits.paramValueLength)
 }
 
-export const validateTag = (tag: Tag): void => {
-  validateKey("tag", tag.key)
+export const validateTag = (tag: Tag, checkKey: KeyCheck = validateKey): void => {
+  checkKey("tag", tag.key)
   validateValueLength("tag", tag, limits.tagValueLength)
 }
 
-export const validateMetric = (metric: Metric): void => {
-  validateKey("metric", metric.key)
+export const validateMetric = (metric: Metric, checkKey: KeyCheck = validateKey): void => {
+  checkKey("metric", metric.key)
   const problem = !Number.isSafeInteger(metric.timestamp) || metric.timestamp < 0
     ? `timestamp ${metric.timestamp} must be a nonnegative integer (milliseconds)`
     : !Number.isSafeInteger(metric.step)
@@ -98,9 +110,9 @@ const checkBatchLimit = (what: string, count: number, limit: number): void => {
 
 /** Everything MLflow's log_batch checks before it writes anything. */
 export const validateBatch = (params: readonly Tag[], tags: readonly Tag[], metrics: readonly Metric[]): void => {
-  metrics.forEach(validateMetric)
-  params.forEach(validateParam)
-  tags.forEach(validateTag)
+  for (const metric of metrics) validateMetric(metric)
+  for (const param of params) validateParam(param)
+  for (const tag of tags) validateTag(tag)
   checkBatchLimit("metrics", metrics.length, limits.metricsPerBatch)
   checkBatchLimit("params", params.length, limits.paramsPerBatch)
   checkBatchLimit("tags", tags.length, limits.tagsPerBatch)

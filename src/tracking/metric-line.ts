@@ -6,6 +6,13 @@ import type { Metric } from "./types.ts"
  * positional with a trailing `.0` when the decimal exponent is in [-4, 16), else `1e-05` / `1.5e+16`.
  */
 export const formatPythonFloat = (value: number): string => {
+  // Most metrics, and the cheap case: where both write positional digits (JS from 1e-6 to below 1e21, Python from 1e-4
+  // to below 1e16), JS's shortest round-trip digits are Python's, and only a whole number's ".0" differs.
+  const magnitude = Math.abs(value)
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    const text = String(value)
+    return text.includes(".") ? text : `${text}.0`
+  }
   if (Number.isNaN(value)) return "nan"
   if (value === Infinity) return "inf"
   if (value === -Infinity) return "-inf"

@@ -3,7 +3,7 @@ import { ToolError } from "../errors.ts"
 import { parsePythonFloat } from "./metric-line.ts"
 import type { Experiment, Metric, Run, RunInfo, RunStatus, Tag } from "./types.ts"
 
-type Json = Record<string, unknown>
+export type Json = Record<string, unknown>
 
 const statuses = new Set<RunStatus>(["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"])
 
@@ -88,26 +88,27 @@ export const metricToJson = (metric: Metric): Json => ({ key: metric.key, value:
 
 export type Batch = { params: Tag[]; tags: Tag[]; metrics: Metric[] }
 
+const invalidBatch = (message: string): ToolError => new ToolError("log.batch.invalid", message, { exitCode: 2 })
+
 const entries = (value: unknown, what: string): Json[] => {
   if (value === undefined || value === null) return []
-  if (!Array.isArray(value)) throw new ToolError("log.batch.invalid", `'${what}' must be a list of objects`, { exitCode: 2 })
+  if (!Array.isArray(value)) throw invalidBatch(`'${what}' must be a list of objects`)
   return value.map((entry, index) => {
     if (entry !== null && typeof entry === "object" && !Array.isArray(entry)) return entry as Json
-    throw new ToolError("log.batch.invalid", `${what}[${index}] must be an object, got ${JSON.stringify(entry)}`, { exitCode: 2 })
+    throw invalidBatch(`${what}[${index}] must be an object, got ${JSON.stringify(entry)}`)
   })
 }
 
-const keyValue = (entry: Json, what: string, index: number): Tag => {
-  if (typeof entry.key !== "string" || entry.key === "")
-    throw new ToolError("log.batch.invalid", `${what}[${index}] needs a "key" string`, { exitCode: 2 })
-  if (entry.value === undefined || entry.value === null || typeof entry.value === "object")
-    throw new ToolError("log.batch.invalid", `${what}[${index}] ('${entry.key}') needs a "value"`, { exitCode: 2 })
+/** A param or tag entry; `label` names it in messages (`params[3]`, or `param` for a JSON line). */
+export const keyValueEntry = (entry: Json, label: string): Tag => {
+  if (typeof entry.key !== "string" || entry.key === "") throw invalidBatch(`${label} needs a "key" string`)
+  if (entry.value === undefined || entry.value === null || typeof entry.value === "object") throw invalidBatch(`${label} ('${entry.key}') needs a "value"`)
   return { key: entry.key, value: String(entry.value) }
 }
 
-const metricValue = (raw: unknown, key: string, index: number): number => {
+const metricValue = (raw: unknown, key: string, label: string): number => {
   const value = typeof raw === "number" ? raw : typeof raw === "string" ? parsePythonFloat(raw) : null
-  if (value === null) throw new ToolError("log.batch.invalid", `metrics[${index}] ('${key}') needs a numeric "value", got ${JSON.stringify(raw)}`, { exitCode: 2 })
+  if (value === null) throw invalidBatch(`${label} ('${key}') needs a numeric "value", got ${JSON.stringify(raw)}`)
   return value
 }
 
@@ -115,25 +116,27 @@ const wholeNumber = (raw: unknown, fallback: number, what: string): number => {
   if (raw === undefined || raw === null) return fallback
   const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw
   if (typeof value === "number" && Number.isSafeInteger(value)) return value
-  throw new ToolError("log.batch.invalid", `${what} must be a whole number, got ${JSON.stringify(raw)}`, { exitCode: 2 })
+  throw invalidBatch(`${what} must be a whole number, got ${JSON.stringify(raw)}`)
+}
+
+/** A metric entry; the value may be a JSON number or Python's float text ("nan", "-inf"); timestamp defaults to `now`, step to 0. */
+export const metricEntry = (entry: Json, now: number, label: string): Metric => {
+  if (typeof entry.key !== "string" || entry.key === "") throw invalidBatch(`${label} needs a "key" string`)
+  return {
+    key: entry.key,
+    value: metricValue(entry.value, entry.key, label),
+    timestamp: wholeNumber(entry.timestamp, now, `${label}.timestamp`),
+    step: wholeNumber(entry.step, 0, `${label}.step`),
+  }
 }
 
 /** MLflow's log-batch request body (`{metrics, params, tags}`, run_id ignored); timestamps default to `now`, steps to 0. */
 export const batchFromJson = (value: unknown, now: number): Batch => {
   if (value === null || typeof value !== "object" || Array.isArray(value))
-    throw new ToolError("log.batch.invalid", "the batch must be a JSON object with 'metrics', 'params' and/or 'tags' lists", { exitCode: 2 })
+    throw invalidBatch("the batch must be a JSON object with 'metrics', 'params' and/or 'tags' lists")
   const json = value as Json
-  const metrics = entries(json.metrics, "metrics").map((entry, index): Metric => {
-    if (typeof entry.key !== "string" || entry.key === "")
-      throw new ToolError("log.batch.invalid", `metrics[${index}] needs a "key" string`, { exitCode: 2 })
-    return {
-      key: entry.key,
-      value: metricValue(entry.value, entry.key, index),
-      timestamp: wholeNumber(entry.timestamp, now, `metrics[${index}].timestamp`),
-      step: wholeNumber(entry.step, 0, `metrics[${index}].step`),
-    }
-  })
-  const params = entries(json.params, "params").map((entry, index) => keyValue(entry, "params", index))
-  const tags = entries(json.tags, "tags").map((entry, index) => keyValue(entry, "tags", index))
+  const metrics = entries(json.metrics, "metrics").map((entry, index) => metricEntry(entry, now, `metrics[${index}]`))
+  const params = entries(json.params, "params").map((entry, index) => keyValueEntry(entry, `params[${index}]`))
+  const tags = entries(json.tags, "tags").map((entry, index) => keyValueEntry(entry, `tags[${index}]`))
   return { params, tags, metrics }
 }

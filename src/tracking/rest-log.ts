@@ -39,15 +39,22 @@ export const readBatch = async (source: string, now: number, signal?: AbortSigna
     text = source === "-" ? await untilAborted(Bun.stdin.text(), signal) : readFileSync(source, "utf8")
   } catch (error) {
     if (signal?.aborted) throw error
-    const code = (error as NodeJS.ErrnoException).code ?? String(error)
-    throw new ToolError("log.batch.invalid", `cannot read ${source} (${code})`, { exitCode: 2 })
+    throw unreadable(source, error)
   }
+  return batchDocument(text, source, now)
+}
+
+export const unreadable = (source: string, error: unknown): ToolError =>
+  new ToolError("log.batch.invalid", `cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { exitCode: 2 })
+
+/** The text of a log-batch JSON document read from `source` (a path, or "-" for standard input). */
+export const batchDocument = (text: string, source: string, now: number): Batch => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (error) {
     throw new ToolError("log.batch.invalid", `${source === "-" ? "standard input" : source} is not valid JSON: ${(error as Error).message}`, {
-      hint: 'expected {"metrics":[{"key":"loss","value":0.1,"step":1}],"params":[{"key":"alpha","value":"0.5"}],"tags":[…]}',
+      hint: 'expected {"metrics":[{"key":"loss","value":0.1,"step":1}],"params":[{"key":"alpha","value":"0.5"}],"tags":[…]}, or JSON lines whose first line is a whole object (see mlproject log --help)',
       exitCode: 2,
     })
   }

@@ -1,4 +1,4 @@
-// Waits that an interrupt ends: an abortable sleep, and work that cannot be cancelled itself (an SDK call, stdin) raced against a signal.
+// Waits that an interrupt or a deadline ends: an abortable sleep, a timed wait, and work that cannot be cancelled itself (an SDK call, stdin) raced against a signal.
 
 /** Settles as `work` does, or rejects with the signal's reason as soon as it aborts; the work itself is left behind. */
 export const untilAborted = <T>(work: Promise<T>, signal?: AbortSignal): Promise<T> => {
@@ -28,3 +28,12 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }, ms)
     signal?.addEventListener("abort", onAbort, { once: true })
   })
+
+export const timedOut: unique symbol = Symbol("timed out")
+
+/** Settles as `work` does, or resolves to `timedOut` after `ms`; the timer is cleared either way, so it never holds the exit. */
+export const within = <T>(work: Promise<T>, ms: number): Promise<T | typeof timedOut> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<typeof timedOut>((resolve) => (timer = setTimeout(() => resolve(timedOut), Math.max(0, ms))))
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+}

@@ -14,7 +14,7 @@ describe("version and help", () => {
     expect(result.stdout).toMatch(/^mlproject \d+\.\d+\.\d+/)
   })
 
-  test.each(["run", "validate", "describe", "env", "cache", "runs", "status", "wait", "cancel", "logs", "sweep", "pack", "migrate-store"])("%s --help lists its options", async (command) => {
+  test.each(["run", "validate", "describe", "env", "cache", "runs", "status", "wait", "cancel", "logs", "sweep", "pack", "migrate-store", "log"])("%s --help lists its options", async (command) => {
     const result = await cli([command, "--help"])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatchSnapshot()

@@ -223,7 +223,7 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
     async createRun(input) {
       if (!Number.isSafeInteger(input.start_time) || input.start_time < 0)
         throw invalid("tracking.time.invalid", `start_time ${input.start_time} must be milliseconds since the epoch`)
-      input.tags.forEach(validateTag)
+      for (const tag of input.tags) validateTag(tag)
       await ensureDefault()
       const { runName, tags } = runNameAndTags(input)
       tags.forEach(checkTagFits)
