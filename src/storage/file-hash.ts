@@ -5,8 +5,11 @@ import { digestOf, type ChecksumAlgorithm } from "./checksum.ts"
 import { crc32, crc32Combine, crc32c, crc32cCombine, crc64nvme, crc64nvmeCombine, crcBase64 } from "./crc.ts"
 
 export type FileHasher = {
-  /** Bytes [start, upTo) are final: `start` is where a stream began writing, which it does in order. */
-  advance(start: number, upTo: number): void
+  /**
+   * Bytes [start, upTo) are final: `start` is where a stream began writing, which it does in order. `bytes`, when
+   * given, are the last ones written (ending at `upTo`): a CRC takes them as they are instead of reading them back.
+   */
+  advance(start: number, upTo: number, bytes?: Uint8Array): void
   /** Every piece is final and together they make [0, size): the digest as the service prints it. */
   digest(size: number): string
 }
@@ -38,10 +41,11 @@ const crcs = {
 const pieces = <T>(fd: number, crc: Crc<T>): FileHasher => {
   const byStart = new Map<number, { end: number; value: T }>()
   return {
-    advance(start, upTo) {
+    advance(start, upTo, bytes) {
       const piece = byStart.get(start) ?? { end: start, value: crc.zero }
       byStart.set(start, piece)
-      readRange(fd, piece.end, upTo, (bytes) => void (piece.value = crc.step(bytes, piece.value)))
+      if (bytes && piece.end === upTo - bytes.length) piece.value = crc.step(bytes, piece.value)
+      else readRange(fd, piece.end, upTo, (read) => void (piece.value = crc.step(read, piece.value)))
       piece.end = Math.max(piece.end, upTo)
     },
     digest(size) {
@@ -90,5 +94,7 @@ const ordered = (fd: number, algorithm: ChecksumAlgorithm): FileHasher => {
   }
 }
 
+export const isCrc = (algorithm: ChecksumAlgorithm): algorithm is keyof typeof crcs => algorithm in crcs
+
 export const fileHasher = (fd: number, algorithm: ChecksumAlgorithm): FileHasher =>
-  algorithm === "crc32c" || algorithm === "crc32" || algorithm === "crc64nvme" ? pieces(fd, crcs[algorithm] as Crc<unknown>) : ordered(fd, algorithm)
+  isCrc(algorithm) ? pieces(fd, crcs[algorithm] as Crc<unknown>) : ordered(fd, algorithm)

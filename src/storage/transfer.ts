@@ -74,7 +74,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
         part.write(bytes, span.position)
         span.position += bytes.length
         options.onBytes(bytes.length)
-        job.follower?.advance(span.start, span.position)
+        job.follower?.advance(span.start, span.position, bytes)
         job.save()
         if (span.position >= span.end) break
         waitStart = performance.now()
