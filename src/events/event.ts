@@ -101,7 +101,18 @@ export type Event =
   | { type: "fetch.done"; source: string; commit: string | null; cached: boolean; ms: number }
   | { type: "download.started"; uri: string; path: string; bytes: number | null }
   | { type: "progress"; task: string; done: number; total: number | null; rate: number | null; eta_s: number | null }
-  | { type: "download.done"; uri: string; path: string; bytes: number; cached: boolean; ms: number }
+  | {
+      type: "download.done"
+      uri: string
+      path: string
+      bytes: number
+      cached: boolean
+      ms: number
+      /** What the bytes were checked against (for a cache hit: when the cache was filled); "mixed" for a prefix whose objects differ. */
+      checksum: "crc32" | "crc32c" | "crc64nvme" | "sha1" | "sha256" | "md5" | "none" | "mixed"
+      /** Why a checksum the service published could not be used (a composite of parts). */
+      checksum_note?: string
+    }
   | { type: "experiment.created"; experiment_id: string; name: string }
   | {
       type: "run.created"

@@ -127,7 +127,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     },
     "download.done": (e) => {
       if (stderr.isTTY) stderr.write("\r\x1b[K")
-      info(`${e.cached ? "reused cached" : "downloaded"} ${e.uri} (${bytes(e.bytes)}) → ${e.path}${e.cached ? "" : ` in ${seconds(e.ms)}`}`)
+      const check = e.checksum === "none" ? "not verified" : e.checksum === "mixed" ? "verified (checksums vary by object)" : `verified by ${e.checksum}`
+      const note = e.checksum_note ? `; ${e.checksum_note}` : ""
+      info(`${e.cached ? "reused cached" : "downloaded"} ${e.uri} (${bytes(e.bytes)}) → ${e.path}${e.cached ? "" : ` in ${seconds(e.ms)}`}, ${check}${note}`)
     },
     "experiment.created": (e) => info(`created experiment '${e.name}' (id ${e.experiment_id})`),
     "run.created": (e) =>

@@ -1,13 +1,14 @@
 // The download cache in MLPROJECT_HOME/downloads: one file per URI and version, filled under a lock, linked into runs.
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { cacheDir } from "../util/paths.ts"
 import { withLock } from "../util/lock.ts"
 import { redactUrl } from "../util/redact.ts"
+import type { ChecksumUsed } from "./checksum.ts"
 import type { Env, ObjectInfo } from "./types.ts"
 
-export type Filled = { bytes: number; fetched: number }
+export type Filled = { bytes: number; fetched: number; checksum: ChecksumUsed }
 export type CacheResult = Filled & { cached: boolean }
 export type CacheOptions = { env: Env; signal?: AbortSignal; noCache: boolean }
 
@@ -55,6 +56,15 @@ const touchRecord = (record: string): void => {
   }
 }
 
+/** The check made when the entry was filled; "none" when its record predates the field or is gone. */
+const recordedChecksum = (record: string): ChecksumUsed => {
+  try {
+    return (JSON.parse(readFileSync(record, "utf8")) as { checksum?: ChecksumUsed }).checksum ?? "none"
+  } catch {
+    return "none"
+  }
+}
+
 /**
  * Makes `dest` hold the object: from the cache when this URI and version were downloaded before, else by
  * `fill` into the cache (under a lock, so concurrent runs download it once) and then linked. Objects
@@ -71,7 +81,7 @@ export const throughCache = async (info: ObjectInfo, dest: string, options: Cach
   const hit = (): CacheResult => {
     place(entry, dest)
     touchRecord(`${entry}.json`)
-    return { bytes: statSync(entry).size, fetched: 0, cached: true }
+    return { bytes: statSync(entry).size, fetched: 0, checksum: recordedChecksum(`${entry}.json`), cached: true }
   }
   if (isHit(entry, info)) return hit()
   return withLock(
@@ -83,7 +93,7 @@ export const throughCache = async (info: ObjectInfo, dest: string, options: Cach
       const filled = await fill(entry)
       // Read-only, because runs get hard links to this very file: a program writing its input must not change the cache.
       chmodSync(entry, 0o444)
-      writeFileAtomic(`${entry}.json`, JSON.stringify({ uri: redactUrl(info.uri), version: info.version, size: filled.bytes, time: new Date().toISOString() }))
+      writeFileAtomic(`${entry}.json`, JSON.stringify({ uri: redactUrl(info.uri), version: info.version, size: filled.bytes, checksum: filled.checksum, time: new Date().toISOString() }))
       place(entry, dest)
       return { ...filled, cached: false }
     },

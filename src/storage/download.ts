@@ -6,6 +6,7 @@ import { untilAborted } from "../util/abort.ts"
 import { isAbort } from "../util/http.ts"
 import { httpLimits } from "../util/http-limits.ts"
 import { throughCache, type CacheResult } from "./cache.ts"
+import type { ChecksumUsed } from "./checksum.ts"
 import { failed, interrupted, networkReason, notFound, unsupportedScheme } from "./errors.ts"
 import { progressFor, type Progress } from "./progress.ts"
 import { pool } from "./schedule.ts"
@@ -98,8 +99,17 @@ const fetchObject = async (adapter: Adapter, info: ObjectInfo, dest: string, opt
 const started = (options: DownloadOptions, uri: string, path: string, bytes: number | null) =>
   options.emit?.({ type: "download.started", uri: redactUrl(uri), path, bytes })
 
-const done = (options: DownloadOptions, result: Downloaded, since: number) =>
-  options.emit?.({ type: "download.done", uri: result.uri, path: result.path, bytes: result.bytes, cached: result.cached, ms: Math.round(performance.now() - since) })
+const done = (options: DownloadOptions, result: Downloaded, since: number, note?: string) =>
+  options.emit?.({
+    type: "download.done",
+    uri: result.uri,
+    path: result.path,
+    bytes: result.bytes,
+    cached: result.cached,
+    ms: Math.round(performance.now() - since),
+    checksum: result.checksum,
+    ...(note ? { checksum_note: note } : {}),
+  })
 
 /** Downloads the object `info` describes to `dest`, emitting download.started, progress and download.done. */
 export const downloadObject = async (info: ObjectInfo, dest: string, options: DownloadOptions = {}): Promise<Downloaded> => {
@@ -109,8 +119,8 @@ export const downloadObject = async (info: ObjectInfo, dest: string, options: Do
   const progress = progressFor(options.emit, `download ${redactUrl(info.uri)}`, info.size)
   const result = await fetchObject(adapter, info, dest, options, progress)
   if (!result.cached) progress.finish()
-  const downloaded = { uri: redactUrl(info.uri), path: dest, bytes: result.bytes, files: 1, version: info.version, cached: result.cached, fetched: result.fetched }
-  done(options, downloaded, since)
+  const downloaded = { uri: redactUrl(info.uri), path: dest, bytes: result.bytes, files: 1, version: info.version, cached: result.cached, fetched: result.fetched, checksum: result.checksum }
+  done(options, downloaded, since, options.verify === false ? undefined : info.checksumNote)
   return downloaded
 }
 
@@ -140,6 +150,7 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
   let bytes = 0
   let fetched = 0
   let allCached = true
+  const checks = new Set<ChecksumUsed>()
   await pool(
     files,
     options.tuning?.concurrency ?? defaultTuning.concurrency,
@@ -149,12 +160,14 @@ export const downloadPrefix = async (uri: string, destDir: string, options: Down
       bytes += result.bytes
       fetched += result.fetched
       allCached &&= result.cached
+      checks.add(result.checksum)
       if (result.cached) progress.skip(result.bytes)
     },
     options.signal,
   )
   progress.finish()
-  const downloaded = { uri: redactUrl(uri), path: destDir, bytes, files: files.length, version: prefixVersion(entries), cached: allCached, fetched }
+  const checksum: ChecksumUsed = checks.size === 1 ? ([...checks][0] as ChecksumUsed) : "mixed"
+  const downloaded = { uri: redactUrl(uri), path: destDir, bytes, files: files.length, version: prefixVersion(entries), cached: allCached, fetched, checksum }
   done(options, downloaded, since)
   return downloaded
 }

@@ -79,8 +79,8 @@ const infoOf = (uri: string, m: Metadata): ObjectInfo => ({
   version: m.generation === undefined ? null : String(m.generation),
   ranges: true,
   ...(m.generation !== undefined ? { pin: String(m.generation) } : {}),
-  ...(m.md5Hash ? { md5: base64ToHex(m.md5Hash) } : {}),
-  ...(m.crc32c ? { crc32c: m.crc32c } : {}),
+  // Composed objects have no MD5 but a CRC32C of the whole object; checkFor prefers the CRC32C anyway.
+  checksums: { ...(m.md5Hash ? { md5: base64ToHex(m.md5Hash) } : {}), ...(m.crc32c ? { crc32c: m.crc32c } : {}) },
 })
 
 export const gcs: Adapter = {

@@ -66,7 +66,7 @@ export const http: Adapter = {
       version: strong ?? (lastModified !== null && size !== null ? `${lastModified} ${size}` : null),
       ranges: response.status === 206 || response.headers.get("accept-ranges") === "bytes",
       ...(strong ?? lastModified ? { pin: (strong ?? lastModified) as string } : {}),
-      ...(contentMd5 ? { md5: base64ToHex(contentMd5) } : {}),
+      ...(contentMd5 ? { checksums: { md5: base64ToHex(contentMd5) } } : {}),
     }
     return info
   },

@@ -7,6 +7,7 @@ import { ToolError } from "../errors.ts"
 import { byteRange } from "../util/http-range.ts"
 import { httpLimits } from "../util/http-limits.ts"
 import { changed, denied, failed, missingCredentials, networkReason, notFound, unavailable, unreachable } from "./errors.ts"
+import type { ChecksumAlgorithm, Checksums } from "./checksum.ts"
 import { readIni } from "./ini.ts"
 import { bucketAndKey } from "./uri.ts"
 import type { Adapter, AdapterContext, Entry, Env, ObjectInfo } from "./types.ts"
@@ -124,6 +125,32 @@ const md5FromEtag = (etag: string | undefined, encryption: string | undefined, c
   return hex.toLowerCase()
 }
 
+type HeadChecksums = { ChecksumCRC64NVME?: string; ChecksumCRC32C?: string; ChecksumCRC32?: string; ChecksumSHA1?: string; ChecksumSHA256?: string; ChecksumType?: string }
+
+/**
+ * The `x-amz-checksum-*` values a HEAD with `ChecksumMode: ENABLED` returns, when they cover the whole object.
+ * A multipart upload's COMPOSITE checksum (a checksum of the parts' checksums, written `…-N`) does not: it is
+ * left out, and the note says so.
+ */
+export const checksumsOf = (head: HeadChecksums): { checksums: Checksums; note: string | null } => {
+  const published: Array<[ChecksumAlgorithm, string | undefined]> = [
+    ["crc64nvme", head.ChecksumCRC64NVME],
+    ["crc32c", head.ChecksumCRC32C],
+    ["crc32", head.ChecksumCRC32],
+    ["sha1", head.ChecksumSHA1],
+    ["sha256", head.ChecksumSHA256],
+  ]
+  const checksums: Checksums = {}
+  const composite: string[] = []
+  for (const [algorithm, value] of published) {
+    if (!value) continue
+    if (head.ChecksumType === "COMPOSITE" || /-\d+$/.test(value)) composite.push(algorithm)
+    else checksums[algorithm] = value
+  }
+  const note = composite.length ? `the service's ${composite.join(", ")} is a composite of the upload's parts, not of the whole object` : null
+  return { checksums, note }
+}
+
 export const s3: Adapter = {
   async stat(uri, ctx) {
     const { bucket, key } = bucketAndKey(uri)
@@ -131,16 +158,17 @@ export const s3: Adapter = {
     try {
       return await run(uri, ctx, async ({ sdk, client }) => {
         const head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }), { abortSignal: ctx.signal })
-        const crc = head.ChecksumCRC32C && !head.ChecksumCRC32C.includes("-") && head.ChecksumType !== "COMPOSITE" ? head.ChecksumCRC32C : undefined
+        const { checksums, note } = checksumsOf(head)
         const md5 = md5FromEtag(head.ETag, head.ServerSideEncryption, head.SSECustomerAlgorithm)
+        if (md5) checksums.md5 = md5
         const info: ObjectInfo = {
           uri,
           size: head.ContentLength ?? null,
           version: head.ETag ?? (head.LastModified ? `${head.LastModified.toISOString()} ${head.ContentLength}` : null),
           ranges: true,
           ...(head.ETag ? { pin: head.ETag } : {}),
-          ...(md5 ? { md5 } : {}),
-          ...(crc ? { crc32c: crc } : {}),
+          checksums,
+          ...(note ? { checksumNote: note } : {}),
         }
         return info
       })

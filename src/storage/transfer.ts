@@ -4,7 +4,7 @@ import { statfsSync } from "node:fs"
 import { dirname } from "node:path"
 import { idleError, slowError, speedMeter } from "../util/http-body.ts"
 import { defaultRetry, sleep } from "../util/http-retry.ts"
-import { hasherFor } from "./checksum.ts"
+import { checkFor, type ChecksumUsed } from "./checksum.ts"
 import { checksumMismatch, interrupted, isTransient, tooLarge, truncated } from "./errors.ts"
 import { redactUrl } from "../util/redact.ts"
 import { coveredBytes, missing, openPart, type PartFile, type Spans } from "./part-file.ts"
@@ -22,7 +22,8 @@ export type TransferOptions = {
   onResumed(bytes: number): void
 }
 
-export type Transferred = { bytes: number; fetched: number }
+/** `checksum`: what the bytes were checked against ("none" when not verified). */
+export type Transferred = { bytes: number; fetched: number; checksum: ChecksumUsed }
 
 type Job = {
   adapter: Adapter
@@ -73,8 +74,7 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
         part.write(bytes, span.position)
         span.position += bytes.length
         options.onBytes(bytes.length)
-        const first = part.done[0]
-        if (first && first[0] === 0) job.follower?.advance(first[1])
+        job.follower?.advance(span.start, span.position, bytes)
         job.save()
         if (span.position >= span.end) break
         waitStart = performance.now()
@@ -112,16 +112,16 @@ const throttle = (fn: () => void, ms: number) => {
 const transferOnce = async (adapter: Adapter, info: ObjectInfo, dest: string, options: TransferOptions): Promise<Transferred> => {
   const { tuning } = options
   const part = openPart(dest, info)
-  const hasher = options.verify ? hasherFor(info) : null
-  const follower = hasher ? followHash(part.path, hasher, info.size, options.ctx.signal) : null
+  const check = options.verify ? checkFor(info) : null
+  const follower = check ? followHash(part.path, check.algorithm, info.size, options.ctx.signal) : null
   let finished = false
   try {
     const already = coveredBytes(part.done)
     if (already > 0) options.onResumed(already)
     const cap = info.size === null ? capFor(part.path, tuning) : null
     const job: Job = { adapter, info, part, options, follower, save: throttle(part.save, 500), cap }
-    const first = part.done[0]
-    if (first && first[0] === 0) follower?.advance(first[1])
+    // What an earlier attempt left on disk is hashed (by the worker, while the rest downloads) as pieces of its own.
+    for (const [start, end] of part.done) follower?.advance(start, end)
     let fetched = 0
     const counting = (span: Span, signal: AbortSignal) => {
       const from = span.position
@@ -132,17 +132,17 @@ const transferOnce = async (adapter: Adapter, info: ObjectInfo, dest: string, op
     const schedule = { concurrency: parallel ? tuning.concurrency : 1, partSize: parallel ? tuning.partSize : Infinity, adaptive: tuning.adaptive, probeMs: tuning.probeMs, signal: options.ctx.signal }
     await runSpans(spans, schedule, counting, () => coveredBytes(part.done) - already)
     const bytes = info.size ?? coveredBytes(part.done)
-    if (hasher !== null && follower !== null) {
+    if (check !== null && follower !== null) {
       const actual = await follower.finish(bytes)
-      if (actual !== hasher.expected) {
+      if (actual !== check.expected) {
         part.discard()
         finished = true
-        throw checksumMismatch(info.uri, hasher.algorithm, hasher.expected, actual)
+        throw checksumMismatch(info.uri, check.algorithm, check.expected, actual)
       }
     }
     part.commit()
     finished = true
-    return { bytes, fetched }
+    return { bytes, fetched, checksum: check?.algorithm ?? "none" }
   } catch (error) {
     if (options.ctx.signal?.aborted && !(error instanceof ToolError && error.code === "interrupted")) throw interrupted(info.uri)
     // Bytes of a version that no longer exists, or of an answer that never ends, are worth nothing: drop them.
@@ -176,7 +176,7 @@ export const transfer = async (adapter: Adapter, info: ObjectInfo, dest: string,
     }
     try {
       const result = await transferOnce(adapter, info, dest, counting)
-      return { bytes: result.bytes, fetched }
+      return { ...result, fetched }
     } catch (error) {
       const again = error instanceof Restart ? round < options.tuning.retries : error instanceof ToolError && error.code === "storage.checksum" && round === 0
       if (!again) throw error instanceof Restart ? error.cause : error

@@ -1,5 +1,6 @@
 // The shapes every storage adapter shares: object info, byte ranges, and the small adapter interface.
 import type { Emit } from "../events/event.ts"
+import type { ChecksumUsed, Checksums } from "./checksum.ts"
 import { defaultLimits } from "../util/http-limits.ts"
 
 export type Env = Record<string, string | undefined>
@@ -13,9 +14,10 @@ export type ObjectInfo = {
   size: number | null
   /** What changes when the content changes (ETag, generation, mtime+size); null: no caching, no resume. */
   version: string | null
-  /** Checksums the service publishes: MD5 as hex, CRC32C as base64 of the big-endian value. */
-  md5?: string
-  crc32c?: string
+  /** Whole-object checksums the service publishes (see checksum.ts for their forms and the order they are used in). */
+  checksums?: Checksums
+  /** Why a checksum the service published cannot be used (a composite of parts), for the download.done event. */
+  checksumNote?: string
   /** The service honours byte ranges, so parts can be fetched in parallel and resumed. */
   ranges: boolean
   /** Adapter-private token that pins reads to this exact version (S3 ETag, GCS generation, HTTP validator). */
@@ -99,4 +101,6 @@ export type Downloaded = {
   cached: boolean
   /** Bytes that crossed the network in this call (less than `bytes` after a resume or a cache hit). */
   fetched: number
+  /** What the bytes were checked against when they were downloaded (for a cache hit: when the cache was filled). */
+  checksum: ChecksumUsed
 }

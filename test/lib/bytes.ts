@@ -19,9 +19,9 @@ export const md5 = (bytes: Uint8Array): string => new Bun.CryptoHasher("md5").up
 
 /**
  * Writes `size` bytes to `path` in 8 MiB blocks (each block a different seed) and returns their SHA-256 and
- * MD5, so a 1 GiB file costs 8 MiB of memory.
+ * MD5, so a 1 GiB file costs 8 MiB of memory; `onBlock` sees each block (to compute other checksums).
  */
-export const writeLargeFile = (path: string, size: number, seed = 7): { sha256: string; md5: string } => {
+export const writeLargeFile = (path: string, size: number, seed = 7, onBlock?: (bytes: Uint8Array) => void): { sha256: string; md5: string } => {
   const block = 8 * 1024 * 1024
   const shaHasher = new Bun.CryptoHasher("sha256")
   const md5Hasher = new Bun.CryptoHasher("md5")
@@ -31,6 +31,7 @@ export const writeLargeFile = (path: string, size: number, seed = 7): { sha256: 
       const bytes = pseudoRandom(Math.min(block, size - offset), seed * 1_000_003 + n)
       shaHasher.update(bytes)
       md5Hasher.update(bytes)
+      onBlock?.(bytes)
       for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written)
     }
   } finally {

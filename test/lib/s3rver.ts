@@ -9,8 +9,10 @@ export type S3rver = {
   directory: string
   /** Credentials s3rver accepts (it knows one key pair). */
   credentials: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string }
-  /** Writes an object straight into the store, bypassing HTTP; returns its SHA-256 and MD5. */
-  writeObject(bucket: string, key: string, size: number, seed?: number): { sha256: string; md5: string }
+  /** Writes an object straight into the store, bypassing HTTP; returns its SHA-256 and MD5. `onBlock` sees its bytes as they are written. */
+  writeObject(bucket: string, key: string, size: number, seed?: number, onBlock?: (bytes: Uint8Array) => void): { sha256: string; md5: string }
+  /** Headers s3rver stores with an object and serves on HEAD and GET (e.g. `x-amz-checksum-crc64nvme`, see s3rver-main.ts). */
+  setHeaders(bucket: string, key: string, headers: Record<string, string>): void
   [Symbol.asyncDispose](): Promise<void>
 }
 
@@ -31,13 +33,16 @@ export const startS3rver = async (buckets: string[]): Promise<S3rver> => {
     url: `http://127.0.0.1:${port}`,
     directory,
     credentials: { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" },
-    writeObject(bucket, key, size, seed = 7) {
+    writeObject(bucket, key, size, seed = 7, onBlock) {
       // s3rver's file layout: <bucket>/<key>._S3rver_object, with the MD5 it serves as ETag in a sibling file.
       const path = join(directory, bucket, `${key}._S3rver_object`)
       mkdirSync(dirname(path), { recursive: true })
-      const sums = writeLargeFile(path, size, seed)
+      const sums = writeLargeFile(path, size, seed, onBlock)
       writeFileSync(`${path}.md5`, sums.md5)
       return sums
+    },
+    setHeaders(bucket, key, headers) {
+      writeFileSync(join(directory, bucket, `${key}._S3rver_metadata.json`), JSON.stringify(headers))
     },
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM")

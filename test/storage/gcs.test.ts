@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../../src/errors.ts"
+import type { Event } from "../../src/events/event.ts"
 import { downloadObject, downloadPathParameter, downloadUri, stat, upload } from "../../src/storage/index.ts"
 import { pseudoRandom, sha256 } from "../lib/bytes.ts"
 import { gcsServer, type GcsServer } from "../lib/gcs-server.ts"
@@ -40,7 +41,7 @@ describe("gcs", () => {
     const generation = server.put("bkt", "data/train.csv", bytes)
     const env = envFor(tmp, server)
     const info = await stat("gs://bkt/data/train.csv", { env })
-    expect(info).toMatchObject({ size: bytes.length, version: String(generation), md5: new Bun.CryptoHasher("md5").update(bytes).digest("hex") })
+    expect(info).toMatchObject({ size: bytes.length, version: String(generation), checksums: { md5: new Bun.CryptoHasher("md5").update(bytes).digest("hex") } })
     const local = await downloadPathParameter("gs://bkt/data/train.csv", { env, storageDir: tmp.path, index: 1 })
     expect(local).toBe(join(tmp.path, "param_1", "train.csv"))
     expect(sha256(readFileSync(local))).toBe(sha256(bytes))
@@ -107,18 +108,27 @@ describe("gcs", () => {
     expect(existsSync(join(tmp.path, "bad.bin"))).toBe(false)
   })
 
-  test("CRC32C is checked when the service gives no MD5 (composite objects)", async () => {
+  test("CRC32C is preferred to MD5, checked also when there is no MD5 (composite objects), and named in download.done", async () => {
     await using tmp = tmpdirFor()
     const bytes = pseudoRandom(5000, 64)
     await using server = gcsServer()
     server.put("bkt", "c.bin", bytes)
     const info = await stat("gs://bkt/c.bin", { env: envFor(tmp, server) })
-    const withoutMd5 = { ...info, md5: undefined }
+    const events: Event[] = []
+    const both = await downloadObject(info, join(tmp.path, "both.bin"), { env: envFor(tmp, server), noCache: true, emit: (e) => void events.push(e) })
+    expect(both.checksum).toBe("crc32c")
+    expect(events.find((e) => e.type === "download.done")).toMatchObject({ checksum: "crc32c" })
+    // A right MD5 does not save a wrong CRC32C: the CRC32C is what is checked.
+    const wrongCrc = await downloadObject({ ...info, checksums: { ...info.checksums, crc32c: "AAAAAA==" } }, join(tmp.path, "w.bin"), { env: envFor(tmp, server), noCache: true }).catch((e: unknown) => e)
+    expect(wrongCrc).toMatchObject({ code: "storage.checksum" })
+    const withoutMd5 = { ...info, checksums: { crc32c: info.checksums?.crc32c as string } }
     const ok = await downloadObject(withoutMd5, join(tmp.path, "ok.bin"), { env: envFor(tmp, server), noCache: true })
     expect(ok.bytes).toBe(5000)
-    const wrong = await downloadObject({ ...withoutMd5, crc32c: "AAAAAA==" }, join(tmp.path, "bad.bin"), { env: envFor(tmp, server), noCache: true }).catch((e: unknown) => e)
+    const wrong = await downloadObject({ ...withoutMd5, checksums: { crc32c: "AAAAAA==" } }, join(tmp.path, "bad.bin"), { env: envFor(tmp, server), noCache: true }).catch((e: unknown) => e)
     expect(wrong).toMatchObject({ code: "storage.checksum" })
     expect((wrong as ToolError).message).toContain("crc32c")
+    const md5Only = await downloadObject({ ...info, checksums: { md5: info.checksums?.md5 as string } }, join(tmp.path, "m.bin"), { env: envFor(tmp, server), noCache: true })
+    expect(md5Only.checksum).toBe("md5")
   })
 
   test("uploads with a multipart request; a missing object and a refused token are explained", async () => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { Crc64NvmeJs } from "@aws-sdk/checksums/crc"
 import { cli } from "../lib/cli.ts"
 import { readRun } from "../lib/mlruns.ts"
 import { startS3rver, type S3rver } from "../lib/s3rver.ts"
@@ -32,15 +33,28 @@ test("a remote path parameter arrives as a local file under param_0, downloaded 
   expect(hash).toBe(sha256)
   expect(path?.startsWith(storage)).toBe(true)
   expect(path?.endsWith("/param_0/train.csv")).toBe(true)
-  expect(first.events.find((e) => e.type === "download.done")).toMatchObject({ cached: false, bytes: 300_000 })
+  // s3rver's ETag is the MD5 of a single-part object; the object has no x-amz-checksum-*.
+  expect(first.events.find((e) => e.type === "download.done")).toMatchObject({ cached: false, bytes: 300_000, checksum: "md5" })
   const done = first.events.at(-1) as Record<string, unknown>
   expect(readRun(join(dir.path, "mlruns"), "0", done.run_id as string).params.data).toBe("s3://data/train/train.csv")
 
   const second = await run()
   expect(second.code).toBe(0)
-  expect(second.events.find((e) => e.type === "download.done")).toMatchObject({ cached: true })
+  // A cache hit names the check made when the cache was filled.
+  expect(second.events.find((e) => e.type === "download.done")).toMatchObject({ cached: true, checksum: "md5" })
   const fresh = await run(["--no-cache"])
   expect(fresh.events.find((e) => e.type === "download.done")).toMatchObject({ cached: false })
+})
+
+test("the human output says which checksum the download was checked against", async () => {
+  await using dir = tmpdirFor()
+  dir.write("project/MLproject", project)
+  const crc = new Crc64NvmeJs()
+  s3.writeObject("data", "sums/train.csv", 200_000, 8, (bytes) => crc.update(bytes))
+  s3.setHeaders("data", "sums/train.csv", { "x-amz-checksum-crc64nvme": Buffer.from(await crc.digest()).toString("base64") })
+  const result = await cli(["run", "project", "-P", "data=s3://data/sums/train.csv", "--storage-dir", join(dir.path, "storage")], { cwd: dir.path, env: s3Env() })
+  expect(result.code, result.stderr).toBe(0)
+  expect(result.stderr).toMatch(/downloaded s3:\/\/data\/sums\/train\.csv \(.*\) → .* in .*, verified by crc64nvme/)
 })
 
 test("a missing object fails before any run exists, naming the URI without credentials", async () => {

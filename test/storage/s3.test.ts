@@ -40,7 +40,7 @@ describe("s3", () => {
     expect(local).toBe(join(tmp.path, "run", "param_2", "train.csv"))
     expect(sha256(readFileSync(local))).toBe(sha256(bytes))
     const info = await stat("s3://data/sets/train.csv", { env })
-    expect(info.md5).toBe(new Bun.CryptoHasher("md5").update(bytes).digest("hex"))
+    expect(info.checksums?.md5).toBe(new Bun.CryptoHasher("md5").update(bytes).digest("hex"))
   })
 
   test("an object stored gzip-encoded arrives as its stored bytes, not decompressed", async () => {

@@ -1,8 +1,13 @@
-// Pure pieces of the storage layer, table-driven: URIs, spans, CRC32C, Retry-After, redaction, INI, local files.
+// Pure pieces of the storage layer, table-driven: URIs, spans, checksums (CRCs, order, S3 headers), Retry-After, redaction, INI, local files.
 import { describe, expect, test } from "bun:test"
-import { readFileSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { crc32c, crc32cBase64 } from "../../src/storage/checksum.ts"
+import { Crc32c, Crc64NvmeJs } from "@aws-sdk/checksums/crc"
+import { checkFor, digestOf, type ChecksumAlgorithm } from "../../src/storage/checksum.ts"
+import { crc32, crc32Combine, crc32c, crc32cCombine, crc64nvme, crc64nvmeCombine, crcBase64 } from "../../src/storage/crc.ts"
+import { fileHasher } from "../../src/storage/file-hash.ts"
+import { checksumsOf } from "../../src/storage/s3.ts"
+import { pseudoRandom } from "../lib/bytes.ts"
 import { parseIni } from "../../src/storage/ini.ts"
 import { createRunStorageDir, downloadPathParameter, downloadUri, isRemoteUri, lastSegment, upload } from "../../src/storage/index.ts"
 import { addSpan, missing } from "../../src/storage/part-file.ts"
@@ -97,16 +102,107 @@ describe("spans and ranges", () => {
 })
 
 describe("checksums", () => {
+  const text = (value: string) => new TextEncoder().encode(value)
+  // The catalogue's check values ("123456789") and a few more.
   test.each([
-    ["", 0],
-    ["123456789", 0xe3069283],
-    ["The quick brown fox jumps over the lazy dog", 0x22620404],
-  ])("crc32c(%p)", (text, value) => expect(crc32c(new TextEncoder().encode(text))).toBe(value))
+    ["", 0, 0, 0n],
+    ["123456789", 0xe3069283, 0xcbf43926, 0xae8b14860a799888n],
+    ["The quick brown fox jumps over the lazy dog", 0x22620404, 0x414fa339, 0xd76c54054954c143n],
+  ])("crc32c, crc32 and crc64nvme of %p", (input, c32c, c32, c64) => {
+    expect(crc32c(text(input))).toBe(c32c)
+    expect(crc32(text(input))).toBe(c32)
+    expect(crc64nvme(text(input))).toBe(c64)
+  })
 
-  test("crc32c continues across chunks and prints as GCS does", () => {
-    const bytes = new TextEncoder().encode("hello world, in several pieces")
-    expect(crc32c(bytes.subarray(9), crc32c(bytes.subarray(0, 9)))).toBe(crc32c(bytes))
-    expect(crc32cBase64(crc32c(new TextEncoder().encode("hello world")))).toBe("yZRlqg==")
+  test("word-wise CRCs equal the AWS SDK's byte-wise ones at every alignment and length, and continue across chunks", async () => {
+    const data = pseudoRandom(70_000, 5)
+    for (const [start, end] of [[0, 70_000], [1, 69_999], [2, 17], [3, 4099], [5, 5], [7, 64_007]] as const) {
+      const bytes = data.subarray(start, end)
+      const c64 = new Crc64NvmeJs()
+      c64.update(bytes)
+      const c32c = new Crc32c()
+      c32c.update(bytes)
+      expect(crcBase64(crc64nvme(bytes), 8)).toBe(Buffer.from(await c64.digest()).toString("base64"))
+      expect(crcBase64(crc32c(bytes), 4)).toBe(Buffer.from(await c32c.digest()).toString("base64"))
+      const cut = Math.floor(bytes.length / 3)
+      expect(crc64nvme(bytes.subarray(cut), crc64nvme(bytes.subarray(0, cut)))).toBe(crc64nvme(bytes))
+      expect(crc32c(bytes.subarray(cut), crc32c(bytes.subarray(0, cut)))).toBe(crc32c(bytes))
+      expect(crc32(bytes.subarray(cut), crc32(bytes.subarray(0, cut)))).toBe(crc32(bytes))
+    }
+  })
+
+  test("CRCs of adjacent pieces combine into the CRC of the whole, at any cut", () => {
+    const data = pseudoRandom(100_003, 6)
+    for (const cut of [0, 1, 7, 4096, 99_999, 100_003]) {
+      const [a, b] = [data.subarray(0, cut), data.subarray(cut)]
+      expect(crc32cCombine(crc32c(a), crc32c(b), b.length)).toBe(crc32c(data))
+      expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(crc32(data))
+      expect(crc64nvmeCombine(crc64nvme(a), crc64nvme(b), b.length)).toBe(crc64nvme(data))
+    }
+  })
+
+  test.each(["crc64nvme", "crc32c", "crc32", "md5", "sha256"] as const)("a file hashed in pieces that land out of order (%s) gives the whole file's digest; a gap is refused", async (algorithm) => {
+    await using tmp = tmpdirFor()
+    const data = pseudoRandom(9 * 1024 * 1024 + 11, 8)
+    const path = join(tmp.path, "f.bin")
+    writeFileSync(path, data)
+    const whole = digestOf(algorithm)
+    whole.update(data)
+    const fd = openSync(path, "r")
+    try {
+      const hasher = fileHasher(fd, algorithm)
+      // Three streams: [0, 3 MiB) in two steps, [3 MiB, 6 MiB) first, then the tail; then one piece split off.
+      const MiB = 1024 * 1024
+      hasher.advance(3 * MiB, 5 * MiB)
+      hasher.advance(6 * MiB, 9 * MiB)
+      // Given the bytes just written, a CRC takes them instead of reading them back; MD5 and SHA read in order.
+      hasher.advance(0, 1 * MiB, data.subarray(0, MiB))
+      hasher.advance(3 * MiB, 6 * MiB, data.subarray(5 * MiB, 6 * MiB))
+      hasher.advance(0, 3 * MiB)
+      hasher.advance(9 * MiB, 9 * MiB + 11)
+      expect(hasher.digest(data.length)).toBe(whole.digest())
+      const gappy = fileHasher(fd, algorithm)
+      gappy.advance(0, 1000)
+      gappy.advance(2000, data.length)
+      expect(() => gappy.digest(data.length)).toThrow()
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  test.each([
+    ["crc32c", "yZRlqg=="],
+    ["crc32", "DUoRhQ=="],
+    ["md5", "5eb63bbbe01eeed093cb22bb8f5acdc3"],
+    ["sha256", "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="],
+  ] as const)("digestOf(%p) prints as the services publish it", (algorithm, printed) => {
+    const digest = digestOf(algorithm)
+    digest.update(text("hello "))
+    digest.update(text("world"))
+    expect(digest.digest()).toBe(printed)
+  })
+
+  test("the cheapest published checksum is used, MD5 last", () => {
+    const info = { uri: "s3://b/k", size: 1, version: "v", ranges: true }
+    const pick = (checksums: Partial<Record<ChecksumAlgorithm, string>>) => checkFor({ ...info, checksums })?.algorithm ?? null
+    expect(pick({ md5: "ab", crc64nvme: "x" })).toBe("crc64nvme")
+    expect(pick({ md5: "ab", crc32c: "x", crc64nvme: "y" })).toBe("crc32c")
+    expect(pick({ md5: "ab", sha256: "x" })).toBe("sha256")
+    expect(pick({ md5: "AB" })).toBe("md5")
+    expect(checkFor({ ...info, checksums: { md5: "AB" } })?.expected).toBe("ab")
+    expect(pick({})).toBeNull()
+  })
+
+  test.each([
+    [{ ChecksumCRC64NVME: "XmW+K2un/vs=", ChecksumType: "FULL_OBJECT" }, { crc64nvme: "XmW+K2un/vs=" }, null],
+    [{ ChecksumCRC32C: "yZRlqg==-4" }, {}, "crc32c"],
+    [{ ChecksumSHA256: "abc=", ChecksumType: "COMPOSITE" }, {}, "sha256"],
+    [{}, {}, null],
+  ])("S3 checksums of %p: whole-object ones only", (head, checksums, composite) => {
+    const result = checksumsOf(head)
+    expect(result.checksums).toEqual(checksums)
+    if (composite === null) expect(result.note).toBeNull()
+    else expect(result.note).toContain(`${composite} is a composite`)
   })
 })
 
