@@ -18,7 +18,6 @@ export const prepareDocker = async (target: LaunchTarget, context: RunContext): 
   // A file store inside the project must not change the build context's hash on every run.
   const exclude = plan.trackingUri.startsWith("file:") ? [fileURLToPath(plan.trackingUri)] : []
   const image = await prepareDockerImage(docker.plan, { docker: client, env: context.env, emit: context.emit as Emit, signal: context.interrupt }, exclude)
-  await store.logBatch(info.run_id, { tags: imageTags(image) }, { signal: context.interrupt })
   context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached, image: image.uri })
   const spec = containerSpec(docker.plan, {
     image,
@@ -30,11 +29,21 @@ export const prepareDocker = async (target: LaunchTarget, context: RunContext): 
     env: context.env,
     cwd: context.cwd,
     self: selfBinary(),
+    // Without retries it is started once: the daemon removes it right at its exit, as `docker run --rm` has it do.
+    autoRemove: plan.request.retries === 0,
   })
-  // Created here, started later (maybe by a supervisor): a value the daemon refuses fails before anything runs.
-  const container = await createContainer(client, spec)
+  // Created here, started later (maybe by a supervisor): a value the daemon refuses fails before anything runs. The daemon
+  // creates it while the image tags are written (a store call that may hold this thread, as SQLite does).
+  const creating = createContainer(client, spec)
+  const tagged = store.logBatch(info.run_id, { tags: imageTags(image) }, { signal: context.interrupt })
+  const [created, logged] = await Promise.allSettled([creating, tagged])
+  if (created.status === "rejected" || logged.status === "rejected") {
+    if (created.status === "fulfilled") await removeContainer(client, created.value).catch(() => {})
+    throw created.status === "rejected" ? created.reason : (logged as PromiseRejectedResult).reason
+  }
+  const container = created.value
   return {
-    spec: { backend: "docker", container, name: spec.name, image: spec.body.Image },
+    spec: { backend: "docker", container, name: spec.name, image: spec.body.Image, autoRemove: plan.request.retries === 0 },
     env: context.env,
     leases: [],
     release: () => removeContainer(client, container).catch(() => {}),

@@ -72,25 +72,44 @@ const outputSink = (launch: StartCreated) => {
   }
 }
 
-type StartCreated = RunControl & { docker: DockerClient; id: string; name: string; image: string; terminal?: Terminal }
+type StartCreated = RunControl & { docker: DockerClient; id: string; name: string; image: string; terminal?: Terminal; autoRemove?: boolean }
+
+// An AutoRemove container is removed by the daemon right after its exit; should that not come, the caller's removal
+// (always done) takes over after this long.
+const removalWaitMs = 10_000
+
+/** Waits for the answer to a `condition=removed` wait, within removalWaitMs. */
+const removedByDaemon = async (removal: Response): Promise<void> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, removalWaitMs)))
+  await Promise.race([removal.arrayBuffer().then(() => {}, () => {}), gaveUp])
+  clearTimeout(timer)
+}
 
 /**
  * Attaches before starting (no output is lost) and starts a created container; `wait` does not remove it, so a retry
- * can start it again. Interrupts: the first forwards the signal to the container (tini passes it to the process
- * group), the grace period or a second interrupt kills it.
+ * can start it again; one created with AutoRemove the daemon removes at its exit, and `wait` waits for that too.
+ * Interrupts: the first forwards the signal to the container (tini passes it to the process group), the grace period
+ * or a second interrupt kills it.
  */
 export const startCreated = async (launch: StartCreated): Promise<DockerRunHandle> => {
   const { docker, id } = launch
   const sink = outputSink(launch)
   let output: Promise<void> = Promise.resolve()
   let exited: Response
+  let removal: Response | null = null
+  const waitFor = (condition: string) => docker.request("POST", `/containers/${id}/wait`, { query: { condition } })
   try {
-    const [attach, wait] = await Promise.all([
+    const [attach, wait, removed] = await Promise.all([
       docker.request("POST", `/containers/${id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1 } }),
-      docker.request("POST", `/containers/${id}/wait`, { query: { condition: "next-exit" } }),
+      waitFor("next-exit"),
+      launch.autoRemove ? waitFor("removed") : null,
     ])
+    removal = removed
     if (!attach.ok) throw new ToolError("docker.attach", `attaching to container ${id.slice(0, 12)}: ${await errorMessage(attach)}`, { exitCode: 1 })
-    if (!wait.ok) throw new ToolError("docker.wait", `waiting for container ${id.slice(0, 12)}: ${await errorMessage(wait)}`, { exitCode: 1 })
+    for (const answer of [wait, removed]) {
+      if (answer && !answer.ok) throw new ToolError("docker.wait", `waiting for container ${id.slice(0, 12)}: ${await errorMessage(answer)}`, { exitCode: 1 })
+    }
     exited = wait
     output = attach.body ? demultiplex(attach.body, sink.push) : Promise.resolve()
     const started = await docker.request("POST", `/containers/${id}/start`)
@@ -107,6 +126,7 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
     }
     await started.body?.cancel()
   } catch (error) {
+    await removal?.body?.cancel().catch(() => {})
     await output.catch(() => {})
     throw error
   }
@@ -123,6 +143,7 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
       const endedAt = Date.now()
       await output
       sink.end()
+      if (removal) await removedByDaemon(removal)
       if (status.Error?.Message) throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
       return { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted(), endedAt }
     } finally {
@@ -176,7 +197,7 @@ export const dockerBackend: Backend = {
   async start(spec, env, control) {
     if (spec.backend !== "docker") throw new Error(`a ${spec.backend} launch reached the docker backend`)
     const docker = await connectDocker(env, control.interrupt)
-    return startCreated({ ...control, docker, id: spec.container, name: spec.name, image: spec.image })
+    return startCreated({ ...control, docker, id: spec.container, name: spec.name, image: spec.image, autoRemove: spec.autoRemove })
   },
   async alive(record, env) {
     if (record.backend !== "docker") return false

@@ -42,7 +42,7 @@ export type BackendRecord =
  */
 export type LaunchSpec =
   | { backend: "local"; argv: string[]; cwd: string }
-  | { backend: "docker"; container: string; name: string; image: string }
+  | { backend: "docker"; container: string; name: string; image: string; autoRemove?: boolean }
   | {
       backend: "kubernetes"
       context: string | null

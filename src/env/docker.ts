@@ -163,6 +163,8 @@ export type RunContext = {
   cwd: string
   /** The running mlproject binary on the host (null when none can be handed on). */
   self?: string | null
+  /** The daemon removes the container once it exits (as `docker run --rm`): a run that is never started again. */
+  autoRemove?: boolean
 }
 
 const dockerArchitectures: Record<string, string> = { x64: "amd64", arm64: "arm64" }
@@ -244,7 +246,7 @@ export const containerSpec = (plan: DockerPlan, run: RunContext): ContainerSpec 
       Tty: false,
       OpenStdin: false,
       ...config,
-      HostConfig: { Init: init, ...plan.args.hostConfig, Binds: binds },
+      HostConfig: { Init: init, ...plan.args.hostConfig, Binds: binds, ...(run.autoRemove ? { AutoRemove: true } : {}) },
     },
   }
 }

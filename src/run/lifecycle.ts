@@ -127,11 +127,18 @@ const superviseRun = async (open: OpenRun, context: RunContext): Promise<number>
     Object.assign(ending, result)
   } catch (error) {
     ending.failure = error
-  } finally {
-    await prepared?.release()
   }
+  // The release (a container's removal is a daemon round trip) runs while the final status is written; the command ends
+  // only once both are done.
+  const releasing = Promise.resolve(prepared?.release()).then(
+    () => null,
+    (error: unknown) => ({ error }),
+  )
   const facts = { store, runId, experimentId, trackingUri: plan.trackingUri, graceMs: plan.request.graceMs, retries: plan.request.retries, timeoutMs: plan.request.timeoutMs }
-  return finishRun(facts, ending, record, context)
+  const code = await finishRun(facts, ending, record, context).finally(() => releasing)
+  const released = await releasing
+  if (released) throw released.error
+  return code
 }
 
 export const writeRecordQuietly = (env: RunContext["env"], record: RunRecord): void => {
