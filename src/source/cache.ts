@@ -150,7 +150,7 @@ const leasesSuffix = ".leases"
 export const leasesOf = (copy: string): string => `${copy}${leasesSuffix}`
 
 /** Copies a tree (never hard links: nothing a run writes may reach the cache); reflinks where the file system has them. */
-const copyTree = async (from: string, to: string): Promise<void> => {
+export const copyTree = async (from: string, to: string): Promise<void> => {
   const argv =
     process.platform === "linux"
       ? ["cp", "-a", "--reflink=auto", "--", from, to]
@@ -167,25 +167,33 @@ const copyTree = async (from: string, to: string): Promise<void> => {
 
 export type WorkingCopy = { root: string; remove(): Promise<void> }
 
+/** How a run's folder is made when no pooled copy fits: `from` names what it is made of (and keys the pool). */
+export type CopyPlan = { from: string; make(root: string): Promise<void> }
+
+/** The plain plan: a copy of the folder `from`. */
+export const copyOf = (from: string): CopyPlan => ({ from, make: (root) => copyTree(from, root) })
+
 /**
- * A private copy of a folder of an entry's tree for one run. `remove()` returns an untouched copy to the pool, where the
- * next run of the same tree claims it instead of copying every file again; a changed copy is deleted.
+ * A private working folder for one run, made by `plan`. `remove()` returns an untouched copy to the pool, where the
+ * next run of the same plan claims it instead of writing every file again; a changed copy is deleted.
  */
-export const workingCopy = async (from: string, env: Record<string, string | undefined>): Promise<WorkingCopy> => {
+export const workingCopy = async (plan: CopyPlan, env: Record<string, string | undefined>): Promise<WorkingCopy> => {
   const runs = join(projectsDir(env), "runs")
   const pool = join(projectsDir(env), "pool")
   mkdirSync(runs, { recursive: true })
   mkdirSync(pool, { recursive: true })
   reapDead(runs)
   const root = join(runs, scratchName())
-  let made = claimPooled(pool, from, root, removeInBackground)
+  let made = claimPooled(pool, plan.from, root, removeInBackground)
   if (!made) {
     try {
-      await copyTree(from, root)
+      await plan.make(root)
       made = snapshot(root)
     } catch (error) {
       rmSync(root, { recursive: true, force: true })
-      throw new ToolError("source.cache.copy", `could not copy ${from} into a working folder: ${(error as Error).message}`, {
+      // Our own failures (an interrupt, a failed checkout) already say what happened.
+      if (error instanceof ToolError) throw error
+      throw new ToolError("source.cache.copy", `could not copy ${plan.from} into a working folder: ${(error as Error).message}`, {
         exitCode: 1,
         hint: `check free space and permissions under ${runs}`,
         cause: error,
@@ -196,7 +204,7 @@ export const workingCopy = async (from: string, env: Record<string, string | und
   return {
     root,
     remove: async () => {
-      if (!returnToPool(pool, from, root, pristine)) removeInBackground(root)
+      if (!returnToPool(pool, plan.from, root, pristine)) removeInBackground(root)
     },
   }
 }
@@ -225,7 +233,10 @@ export const locate = (entry: Entry, subdir: string, name: string): { from: stri
   const tree = join(entry.dir, "tree")
   if (isDir(join(tree, entry.meta.root, subdir))) return { from: join(tree, entry.meta.root), inner: subdir }
   if (entry.meta.root !== "" && subdir !== "" && isDir(join(tree, subdir))) return { from: tree, inner: subdir }
-  throw new ToolError("source.subdir", `Could not find subdirectory ${subdir} of ${name}`, {
+  throw subdirMissing(subdir, name)
+}
+
+export const subdirMissing = (subdir: string, name: string): ToolError =>
+  new ToolError("source.subdir", `Could not find subdirectory ${subdir} of ${name}`, {
     hint: "check the part after '#' in the project URI (it is relative to the repository or archive root)",
   })
-}

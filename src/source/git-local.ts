@@ -5,7 +5,7 @@ import { ToolError } from "../errors.ts"
 import { tryOutput } from "../util/exec.ts"
 import { gitInfo, localSourceName } from "./git-info.ts"
 import { workTreeIsProjectRoot } from "./local.ts"
-import { entryFor, repoCacheDir, requireGit } from "./git.ts"
+import { checkoutPlan, entryFor, repoCacheDir, requireGit } from "./git.ts"
 import { gitSession, versionError } from "./git-run.ts"
 import { reporter } from "./progress.ts"
 import { redactUrl } from "../util/redact.ts"
@@ -48,11 +48,13 @@ export const fetchLocalVersion: Fetcher = async (target, request) => {
   // The working copy's origin is the user's own remote, as in MLflow, so relative submodule URLs resolve the same way.
   const origin = info.remote_url ? redactUrl(info.remote_url) : info.root
   const { entry, cached } = await entryFor(s, repoCacheDir(env, `file://${info.root}`), resolved, version, { signal: request.signal, origin })
-  report.done(entry.meta.id, cached)
   // The project root is the repository, as for a run of the work tree without --version (unless the work tree is the
   // home folder: then the folder the user named); `#subdir` goes below the folder named.
   const named = relative(info.root, path)
   const subdir = join(named, target.subdir)
   const git = { commit: entry.meta.id, repo_url: info.remote_url ? origin : null, ...(isBranch ? { branch: version } : {}) }
-  return sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name, workTreeIsProjectRoot(info.root, env) ? undefined : named)
+  const rootInner = workTreeIsProjectRoot(info.root, env) ? undefined : named
+  const source = await sourceFrom(entry, target, subdir === "." ? "" : subdir, "git", git, env, name, rootInner, checkoutPlan(s, entry, resolved.branch))
+  report.done(entry.meta.id, cached)
+  return source
 }

@@ -133,6 +133,12 @@ const transportEnv = (s: GitSession): Promise<Record<string, string>> => {
   return found
 }
 
+/** Starts asking for the transport settings now, so the question overlaps local work before the first network command. */
+export const warmTransport = (s: GitSession): void => {
+  // A failure (a bad limit in the environment) is reported by the network command that awaits the same promise.
+  transportEnv(s).catch(() => {})
+}
+
 /**
  * Runs git; progress lines become fetch.progress, other stderr lines are kept (scrubbed) for errors. A `network`
  * command gets the transport limits and a watchdog: git silent for MLPROJECT_GIT_IDLE_TIMEOUT is stopped. An

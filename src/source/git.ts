@@ -1,11 +1,11 @@
-// The Git fetcher: resolve the version with one ls-remote, fetch exactly that commit (shallow) into the cache, submodules too.
-import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs"
+// The Git fetcher: resolve the version with one ls-remote, fetch exactly that commit (shallow) into the cache, check it out into the run's folder.
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import { entriesWithPrefix, ensureEntry, keyFor, projectsDir, publish, reapTemps, tempBeside, type Entry } from "./cache.ts"
+import { copyTree, entriesWithPrefix, ensureEntry, keyFor, projectsDir, publish, reapTemps, tempBeside, type CopyPlan, type Entry } from "./cache.ts"
 import { acquireLock } from "../util/lock.ts"
 import { hasGit } from "./git-info.ts"
-import { git, gitError, gitSession, hardFailure, versionError, type GitSession } from "./git-run.ts"
+import { git, gitError, gitSession, hardFailure, versionError, warmTransport, type GitSession } from "./git-run.ts"
 import { reporter } from "./progress.ts"
 import { redactUrl } from "../util/redact.ts"
 import { githubRepoOf, type Target } from "./uri.ts"
@@ -118,22 +118,51 @@ const submodules = async (s: GitSession, tree: string) => {
 }
 
 /**
- * Fills `tmp/tree` with a checkout of the version (a `.git` included, as MLflow's working folder has one) and returns
- * the commit. `origin` is the remote recorded in that `.git` (relative submodule URLs resolve against it).
+ * Fetches the version into `tmp` and returns the commit. The entry is `tmp/git`, the `.git` folder of a checkout with
+ * no files checked out: each run checks the commit out straight into its own folder (gitCheckout), so the tree is
+ * written once. A commit with submodules gets `tmp/tree` instead, a checkout with its submodules (a `.git` included),
+ * copied for each run. `origin` is the remote recorded in that `.git` (relative submodule URLs resolve against it).
  */
-export const buildCheckout = async (s: GitSession, tmp: string, resolved: Resolved, version: string | undefined, origin = s.url): Promise<string> => {
+export const buildEntry = async (s: GitSession, tmp: string, resolved: Resolved, version: string | undefined, origin = s.url): Promise<string> => {
   const tree = join(tmp, "tree")
+  warmTransport(s)
   const init = await git(s, ["init", "-q", "--template=", "--", tree])
   if (!init.ok) throw gitError(s, "init", init.stderr)
   appendFileSync(join(tree, ".git", "config"), `[remote "origin"]\n\turl = ${configValue(origin)}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`)
   s.report.progress("fetching")
   const commit = await fetchObjects(s, tree, resolved, version)
+  const gitmodules = await git(s, ["cat-file", "-e", "--end-of-options", `${commit}:.gitmodules`], { cwd: tree })
+  if (!gitmodules.ok) {
+    renameSync(join(tree, ".git"), join(tmp, "git"))
+    rmSync(tree, { recursive: true, force: true })
+    return commit
+  }
   s.report.progress("checking out")
   const checkout = await git(s, ["checkout", "-q", "--progress", ...(resolved.branch ? ["-B", resolved.branch] : ["--detach"]), commit, "--"], { cwd: tree })
   if (!checkout.ok) throw gitError(s, "checkout", checkout.stderr)
-  if (existsSync(join(tree, ".gitmodules"))) await submodules(s, tree)
+  await submodules(s, tree)
   return commit
 }
+
+/**
+ * How a run's folder is made from a `git/` entry: its `.git` copied (objects, shallow list, config; a few files), then
+ * the commit checked out into the folder, on the run's own branch or detached. Pooled per entry and branch.
+ */
+const gitCheckout = (s: GitSession, entry: Entry, branch: string | undefined): CopyPlan => ({
+  from: `${join(entry.dir, "git")}${branch ? `#${branch}` : ""}`,
+  make: async (root) => {
+    mkdirSync(root)
+    await copyTree(join(entry.dir, "git"), join(root, ".git"))
+    s.report.progress("checking out")
+    // -f: the copied .git has no index, so every file of the commit is written.
+    const checkout = await git(s, ["checkout", "-q", "-f", "--progress", ...(branch ? ["-B", branch] : ["--detach"]), entry.meta.id, "--"], { cwd: root })
+    if (!checkout.ok) throw gitError(s, "checkout", checkout.stderr)
+  },
+})
+
+/** The plan for a run's folder: a checkout from the cached objects, or (a `tree/` entry: submodules) a copy of that tree. */
+export const checkoutPlan = (s: GitSession, entry: Entry, branch: string | undefined): CopyPlan | undefined =>
+  existsSync(join(entry.dir, "git")) ? gitCheckout(s, entry, branch) : undefined
 
 const meta = (commit: string, s: GitSession) => ({ kind: "git" as const, id: commit, root: "", source: s.name, created: new Date().toISOString() })
 
@@ -148,7 +177,7 @@ export const entryFor = async (
   const onWait = () => s.report.progress("waiting for another run fetching the same commit")
   if (resolved.commit) {
     const commit = resolved.commit
-    return ensureEntry(join(repoDir, commit), async (tmp) => meta(await buildCheckout(s, tmp, resolved, version, options.origin), s), {
+    return ensureEntry(join(repoDir, commit), async (tmp) => meta(await buildEntry(s, tmp, resolved, version, options.origin), s), {
       signal: options.signal,
       onWait,
     })
@@ -163,7 +192,7 @@ export const entryFor = async (
     reapTemps(join(repoDir, `abbrev-${abbrev}`))
     const tmp = tempBeside(join(repoDir, `abbrev-${abbrev}`))
     try {
-      const commit = await buildCheckout(s, tmp, resolved, version, options.origin)
+      const commit = await buildEntry(s, tmp, resolved, version, options.origin)
       return { entry: publish(tmp, join(repoDir, commit), meta(commit, s)), cached: false }
     } catch (error) {
       rmSync(tmp, { recursive: true, force: true })
@@ -185,7 +214,8 @@ export const fetchGit: Fetcher = async (target: Target, request) => {
   report.progress("resolving")
   const resolved = await resolveVersion(s, request.version)
   const { entry, cached } = await entryFor(s, repoCacheDir(env, remote), resolved, request.version, { signal: request.signal })
-  report.done(entry.meta.id, cached)
   const git = { commit: entry.meta.id, repo_url: redactUrl(target.base), ...(resolved.branch ? { branch: resolved.branch } : {}) }
-  return sourceFrom(entry, target, target.subdir, "git", git, env)
+  const source = await sourceFrom(entry, target, target.subdir, "git", git, env, target.name, "", checkoutPlan(s, entry, resolved.branch))
+  report.done(entry.meta.id, cached)
+  return source
 }

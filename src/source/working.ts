@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { takeLease, tryLease } from "../util/lease.ts"
 import type { SourceRequest, ProjectSource } from "./index.ts"
-import { leasesOf, locate, readEntry, workingCopy, type Entry } from "./cache.ts"
+import { copyOf, leasesOf, locate, readEntry, subdirMissing, workingCopy, type CopyPlan, type Entry } from "./cache.ts"
 import { containedSubdir } from "./local.ts"
 import type { Target } from "./uri.ts"
 
@@ -16,7 +16,7 @@ export type Fetcher = (target: Target, request: SourceRequest) => Promise<Projec
  * copy. The lease comes first and the entry is looked at again after it: a gc that withdrew the entry before the lease
  * existed is seen here, and one that comes later sees the lease. Each copy is the entry's "last use" (meta.json mtime).
  */
-const copyLeased = async (entry: Entry, from: string, env: Record<string, string | undefined>) => {
+const copyLeased = async (entry: Entry, plan: CopyPlan, env: Record<string, string | undefined>) => {
   using _lease = tryLease(`${entry.dir}.leases`)
   if (readEntry(entry.dir) === null) {
     throw new ToolError("source.cache.removed", `the cached project ${entry.dir} was removed (mlproject cache gc) while this run started`, {
@@ -30,7 +30,7 @@ const copyLeased = async (entry: Entry, from: string, env: Record<string, string
   } catch {
     // A read-only cache only loses the last-use time.
   }
-  return await workingCopy(from, env)
+  return await workingCopy(plan, env)
 }
 
 export const sourceFrom = async (
@@ -43,13 +43,18 @@ export const sourceFrom = async (
   name = target.name,
   /** Where the project root is inside the copied tree: "" (the repository or archive) or the local folder a --version run named. */
   rootInner = "",
+  /** How the run's folder is made when the entry holds no tree to copy (a Git entry's objects, checked out into it). */
+  checkout?: CopyPlan,
 ): Promise<ProjectSource> => {
-  const { from, inner } = locate(entry, subdir, name)
-  const copy = await copyLeased(entry, from, env)
+  // Without a tree in the cache, `#subdir` is looked for in the run's own folder (below), once it is checked out.
+  const located = checkout ? null : locate(entry, subdir, name)
+  const plan = located ? copyOf(located.from) : (checkout as CopyPlan)
+  const inner = located?.inner ?? subdir
+  const copy = await copyLeased(entry, plan, env)
   const dir = join(copy.root, inner)
   const root = join(copy.root, rootInner)
   try {
-    if (containedSubdir(root, dir, inner) === null) throw new ToolError("source.subdir", `Could not find subdirectory ${inner} of ${name}`)
+    if (containedSubdir(root, dir, inner) === null) throw subdirMissing(inner, name)
   } catch (error) {
     await copy.remove()
     throw error

@@ -119,6 +119,26 @@ describe("entries", () => {
     await source.cleanup()
   })
 
+  test("an interrupt while the run's folder is checked out leaves no folder; the cached objects serve the next run offline", async () => {
+    await using h = home()
+    const controller = new AbortController()
+    const error = await fetchSource(h, `${daemon.url}/repo.git`, {
+      version: repo.commit(260),
+      signal: controller.signal,
+      emit: (event) => {
+        if (event.type === "fetch.progress" && event.phase === "checking out") controller.abort()
+      },
+    }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: "source.interrupted", exitCode: 130 })
+    expect(await leftoversAfterCleanup(h)).toEqual([])
+    const before = await daemon.requests()
+    const { source, events } = await fetchSource(h, `${daemon.url}/repo.git`, { version: repo.commit(260) })
+    expect(events.at(-1)).toMatchObject({ cached: true, commit: repo.commit(260) })
+    expect(await daemon.requests()).toBe(before)
+    expect(readFileSync(join(source.dir, "counter.txt"), "utf8")).toBe("260\n")
+    await source.cleanup()
+  })
+
   test("working copies of runs that died are reaped by the next run", async () => {
     await using h = home()
     const orphan = join(h.path, "projects", "runs", `${hostname().replace(/[^A-Za-z0-9.-]/g, "_")}-${await deadPid()}-zzzz`)

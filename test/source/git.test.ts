@@ -1,6 +1,6 @@
 // Git sources over a real git daemon: versions, subdirs, submodules, the fetch cache and its working copies, refusals.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gitRepo, sh, type GitRepo } from "../lib/git.ts"
 import { gitDaemon, type GitDaemon } from "../lib/git-daemon.ts"
@@ -147,6 +147,54 @@ describe("the fetch cache", () => {
     expect(existsSync(join(c.source.dir, "output.bin"))).toBe(false)
     await c.source.cleanup()
     expect(await leftoversAfterCleanup(h)).toEqual([])
+  })
+
+  test("the tree is written once: the cache keeps the commit's objects only, the run's folder is a clean checkout of it", async () => {
+    await using h = home()
+    const sha = repo.commit(900)
+    const { source } = await fetchSource(h, url, { version: sha })
+    const projects = join(h.path, "projects")
+    // One copy of the project's files on disk: the run's own. A checkout in the cache copied to the run would be two.
+    const copies = (readdirSync(projects, { recursive: true }) as string[]).filter((p) => p.split("/").at(-1) === "counter.txt")
+    expect(copies.map((p) => join(projects, p))).toEqual([join(source.dir, "counter.txt")])
+    const [repoDir] = readdirSync(join(projects, "git"))
+    expect(readdirSync(join(projects, "git", repoDir as string, sha)).sort()).toEqual(["git", "meta.json"])
+    expect(sh(["git", "-C", source.dir, "rev-parse", "HEAD"])).toBe(sha)
+    expect(sh(["git", "-C", source.dir, "status", "--porcelain", "--ignored", "--untracked-files=all"])).toBe("")
+    expect(sh(["git", "-C", source.dir, "config", "remote.origin.url"])).toBe(url)
+    expect(counter(source.dir)).toBe("900")
+    await source.cleanup()
+  })
+
+  test("a cached commit with no pooled copy is checked out from the cache, offline, into a folder of its own", async () => {
+    await using h = home()
+    const sha = repo.commit(901)
+    const first = await fetchSource(h, url, { version: sha })
+    const before = await daemon.requests()
+    // The first run still holds its folder, so the pool has nothing to hand out.
+    const second = await fetchSource(h, url, { version: sha })
+    expect(await daemon.requests()).toBe(before)
+    expect(second.events.at(-1)).toMatchObject({ type: "fetch.done", commit: sha, cached: true })
+    expect(second.events.some((e) => e.type === "fetch.progress" && e.phase === "checking out")).toBe(true)
+    expect(statSync(join(second.source.dir, "counter.txt")).ino).not.toBe(statSync(join(first.source.dir, "counter.txt")).ino)
+    expect(sh(["git", "-C", second.source.dir, "status", "--porcelain", "--ignored", "--untracked-files=all"])).toBe("")
+    expect(sh(["git", "-C", second.source.dir, "rev-parse", "--is-shallow-repository"])).toBe("true")
+    expect(counter(second.source.dir)).toBe("901")
+    await first.source.cleanup()
+    await second.source.cleanup()
+    expect(await leftoversAfterCleanup(h)).toEqual([])
+  })
+
+  test("each run's HEAD follows its own version: a branch is checked out, the same commit by sha is detached", async () => {
+    await using h = home()
+    const onBranch = await fetchSource(h, url, { version: "feature" })
+    expect(sh(["git", "-C", onBranch.source.dir, "symbolic-ref", "HEAD"])).toBe("refs/heads/feature")
+    await onBranch.source.cleanup()
+    const bySha = await fetchSource(h, url, { version: repo.commit(1500) })
+    expect(bySha.events.at(-1)).toMatchObject({ cached: true })
+    expect(sh(["git", "-C", bySha.source.dir, "rev-parse", "--abbrev-ref", "HEAD"])).toBe("HEAD")
+    expect(sh(["git", "-C", bySha.source.dir, "rev-parse", "HEAD"])).toBe(repo.commit(1500))
+    await bySha.source.cleanup()
   })
 
   test("concurrent runs of one commit fetch it once", async () => {
