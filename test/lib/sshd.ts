@@ -24,6 +24,11 @@ export type Sshd = {
   port: number
   /** The login name (the current user: sshd runs as that user and serves its logins only). */
   user: string
+  /**
+   * With `home: true`, the logins' home folder on the server (the current user and `git`, both this process's uid):
+   * scp-style paths without a leading `/` (`git@host:repos/p.git`) are found under it, as on a Git host.
+   */
+  home?: string
   /** The server's host public key line (`ssh-ed25519 AAAA…`), for known_hosts. */
   hostKey: string
   /** Public key lines the server accepts: add one with `authorize`. */
@@ -39,9 +44,10 @@ export type Sshd = {
  * `protocol: 0` refuses git's GIT_PROTOCOL variable, as an sshd without `AcceptEnv GIT_PROTOCOL` does (git then
  * speaks protocol v0, where a commit is fetched by sha only if the server allows it).
  */
-export const sshd = async (options: { protocol?: 0 | 2 } = {}): Promise<Sshd> => {
+export const sshd = async (options: { protocol?: 0 | 2; home?: boolean } = {}): Promise<Sshd> => {
   if (!sshdPath) throw new Error("sshd is not installed (apt-get install openssh-server)")
   const dir = mkdtempSync(join(tmpdir(), "mlproject-sshd-"))
+  const home = options.home ? serverHome(dir) : undefined
   const hostKey = keyPair(join(dir, "host_ed25519")).pub
   const authorized = join(dir, "authorized_keys")
   writeFileSync(authorized, "")
@@ -72,7 +78,13 @@ export const sshd = async (options: { protocol?: 0 | 2 } = {}): Promise<Sshd> =>
       ].join("\n"),
     )
     writeFileSync(logFile, "")
-    const child = Bun.spawn([sshdPath, "-D", "-f", config, "-E", logFile], { stdin: "ignore", stdout: "ignore", stderr: "pipe", detached: true })
+    const child = Bun.spawn([sshdPath, "-D", "-f", config, "-E", logFile], {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      detached: true,
+      ...(home ? { env: { ...process.env, ...home.env } } : {}),
+    })
     let up = false
     for (let i = 0; i < 100 && child.exitCode === null; i++) {
       if (readFileSync(logFile, "utf8").includes(`Server listening on 127.0.0.1 port ${port}`)) {
@@ -89,6 +101,7 @@ export const sshd = async (options: { protocol?: 0 | 2 } = {}): Promise<Sshd> =>
     return {
       port,
       user: sh(["id", "-un"]),
+      home: home?.path,
       hostKey,
       authorize: (pub) => writeFileSync(authorized, `${readFileSync(authorized, "utf8")}${pub}\n`),
       connections: async () => {
@@ -103,6 +116,23 @@ export const sshd = async (options: { protocol?: 0 | 2 } = {}): Promise<Sshd> =>
     }
   }
   throw new Error(`sshd did not start: ${existsSync(logFile) ? readFileSync(logFile, "utf8") : ""}`)
+}
+
+/**
+ * The server's passwd through nss_wrapper (sshd resolves logins with getpwnam): the current user and `git`, both with
+ * this uid, get `dir/home` as their home, so a relative path is looked up there and never in the real home.
+ */
+const serverHome = (dir: string): { path: string; env: Record<string, string> } => {
+  if (!nssWrapper) throw new Error("libnss-wrapper is not installed (apt-get install libnss-wrapper)")
+  const path = join(dir, "home")
+  mkdirSync(path)
+  const { uid, gid, username } = userInfo()
+  const entry = (name: string) => `${name}:x:${uid}:${gid}:test:${path}:/bin/sh\n`
+  // The system's own entries follow ours (the first match wins): sshd also looks up its privilege separation user.
+  const system = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "")
+  writeFileSync(join(dir, "passwd"), entry(username) + (username === "git" ? "" : entry("git")) + system("/etc/passwd"))
+  writeFileSync(join(dir, "group"), system("/etc/group"))
+  return { path, env: { LD_PRELOAD: nssWrapper, NSS_WRAPPER_PASSWD: join(dir, "passwd"), NSS_WRAPPER_GROUP: join(dir, "group") } }
 }
 
 export type SshHome = {

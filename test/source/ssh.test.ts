@@ -1,6 +1,6 @@
 // Git over ssh, end to end: the compiled binary against a real sshd, with the user's ~/.ssh set-up, agent and failures.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { cli, type CliResult } from "../lib/cli.ts"
 import { freePort, gitRepo, type GitRepo } from "../lib/git.ts"
@@ -110,6 +110,21 @@ describe.skipIf(skipSsh)("ssh sources", () => {
     const result = await run(home, ["run", uri, "-v", repo.commit(42), "--env-manager", "local"])
     expect(tagsOf(home, finished(result))["mlflow.source.git.commit"]).toBe(repo.commit(42))
     expect(printed(result)).toEqual(["42"])
+  })
+
+  test("git@127.0.0.1:repos/p.git: a path relative to the login's home, the port from a Host 127.0.0.1 block of ~/.ssh/config", async () => {
+    await using hosted = await sshd({ home: true })
+    await using home = await sshHome(hosted, { key: "default" })
+    mkdirSync(join(hosted.home as string, "repos"))
+    symlinkSync(repo.path, join(hosted.home as string, "repos", "p.git"))
+    appendFileSync(join(home.path, ".ssh", "config"), `Host 127.0.0.1\n  Port ${hosted.port}\n`)
+    const uri = "git@127.0.0.1:repos/p.git"
+    const result = await run(home, ["run", `${uri}#sub/dir`, "-v", "light", "--env-manager", "local"])
+    const tags = tagsOf(home, finished(result))
+    expect(printed(result)).toEqual(["100"])
+    expect(tags["mlflow.source.git.repoURL"]).toBe(uri)
+    expect(tags["mlflow.source.git.commit"]).toBe(repo.commit(100))
+    expect(hosted.log()).toContain("Accepted publickey for git")
   })
 
   test("describe and validate of ssh URIs", async () => {
