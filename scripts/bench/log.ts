@@ -9,6 +9,7 @@
 //  (e) the floor once in a bun process of its own, timed inside it after its start: the store's cost without a warm JIT;
 //  (f) the same metrics as one pretty-printed log-batch document, the one way to send many at once before JSON lines;
 //  (c) for scale, LINES/100 separate `mlproject log metric` calls, one after another.
+// `--before BINARY` adds (b0): (b) with another build (the one before a change), timed in the same rounds.
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createFileStore } from "../../src/tracking/file-store.ts"
@@ -23,6 +24,8 @@ const rounds = option("rounds", 15)
 const count = option("lines", 10_000)
 const keys = option("keys", 10)
 const singleCalls = Math.max(1, Math.round(count / 100))
+const beforeAt = process.argv.indexOf("--before")
+const beforeBinary = beforeAt === -1 ? undefined : process.argv[beforeAt + 1]
 
 // `--cold-floor MLRUNS`: be (e), the floor once in a process of its own that has just started; print its ms.
 const coldRoot = process.argv.indexOf("--cold-floor")
@@ -72,10 +75,10 @@ const checkRun = (runId: string): void => {
   if (files.length !== Math.min(keys, count) || total !== count) throw new Error(`run ${runId}: ${files.length} metric files, ${total} lines; expected ${keys} and ${count}`)
 }
 
-const piped = async (input: string): Promise<number> => {
+const piped = async (input: string, command = binary): Promise<number> => {
   const runId = await newRun()
   const started = performance.now()
-  const child = Bun.spawn([binary, "log", "batch", "-"], { env: env(runId), stdin: "pipe", stdout: "ignore", stderr: "pipe" })
+  const child = Bun.spawn([command, "log", "batch", "-"], { env: env(runId), stdin: "pipe", stdout: "ignore", stderr: "pipe" })
   child.stdin.write(input)
   await child.stdin.end()
   const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()])
@@ -96,13 +99,14 @@ const separate = async (): Promise<number> => {
   return performance.now() - started
 }
 
-const samples = { floor: [] as number[], piped: [] as number[], start: [] as number[], cold: [] as number[], document: [] as number[], separate: [] as number[] }
+const samples = { floor: [] as number[], piped: [] as number[], start: [] as number[], cold: [] as number[], document: [] as number[], separate: [] as number[], before: [] as number[] }
 // Warm-up: page cache, the binary's first start, the store's first calls.
 await floor()
 await piped(lines)
 for (let round = 0; round < rounds; round++) {
   samples.floor.push(await floor())
   samples.piped.push(await piped(lines))
+  if (beforeBinary) samples.before.push(await piped(lines, beforeBinary))
   // Where (b)'s time goes: the same command given one empty line, `{}` (start, reading, no request).
   samples.start.push(await piped("{}\n"))
   samples.cold.push(await coldFloor())
@@ -120,8 +124,9 @@ const ratio = b / a
 console.log(`log: ${count} metrics for ${keys} keys into a fresh file-store run, median of ${rounds} interleaved rounds`)
 console.log(`  (a) floor: file store logBatch in-process, ${Math.ceil(count / 1000)} calls  ${a.toFixed(1).padStart(8)} ms`)
 console.log(`  (b) ${count} JSON lines | dist/mlproject log batch -  ${b.toFixed(1).padStart(8)} ms  (${ratio.toFixed(2)}x the floor, process start included)`)
+if (beforeBinary) console.log(`  (b0) the same into ${beforeBinary}  ${median(samples.before).toFixed(1).padStart(8)} ms  (${(median(samples.before) / a).toFixed(2)}x the floor)`)
 console.log(`  (d) {} | dist/mlproject log batch - (its start)   ${d.toFixed(1).padStart(8)} ms  ((b) less this: ${(b - d).toFixed(1)} ms for the lines, ${((b - d) / a).toFixed(2)}x the floor)`)
-console.log(`  (e) floor in a process just started (cold JIT)  ${e.toFixed(1).padStart(8)} ms  ((b) - (d) - (e) = ${(b - d - e).toFixed(1)} ms: reading, parsing and checking the lines)`)
+console.log(`  (e) floor in a process just started (cold JIT)  ${e.toFixed(1).padStart(8)} ms  ((b) - (d) - (e) = ${(b - d - e).toFixed(1)} ms: reading, parsing and checking the lines; (b) is ${(b / e).toFixed(2)}x this)`)
 console.log(`  (f) the same as one log-batch document (before)   ${f.toFixed(1).padStart(8)} ms  (${(f / a).toFixed(2)}x the floor; nothing is logged until the input ends)`)
 console.log(`  (c) ${singleCalls} x dist/mlproject log metric        ${c.toFixed(1).padStart(8)} ms  (${(c / singleCalls).toFixed(1)} ms a call; ${count} calls would take ~${((c / singleCalls) * count / 1000).toFixed(1)} s)`)
 console.log(`goal: ≤ 2× the floor for ${count} metrics: ${ratio.toFixed(2)}× ${ratio <= 2 ? "met" : "NOT met"}`)

@@ -40,11 +40,17 @@ export const writeParam = (run: RunDir, param: Tag): void => {
 }
 
 export const appendMetrics = (run: RunDir, metrics: readonly Metric[]): void => {
-  for (const [key, values] of Map.groupBy(metrics, (m) => m.key)) {
-    const file = join(run.dir, "metrics", key)
-    ensureParent(file, key)
+  // Each key's lines in one string, built in one pass (a batch holds up to 1,000 metrics of a few keys).
+  const lines = new Map<string, string>()
+  for (const metric of metrics) lines.set(metric.key, (lines.get(metric.key) ?? "") + formatMetricLine(metric))
+  const folder = join(run.dir, "metrics")
+  let folderSeen = false
+  for (const [key, text] of lines) {
+    const file = join(folder, key)
+    // metrics/ itself is looked for once a call; a key with `/` makes its own sub-folder.
+    if (key.includes("/") || !folderSeen) ensureParent(file, key), (folderSeen = true)
     // A new metric file is built in the run folder itself: MLflow reads every file under metrics/ as a metric.
-    appendAtomic(file, values.map(formatMetricLine).join(""), run.dir)
+    appendAtomic(file, text, run.dir)
   }
 }
 

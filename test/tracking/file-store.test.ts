@@ -1,6 +1,6 @@
 // The file store writes MLflow's mlruns layout and reads it back: experiments, runs, params, tags, metrics.
 import { describe, expect, test } from "bun:test"
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { isToolError, type ToolError } from "../../src/errors.ts"
 import { createFileStore } from "../../src/tracking/file-store.ts"
@@ -132,6 +132,38 @@ describe("runs", () => {
     const store = createFileStore(dir.path)
     const error = await rejection(newRun(store, "0", [{ key: "mlflow.runName", value: "other" }]))
     expect(error.message).toContain("Both 'run_name' argument and 'mlflow.runName' tag are specified")
+  })
+
+  test("logBatch appends each key's metrics in order, making metrics/ and sub-folders that are missing", async () => {
+    await using dir = tmpdirFor()
+    const store = createFileStore(dir.path)
+    const { run_id } = await newRun(store)
+    const runDir = join(dir.path, "0", run_id)
+    // Runs other tools wrote may have no metrics/ folder; a key with `/` may come first or after plain keys.
+    rmSync(join(runDir, "metrics"), { recursive: true })
+    const keys = ["a/b", "loss", "acc", "a/c", "deep/x/y", "loss"]
+    await store.logBatch(run_id, { metrics: keys.map((key, step) => ({ key, value: step / 2, timestamp: 100 + step, step })) })
+    rmSync(join(runDir, "metrics"), { recursive: true })
+    await store.logBatch(run_id, { metrics: keys.slice(1).map((key, step) => ({ key, value: -step, timestamp: 200 + step, step })) })
+    expect(readFileSync(join(runDir, "metrics", "loss"), "utf8")).toBe("200 -0.0 0\n204 -4.0 4\n")
+    expect(readFileSync(join(runDir, "metrics", "acc"), "utf8")).toBe("201 -1.0 1\n")
+    expect(readFileSync(join(runDir, "metrics", "a", "c"), "utf8")).toBe("202 -2.0 2\n")
+    expect(readFileSync(join(runDir, "metrics", "deep", "x", "y"), "utf8")).toBe("203 -3.0 3\n")
+    expect(existsSync(join(runDir, "metrics", "a", "b"))).toBe(false)
+  })
+
+  test("logBatch appends to the files of keys logged before, in the order of the batch", async () => {
+    await using dir = tmpdirFor()
+    const store = createFileStore(dir.path)
+    const { run_id } = await newRun(store)
+    const runDir = join(dir.path, "0", run_id)
+    const keys = ["a/b", "loss", "acc", "a/c", "loss", "a/b"]
+    await store.logBatch(run_id, { metrics: keys.map((key, step) => ({ key, value: step / 2, timestamp: 100 + step, step })) })
+    await store.logBatch(run_id, { metrics: [{ key: "a/b", value: 1e16, timestamp: 300, step: 9 }] })
+    expect(readFileSync(join(runDir, "metrics", "loss"), "utf8")).toBe("101 0.5 1\n104 2.0 4\n")
+    expect(readFileSync(join(runDir, "metrics", "a", "b"), "utf8")).toBe("100 0.0 0\n105 2.5 5\n300 1e+16 9\n")
+    expect(readFileSync(join(runDir, "metrics", "a", "c"), "utf8")).toBe("103 1.5 3\n")
+    expect(readFileSync(join(runDir, "metrics", "acc"), "utf8")).toBe("102 1.0 2\n")
   })
 
   test("logBatch, setTag, logMetric and updateRun round-trip through getRun", async () => {
