@@ -39,8 +39,19 @@ export const writeParam = (run: RunDir, param: Tag): void => {
   )
 }
 
+/** The metrics grouped by key, in first-seen order (a loop: Map.groupBy's first call compiles a builtin, ~0.3 ms a command). */
+const byKey = (metrics: readonly Metric[]): Map<string, Metric[]> => {
+  const groups = new Map<string, Metric[]>()
+  for (const metric of metrics) {
+    const group = groups.get(metric.key)
+    if (group) group.push(metric)
+    else groups.set(metric.key, [metric])
+  }
+  return groups
+}
+
 export const appendMetrics = (run: RunDir, metrics: readonly Metric[]): void => {
-  for (const [key, values] of Map.groupBy(metrics, (m) => m.key)) {
+  for (const [key, values] of byKey(metrics)) {
     const file = join(run.dir, "metrics", key)
     ensureParent(file, key)
     // A new metric file is built in the run folder itself: MLflow reads every file under metrics/ as a metric.
