@@ -4,7 +4,6 @@ import { join } from "node:path"
 import type { ErrorCode } from "../error-codes.ts"
 import { ToolError } from "../errors.ts"
 import { readIni } from "../storage/ini.ts"
-import { oauthToken } from "./oauth.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -134,6 +133,8 @@ export const authorization = async (workspace: Workspace, options: { signal?: Ab
   const { credential } = workspace
   if (credential.kind === "token") return `Bearer ${credential.token}`
   if (credential.kind === "basic") return basic(credential.username, credential.password)
+  // The token exchange (and the HTTP helper) loads only here: a run that merely passes credentials on never needs it.
+  const { oauthToken } = await import("./oauth.ts")
   return `Bearer ${await oauthToken(workspace.host, credential, { insecure: workspace.insecure, ...options })}`
 }
 

@@ -126,7 +126,7 @@ export const logParams = async (store: Store, runId: string, params: Tag[], call
 
 /** Sets the final status unless the program already ended the run itself, as MLflow does. */
 export const recordStatus = async (store: Store, runId: string, status: RunStatus, endTime: number, call: CallOptions): Promise<void> => {
-  const current = await store.getRun(runId, call)
-  if (terminalStatuses.has(current.info.status)) return
+  const current = await store.getRunInfo(runId, call)
+  if (terminalStatuses.has(current.status)) return
   await store.updateRun(runId, { status, end_time: endTime }, call)
 }

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
-import type { Experiment, Metric, Run } from "./types.ts"
+import { runNameTag, type Experiment, type Metric, type Run, type RunInfo } from "./types.ts"
 import { errnoOf, isDirectory } from "../util/fs-atomic.ts"
 import { isExperimentId } from "./experiment-id.ts"
 import { parseMetaYaml, type MetaMap } from "./meta-yaml.ts"
@@ -172,6 +172,12 @@ export const readLatestMetrics = (dir: string): Record<string, Metric> => {
 export const readMetricHistory = (dir: string): Metric[] => walkFiles(dir).flatMap(({ key, file }) => metricsInFile(key, file, readText(file) ?? ""))
 
 /** A whole run as getRun returns it; runs written before run_name existed (1.x) take their name from the tag, as MLflow does. */
+/** The run's info as getRun returns it, reading the name tag only for a run written before run_name existed. */
+export const readRunInfoView = (run: RunDir): RunInfo => {
+  const { deleted_time: _, ...info } = readRunInfo(run)
+  return info.run_name ? info : { ...info, run_name: readText(join(run.dir, "tags", runNameTag)) ?? "" }
+}
+
 export const readRun = (run: RunDir, stored: StoredRunInfo = readRunInfo(run)): Run => {
   const { deleted_time: _, ...info } = stored
   const tags = readValueFiles(join(run.dir, "tags"))

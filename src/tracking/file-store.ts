@@ -186,6 +186,10 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
       return read.readRun(locateRun(runId))
     },
 
+    async getRunInfo(runId) {
+      return read.readRunInfoView(locateRun(runId))
+    },
+
     async searchRuns(input) {
       return searchFileStore(root, input)
     },

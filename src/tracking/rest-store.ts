@@ -124,6 +124,11 @@ export const createRestStore = (config: RestConfig): Store => {
       }
     },
 
+    // The REST API has no call for the info alone.
+    async getRunInfo(runId, call) {
+      return (await store.getRun(runId, call)).info
+    },
+
     async searchRuns(input, call) {
       // Parsed here too: a filter MLflow would refuse fails before any request, with its column.
       parseQuery(input.filter, input.orderBy)

@@ -4,11 +4,9 @@ import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
 import { callStore, storeOf } from "./store-methods.ts"
-import { createFileStore } from "./file-store.ts"
 import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
 import { databricksRestConfig } from "./databricks-config.ts"
-import { restConfigFromUri } from "./rest-config.ts"
-import { createRestStore } from "./rest-store.ts"
+import { restConfigFromUri, type RestConfig } from "./rest-config.ts"
 import { mlprojectHome } from "../util/paths.ts"
 import { redactUrl } from "../util/redact.ts"
 
@@ -17,16 +15,24 @@ type StoreFactory = (uri: string, env: Env) => Store
 
 const hint = "set MLFLOW_TRACKING_URI to sqlite:///mlflow.db, ./mlruns, a postgresql:// or mysql:// database, or an http(s):// tracking server"
 
-const trackingServer: StoreFactory = (uri, env) => createRestStore(restConfigFromUri(uri, env))
-
-const databricks: StoreFactory = (uri, env) => createRestStore(databricksRestConfig(uri, env))
-
-/** The database store's code (and bun:sqlite or Bun.SQL) loads on the first call, so other commands start as fast as before. */
-const database: StoreFactory = (uri, env) => {
+/**
+ * Each kind of store's code loads on its first call, so a command evaluates only the store it uses (a file store
+ * never the REST, HTTP or SQL code, and the other way round). What can be checked without it is checked at once.
+ */
+const lazyStore = (location: string, open: () => Promise<Store>): Store => {
   let opened: Promise<Store> | null = null
-  const store = () => (opened ??= import("./sql/db-store.ts").then(({ openDbStore }) => openDbStore(uri, env)))
-  return storeOf(redactUrl(uri), async (method, args) => callStore(await store(), method, args))
+  return storeOf(location, async (method, args) => callStore(await (opened ??= open()), method, args))
 }
+
+/** The config is read now: a bad URI or credential setting is reported where the store is chosen. */
+const restStore = (config: RestConfig): Store => lazyStore(config.baseUrl, () => import("./rest-store.ts").then(({ createRestStore }) => createRestStore(config)))
+
+const trackingServer: StoreFactory = (uri, env) => restStore(restConfigFromUri(uri, env))
+
+const databricks: StoreFactory = (uri, env) => restStore(databricksRestConfig(uri, env))
+
+/** bun:sqlite or Bun.SQL load with the database store's code. */
+const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts").then(({ openDbStore }) => openDbStore(uri, env)))
 
 const mssql: StoreFactory = (uri) => {
   throw new ToolError("tracking.unsupported", `Tracking URI scheme '${uriScheme(uri)}' (Microsoft SQL Server) is not supported; mlproject writes sqlite, PostgreSQL and MySQL databases`, {
@@ -44,7 +50,8 @@ const fileStore = (root: string, env: Env): Store => {
   if (statSync(root, { throwIfNoEntry: false })?.isFile()) {
     throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
   }
-  return createFileStore(root, { sweepStamps: join(mlprojectHome(env), "sweeps") })
+  const sweepStamps = join(mlprojectHome(env), "sweeps")
+  return lazyStore(root, () => import("./file-store.ts").then(({ createFileStore }) => createFileStore(root, { sweepStamps })))
 }
 
 const stores: Readonly<Record<string, StoreFactory>> = {

@@ -3,7 +3,7 @@ import type { Store } from "./types.ts"
 
 type Method = Exclude<keyof Store, "location">
 
-const methods: readonly Method[] = ["getExperiment", "getExperimentByName", "getOrCreateExperiment", "createRun", "getRun", "searchRuns", "logBatch", "setTag", "updateRun", "logMetric"]
+const methods: readonly Method[] = ["getExperiment", "getExperimentByName", "getOrCreateExperiment", "createRun", "getRun", "getRunInfo", "searchRuns", "logBatch", "setTag", "updateRun", "logMetric"]
 
 /** `answer(method, args)` runs each call; `location` is what messages name. */
 export const storeOf = (location: string, answer: (method: Method, args: unknown[]) => Promise<unknown>): Store =>

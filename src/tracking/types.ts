@@ -73,6 +73,8 @@ export interface Store {
   getOrCreateExperiment(name: string, call?: CallOptions): Promise<{ experiment_id: string; created: boolean }>
   createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }, call?: CallOptions): Promise<RunInfo>
   getRun(runId: string, call?: CallOptions): Promise<Run>
+  /** The run's info alone (its status, times, name), without reading its params, tags and metrics. */
+  getRunInfo(runId: string, call?: CallOptions): Promise<RunInfo>
   /** Matching runs of these experiments in the requested order (MLflow's semantics); unknown experiment ids add none. */
   searchRuns(input: SearchRunsInput, call?: CallOptions): Promise<Run[]>
   logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }, call?: CallOptions): Promise<void>

@@ -1,7 +1,7 @@
 // The one cache/store lock: an O_EXCL file naming its holder (pid, start time, host) and the processes it started.
 import { randomHex } from "./random.ts"
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
-import { hostname } from "node:os"
+import { hostname } from "./os-info.ts"
 import { ToolError } from "../errors.ts"
 import { sleep as abortableSleep } from "./abort.ts"
 import { isAlive, processStart, type Proc } from "./owner.ts"

@@ -1,7 +1,7 @@
 // Which process made a file: an owner tag (host, pid, start time) for temp, staging and lease names, and whether it is gone.
 import { sha256Hex } from "./random.ts"
 import { readFileSync } from "node:fs"
-import { hostname } from "node:os"
+import { hostname } from "./os-info.ts"
 
 export type Proc = { pid: number; start: string | null }
 

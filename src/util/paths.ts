@@ -1,5 +1,5 @@
 // Where mlproject keeps its caches: MLPROJECT_HOME, else $XDG_CACHE_HOME/mlproject, else ~/.cache/mlproject.
-import { homedir } from "node:os"
+import { homedir } from "./os-info.ts"
 import { join } from "node:path"
 
 export const mlprojectHome = (env: Record<string, string | undefined> = process.env): string =>

@@ -1,5 +1,4 @@
 // Linux child-subreaper status and the reaping of orphans it brings: descendants that detach stay our children.
-import { platform } from "node:os"
 
 type Libc = {
   prctl: (option: number, a: number, b: number, c: number, d: number) => number
@@ -15,7 +14,7 @@ let libc: Libc | null | undefined
 const loadLibc = async (): Promise<Libc | null> => {
   if (libc !== undefined) return libc
   libc = null
-  if (platform() !== "linux") return null
+  if (process.platform !== "linux") return null
   try {
     const { dlopen, FFIType } = await import("bun:ffi")
     const { symbols } = dlopen("libc.so.6", {

@@ -1,6 +1,6 @@
 // Who runs us: the login name as Python's getpass.getuser() finds it, and the home folder when HOME is unset.
 import { readFileSync } from "node:fs"
-import { userInfo } from "node:os"
+import { userInfo } from "./os-info.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 

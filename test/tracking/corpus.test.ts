@@ -45,6 +45,8 @@ describe.skipIf(!hasShared)("reading every store in the corpus", () => {
       expect(run.info.experiment_id).toBe(parts.at(-2) ?? "")
       expect(["RUNNING", "FINISHED", "FAILED"]).toContain(run.info.status)
       expect(run.info.start_time).toBeGreaterThan(1_500_000_000_000)
+      // The info alone (what the final-status check reads) is exactly getRun's, 1.x runs named by their tag included.
+      expect(await store.getRunInfo(runId)).toEqual(run.info)
     }
     expect(snapshot(root)).toEqual(before)
   })

@@ -92,6 +92,7 @@ for (const { backend, skip } of backends) {
 
       const run = await store.getRun(info.run_id)
       expect(run.info).toMatchObject({ run_name: "renamed", status: "FINISHED", end_time: 2000, start_time: 1000 })
+      expect(await store.getRunInfo(info.run_id)).toEqual(run.info)
       expect(run.data.params).toEqual({ alpha: "0.5", layers: "3" })
       expect(run.data.tags).toMatchObject({ team: "b", "mlflow.runName": "renamed" })
       // Latest metric: the greatest (step, timestamp, value); NaN kept as NaN, infinity as the largest double.

@@ -205,6 +205,18 @@ describe("runs", () => {
     expect(meta).toContain("status: 3\n")
     expect(meta).toContain("end_time: 1721829017378\n")
     expect(tree(dir.path).filter((p) => p.includes(".mlproject"))).toEqual([])
+    expect(await store.getRunInfo(run_id)).toEqual(run.info)
+  })
+
+  test("getRunInfo is getRun's info, a run without run_name (1.x) named by its mlflow.runName tag", async () => {
+    await using dir = tmpdirFor()
+    const store = createFileStore(dir.path)
+    const { run_id } = await newRun(store)
+    const metaFile = join(dir.path, "0", run_id, "meta.yaml")
+    writeFileSync(metaFile, readFileSync(metaFile, "utf8").replace(/^run_name: .*\n/m, ""))
+    const info = await store.getRunInfo(run_id)
+    expect(info).toMatchObject({ run_id, run_name: "brave-fox-7", status: "RUNNING", user_id: "ada" })
+    expect(info).toEqual((await store.getRun(run_id)).info)
   })
 
   test("a param is immutable: another value is MLflow's error", async () => {

@@ -251,6 +251,10 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
       return run!
     },
 
+    async getRunInfo(runId) {
+      return runInfoOf(await runRow(client, runId))
+    },
+
     async searchRuns(input) {
       const query = parseQuery(input.filter, input.orderBy)
       if (query.filter.some((clause) => clause.type === "dataset"))
