@@ -75,6 +75,7 @@ try {
   // The same comparison through the compiled binary, once `mlproject run` prepares environments.
   const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
   const runEnv = { ...env, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` }
+  const baseline = process.env.BASELINE_BINARY
   const viaBinary = existsSync(binary) && Bun.spawnSync([binary, "run", project, "--env-manager", "virtualenv"], { env: { ...process.env, ...runEnv }, cwd: work }).exitCode === 0
   if (!viaBinary) {
     console.log("(b') mlproject run --env-manager virtualenv: not measured (the binary does not prepare environments yet)")
@@ -83,6 +84,13 @@ try {
       [
         { name: "mlproject run --env-manager local", argv: [binary, "run", project, "--env-manager", "local"], cwd: work, env: runEnv },
         { name: "mlproject run (virtualenv, cached)", argv: [binary, "run", project], cwd: work, env: runEnv },
+        // BASELINE_BINARY=<an earlier build> times it in the same interleaved rounds: "no slower than before" in one run.
+        ...(baseline
+          ? [
+              { name: "baseline build: --env-manager local", argv: [baseline, "run", project, "--env-manager", "local"], cwd: work, env: runEnv },
+              { name: "baseline build: virtualenv, cached", argv: [baseline, "run", project], cwd: work, env: runEnv },
+            ]
+          : []),
       ],
       hitRounds,
     )

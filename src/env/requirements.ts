@@ -1,5 +1,5 @@
 // pip requirement lines: the files they reference (-r/-c, recursively), read for the cache key, and the install file.
-import { createHash } from "node:crypto"
+import { sha256Hex } from "../util/random.ts"
 import { readFileSync, realpathSync, statSync } from "node:fs"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
@@ -43,7 +43,7 @@ export const referenceOf = (line: string): { kind: "requirement" | "constraint";
   return { kind: flag === "-c" || flag === "--constraint" ? "constraint" : "requirement", target: (match[3] ?? "").trim() }
 }
 
-const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex")
+const sha256 = (bytes: Uint8Array | string) => sha256Hex(bytes)
 
 /** Real requirements files, hashes included, stay well under this; the cap is checked before reading. */
 export const maxRequirementsBytes = 4 * 1024 * 1024

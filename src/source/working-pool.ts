@@ -1,5 +1,5 @@
 // Pristine working copies kept for the next run of the same tree: reused only when lstat proves, at the claim, that nothing changed.
-import { createHash, randomBytes } from "node:crypto"
+import { randomHex, sha256Hex } from "../util/random.ts"
 import { lstatSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
@@ -29,7 +29,7 @@ const same = (a: Snapshot, b: Snapshot): boolean => {
   return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
 }
 
-const keyOf = (from: string): string => createHash("sha256").update(from).digest("hex").slice(0, 16)
+const keyOf = (from: string): string => sha256Hex(from).slice(0, 16)
 
 const pooled = (pool: string, key: string): string[] => {
   try {
@@ -78,7 +78,7 @@ export const returnToPool = (pool: string, from: string, root: string, made: Sna
   if (pooled(pool, key).length >= maxPooledPerTree) return false
   // A copy the run changed is not worth a place in the pool (the claim would refuse it anyway).
   if (!unchanged(root, made)) return false
-  const name = `${key}-${randomBytes(6).toString("hex")}`
+  const name = `${key}-${randomHex(6)}`
   // The record goes first: a claimer that wins the folder always finds it.
   writeFileSync(join(pool, `${name}.json`), JSON.stringify(made))
   try {
