@@ -1,5 +1,6 @@
 // Fetch benchmark: an old commit of a deep repository over git:// and over ssh, ours (cold and cached) against by hand.
-// Usage: bun scripts/bench/fetch.ts [--module] [--only=git|ssh] (ROUNDS=15 COMMITS=5000). The ssh section needs
+// Usage: bun scripts/bench/fetch.ts [--module] [--only=git|ssh] (ROUNDS=15 COMMITS=5000; BASELINE_BINARY=<an earlier
+// build> adds its cold run to the same rounds). The ssh section needs
 // sshd and libnss-wrapper (.ci/run installs them) and uses a throwaway sshd and client home (test/lib/sshd.ts). Uses dist/mlproject when it runs, else
 // calls resolveSource in-process (--module forces that): then the numbers exclude our process start and tracking.
 // Everything (repository, checkouts, cache) lives under TMPDIR: TMPDIR=/dev/shm takes the disk out of the comparison.
@@ -37,9 +38,11 @@ const daemon = await gitDaemon(work)
 const url = `${daemon.url}/repo.git`
 const sha = repo.commit(Math.floor(commits / 5))
 
-const ours = async (home: string, from = url, extra: Record<string, string> = {}): Promise<void> => {
+const baseline = process.env.BASELINE_BINARY
+
+const ours = async (home: string, from = url, extra: Record<string, string> = {}, bin = binary): Promise<void> => {
   if (useBinary) {
-    const result = Bun.spawnSync([binary, "run", from, "-v", sha, "--env-manager", "local"], {
+    const result = Bun.spawnSync([bin, "run", from, "-v", sha, "--env-manager", "local"], {
       cwd: work,
       env: { ...process.env, ...extra, MLPROJECT_HOME: home, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` },
       stdout: "ignore",
@@ -53,6 +56,8 @@ const ours = async (home: string, from = url, extra: Record<string, string> = {}
 }
 
 const handBaseline = "(a) git init + fetch --depth 1 + checkout"
+// A function: the git section may fall back to the in-process fetch, where a binary baseline means nothing.
+const baselineColdName = (): string | null => (baseline && useBinary ? "baseline binary, cold cache" : null)
 
 /** The goal lines of a section: ours cold and cached against the by-hand fetch of the same rounds. */
 const goals = (transport: string, medians: Map<string, number>): void => {
@@ -77,12 +82,20 @@ const overSsh = async (): Promise<void> => {
   const env = { ...process.env, ...client.env }
   const warmHome = join(work, "warm-home-ssh")
   await ours(warmHome, sshUrl, client.env)
-  const samples: Record<string, number[]> = { [handBaseline]: [], "ours, cold cache": [], "ours, cached": [] }
+  const baselineCold = baselineColdName()
+  const samples: Record<string, number[]> = { [handBaseline]: [], "ours, cold cache": [], "ours, cached": [], ...(baselineCold ? { [baselineCold]: [] } : {}) }
   const byHandSsh = fetchByHand(sshUrl, env)
   for (let i = 0; i < rounds + 2; i++) {
     const coldHome = mkdtempSync(join(work, "cold-ssh-"))
-    const round = [await timed(byHandSsh), await timed(() => ours(coldHome, sshUrl, client.env)), await timed(() => ours(warmHome, sshUrl, client.env))]
+    const baseHome = mkdtempSync(join(work, "cold-ssh-base-"))
+    const round = [
+      await timed(byHandSsh),
+      await timed(() => ours(coldHome, sshUrl, client.env)),
+      await timed(() => ours(warmHome, sshUrl, client.env)),
+      await timed(() => (baselineCold ? ours(baseHome, sshUrl, client.env, baseline) : undefined)),
+    ]
     rmSync(coldHome, { recursive: true, force: true })
+    rmSync(baseHome, { recursive: true, force: true })
     if (i < 2) continue
     Object.values(samples).forEach((list, j) => list.push(round[j] as number))
   }
@@ -113,17 +126,28 @@ const overGitDaemon = async (): Promise<void> => {
     const result = Bun.spawnSync([binary, "run", local, "--env-manager", "local"], { cwd: work, env: { ...process.env, MLFLOW_TRACKING_URI: `file://${join(work, "mlruns")}` }, stdout: "ignore" })
     if (result.exitCode !== 0) throw new Error("mlproject run of the local checkout failed")
   }
+  const baselineCold = baselineColdName()
   const samples: Record<string, number[]> = {
     [handBaseline]: [],
     "(b) git clone + checkout": [],
     "ours, cold cache": [],
     "ours, cached": [],
     ...(useBinary ? { "(run of a local folder, no fetch)": [] } : {}),
+    ...(baselineCold ? { [baselineCold]: [] } : {}),
   }
   for (let i = 0; i < rounds + 2; i++) {
     const coldHome = mkdtempSync(join(work, "cold-"))
-    const round = [await timed(byHand), await timed(fullClone), await timed(() => ours(coldHome)), await timed(() => ours(warmHome)), await timed(inPlace)]
+    const baseHome = mkdtempSync(join(work, "cold-base-"))
+    const round = [
+      await timed(byHand),
+      await timed(fullClone),
+      await timed(() => ours(coldHome)),
+      await timed(() => ours(warmHome)),
+      await timed(inPlace),
+      await timed(() => (baselineCold ? ours(baseHome, url, {}, baseline) : undefined)),
+    ]
     rmSync(coldHome, { recursive: true, force: true })
+    rmSync(baseHome, { recursive: true, force: true })
     // The first two rounds warm the page cache and the daemon.
     if (i < 2) continue
     Object.values(samples).forEach((list, j) => list.push(round[j] as number))

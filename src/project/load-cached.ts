@@ -39,6 +39,9 @@ const touch = (path: string): void => {
 
 const load = async (dir: string, options: LoadOptions): Promise<Loaded> => (await import("./load.ts")).loadProject(dir, options)
 
+/** Loads the loader's code (and the YAML parser) ahead of its first use, while the command waits on a fetch. */
+export const warmLoader = (): void => void import("./load.ts").catch(() => {})
+
 /**
  * The key covers the build (a digest of the sources), the folder, its file names (the folder conventions and the
  * MLproject lookup depend on them) and the MLproject bytes; env files the result depends on are re-checked on every

@@ -4,13 +4,13 @@ import { dirname, extname, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { closest } from "../util/closest.ts"
 import { warningFrom, type Emit } from "../events/event.ts"
-import { loadProjectCached } from "../project/load-cached.ts"
+import { loadProjectCached, warmLoader } from "../project/load-cached.ts"
 import { entryPointFor } from "../project/entry-point.ts"
 import { resolveParameters } from "../project/parameters.ts"
 import type { EntryPoint, Project, ResolvedParameters } from "../project/types.ts"
-import { resolveSource, type ProjectSource } from "../source/index.ts"
+import { isRemoteUri, resolveSource, type ProjectSource } from "../source/index.ts"
 import { showingPaths, withShownLocation } from "../source/shown-paths.ts"
-import { resolveTrackingUri } from "../tracking/index.ts"
+import { resolveTrackingUri, warmStoreCode } from "../tracking/index.ts"
 import type { RunRequest } from "./request.ts"
 import { downloadRemotePaths } from "./remote-paths.ts"
 import type { DockerPlan } from "../env/docker.ts"
@@ -115,6 +115,12 @@ export const planRun = async (
 ): Promise<RunPlan> => {
   const backendConfig = checkBackend(request, context.cwd)
   const trackingUri = resolveTrackingUri(context.env, context.cwd)
+  // A fetch waits on the network: the loader and the store's code load meanwhile (the store itself is not opened
+  // until the project checks out, so a failed fetch still records nothing).
+  if (isRemoteUri(request.uri, context.cwd)) {
+    warmLoader()
+    warmStoreCode(trackingUri, context.env)
+  }
   const source = await resolveSource({
     uri: request.uri,
     version: request.version,

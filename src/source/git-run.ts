@@ -61,8 +61,6 @@ export const gitSession = (
     ["advice.detachedHead", "false"],
     ["core.hooksPath", "/dev/null"],
     ["core.fsmonitor", "false"],
-    // Write the checkout with one worker per core (git's default is one in all).
-    ["checkout.workers", "0"],
     ["gc.auto", "0"],
     ["maintenance.auto", "false"],
     ...auth.config,

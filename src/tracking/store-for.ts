@@ -19,20 +19,24 @@ const hint = "set MLFLOW_TRACKING_URI to sqlite:///mlflow.db, ./mlruns, a postgr
  * Each kind of store's code loads on its first call, so a command evaluates only the store it uses (a file store
  * never the REST, HTTP or SQL code, and the other way round). What can be checked without it is checked at once.
  */
-const lazyStore = (location: string, open: () => Promise<Store>): Store => {
+const lazyStore = <Code>(location: string, load: () => Promise<Code>, open: (code: Code) => Store): Store => {
+  let code: Promise<Code> | null = null
   let opened: Promise<Store> | null = null
-  return storeOf(location, async (method, args) => callStore(await (opened ??= open()), method, args))
+  const loaded = () => (code ??= load())
+  const store = storeOf(location, async (method, args) => callStore(await (opened ??= loaded().then(open)), method, args))
+  // A failed load is reported by the first real call, where the command expects it.
+  return { ...store, warm: () => void loaded().catch(() => {}) }
 }
 
 /** The config is read now: a bad URI or credential setting is reported where the store is chosen. */
-const restStore = (config: RestConfig): Store => lazyStore(config.baseUrl, () => import("./rest-store.ts").then(({ createRestStore }) => createRestStore(config)))
+const restStore = (config: RestConfig): Store => lazyStore(config.baseUrl, () => import("./rest-store.ts"), ({ createRestStore }) => createRestStore(config))
 
 const trackingServer: StoreFactory = (uri, env) => restStore(restConfigFromUri(uri, env))
 
 const databricks: StoreFactory = (uri, env) => restStore(databricksRestConfig(uri, env))
 
 /** bun:sqlite or Bun.SQL load with the database store's code. */
-const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts").then(({ openDbStore }) => openDbStore(uri, env)))
+const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts"), ({ openDbStore }) => openDbStore(uri, env))
 
 const mssql: StoreFactory = (uri) => {
   throw new ToolError("tracking.unsupported", `Tracking URI scheme '${uriScheme(uri)}' (Microsoft SQL Server) is not supported; mlproject writes sqlite, PostgreSQL and MySQL databases`, {
@@ -51,7 +55,7 @@ const fileStore = (root: string, env: Env): Store => {
     throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
   }
   const sweepStamps = join(mlprojectHome(env), "sweeps")
-  return lazyStore(root, () => import("./file-store.ts").then(({ createFileStore }) => createFileStore(root, { sweepStamps })))
+  return lazyStore(root, () => import("./file-store.ts"), ({ createFileStore }) => createFileStore(root, { sweepStamps }))
 }
 
 const stores: Readonly<Record<string, StoreFactory>> = {
@@ -75,6 +79,15 @@ const stores: Readonly<Record<string, StoreFactory>> = {
  * `http(s)://` → an MLflow tracking server, `databricks[://profile]` → a Databricks workspace. `env` holds
  * the server's credentials and HTTP settings (MLFLOW_TRACKING_*, MLFLOW_HTTP_REQUEST_*, DATABRICKS_*).
  */
+/** Loads the code of the store a tracking URI names, for a command about to wait on something else (a fetch). */
+export const warmStoreCode = (uri: string, env: Env = process.env): void => {
+  try {
+    storeFor(uri, env).warm?.()
+  } catch {
+    // A URI no store takes is reported where the store is opened.
+  }
+}
+
 export const storeFor = (uri: string, env: Env = process.env): Store => {
   // SQLAlchemy URIs name a driver after "+": postgresql+psycopg2://…
   const scheme = uriScheme(uri).split("+")[0] ?? ""

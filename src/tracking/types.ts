@@ -67,6 +67,8 @@ export type SearchRunsInput = {
 export interface Store {
   /** Human description for messages (a path or a URL without credentials). */
   readonly location: string
+  /** Loads the store's code ahead of its first call, touching nothing the store holds (not every store has it). */
+  warm?(): void
   getExperiment(experimentId: string, call?: CallOptions): Promise<Experiment | null>
   getExperimentByName(name: string, call?: CallOptions): Promise<Experiment | null>
   /** Creates the experiment, or returns the id of the one that already has this name (race-safe). */

@@ -1,5 +1,6 @@
 // Fetch failures a new user meets, through the binary: a .zip that is no zip, a Git server that cannot be reached (git's reason kept).
 import { describe, expect, test } from "bun:test"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { tar } from "../lib/archives.ts"
 import { cli } from "../lib/cli.ts"
@@ -65,5 +66,19 @@ describe("a Git server that cannot be reached keeps git's reason", () => {
     expect(result.code).toBe(1)
     expect(errorOf(result).code).toBe("source.git.unreachable")
     expect(errorOf(result).message).toMatch(/^cannot reach git repo git:\/\/host\.invalid\/repo\.git: unable to look up host\.invalid .*\((Name or service not known|.*not known.*|Temporary failure in name resolution)\)$/)
+  })
+})
+
+describe("a failed fetch records nothing, though the store's code loads while it waits", () => {
+  test.each([
+    ["sqlite", (dir: string) => `sqlite:///${join(dir, "mlflow.db")}`, "mlflow.db"],
+    ["a file store", (dir: string) => `file://${join(dir, "mlruns")}`, "mlruns"],
+  ])("%s: no database or mlruns folder appears", async (_, uriOf, made) => {
+    await using dir = tmpdirFor()
+    const uri = `git://127.0.0.1:${freePort()}/repo.git`
+    const result = await cli(["run", uri, "--json"], { cwd: dir.path, env: { MLFLOW_TRACKING_URI: uriOf(dir.path) } })
+    expect(result.code).toBe(1)
+    expect(errorOf(result).code).toBe("source.git.unreachable")
+    expect(existsSync(join(dir.path, made))).toBe(false)
   })
 })
