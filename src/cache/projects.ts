@@ -1,6 +1,6 @@
 // Cache kinds of the fetch cache ($MLPROJECT_HOME/projects): fetched trees, pooled working copies, per-run scratch.
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
-import { hostname } from "node:os"
+import { hostname } from "../util/os-info.ts"
 import { join } from "node:path"
 import { treeBytes } from "../env/cache.ts"
 import { projectsDir, readEntry } from "../source/cache.ts"

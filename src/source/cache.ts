@@ -1,6 +1,6 @@
 // The fetch cache (MLPROJECT_HOME/projects): entries built beside their place and renamed in under a lock, and per-run working copies.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { hostname } from "node:os"
+import { hostname } from "../util/os-info.ts"
 import { basename, dirname, join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { run, spawnDetached } from "../util/exec.ts"

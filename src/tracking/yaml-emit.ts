@@ -194,8 +194,14 @@ const writeDoubleQuoted = (cur: Cursor, chars: readonly string[]): void => {
   put(cur, '"')
 }
 
+// Most values (ids, names, paths, URIs) are ASCII words with no space to fold at, no indicator (no leading `-?:@`,
+// no `#`, no `:` at the end) and nothing to escape: they are written plain, skipping the character-by-character
+// analysis (most of a run's meta.yaml time). Whether they read back as strings is still asked.
+const plainWord = /^[A-Za-z0-9_/][A-Za-z0-9_./:+=~@-]*$/
+
 /** The text after `key:` for a string value: a leading space, the scalar, continuation lines if folded. */
 export const emitStringValue = (column: number, value: string): string => {
+  if (plainWord.test(value) && !value.endsWith(":") && plainReadsAsString(value)) return ` ${value}`
   const chars = Array.from(value)
   const cur: Cursor = { out: "", column, whitespace: false, indention: false }
   const analysis = analyze(chars)

@@ -2,22 +2,39 @@
 
 export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp" | "merge" | "value"
 
-// In PyYAML's order, anchored as Python's re.match(...$) anchors them.
-const resolvers: ReadonlyArray<readonly [Tag, RegExp]> = [
-  ["bool", /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/],
+// The resolvers that are fixed words (bool, merge, null, value): no two share a word, so a lookup is PyYAML's answer.
+const words = new Map<string, Tag>([
+  ...["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"].map((w) => [w, "bool"] as const),
+  ["<<", "merge"],
+  ...["~", "null", "Null", "NULL", ""].map((w) => [w, "null"] as const),
+  ["=", "value"],
+])
+
+// The patterns, in PyYAML's order, anchored as Python's re.match(...$) anchors them.
+const patterns: ReadonlyArray<readonly [Tag, RegExp]> = [
   [
     "float",
     /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
   ],
   ["int", /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/],
-  ["merge", /^(?:<<)$/],
-  ["null", /^(?:~|null|Null|NULL|)$/],
   [
     "timestamp",
     /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/,
   ],
-  ["value", /^(?:=)$/],
 ]
 
+// PyYAML tries the number and timestamp patterns only for a first character they were registered with.
+const numberStart = new Set("-+.0123456789")
+// From a digit, each pattern needs `.`, `:` or `-`, or only digits and `_`, or a 0b/0x prefix: an id such as
+// 3f2a…, a version such as 12abc, is a str without running them (their first run compiles them, ~0.1 ms each).
+const mayBeNumber = /^[0-9_]*$|[.:-]|^0[bx]/
+
 /** Which tag PyYAML gives an untagged plain scalar (quoted scalars are always str). */
-export const resolvePlain = (text: string): Tag => resolvers.find(([, pattern]) => pattern.test(text))?.[0] ?? "str"
+export const resolvePlain = (text: string): Tag => {
+  const word = words.get(text)
+  if (word) return word
+  const first = text[0] as string
+  if (!numberStart.has(first)) return "str"
+  if (first >= "0" && first <= "9" && !mayBeNumber.test(text)) return "str"
+  return patterns.find(([, pattern]) => pattern.test(text))?.[0] ?? "str"
+}
