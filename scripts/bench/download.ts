@@ -10,12 +10,15 @@ import { cpSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 
 import { join } from "node:path"
 import { Crc32, Crc32c, Crc64NvmeJs } from "@aws-sdk/checksums/crc"
 import { median } from "./lib.ts"
+import { startupJitPolicy } from "../bytecode-profile.ts"
 
 const MiB = 1024 * 1024
 const root = join(import.meta.dir, "..", "..")
 
 /** The child process: one download, then its own timing, check and peak RSS (VmHWM) as a JSON line; or a hash-rate run. */
 const childSource = (storageDir: string) => `
+// As src/bin.ts does: the startup JIT policy of the build lasts only the first moment.
+setTimeout(() => Bun.unsafe.setJITPolicy(1), 25).unref()
 const [uri, dest, mode] = process.argv.slice(2)
 const started = performance.now()
 if (mode === "hash") {
@@ -43,7 +46,7 @@ const compileChild = async (dir: string): Promise<string[]> => {
   const outfile = join(dir, "bench-download")
   const result = await Bun.build({
     entrypoints: [join(dir, "src", "bench-download.ts"), join(dir, "src", "storage", "hash-worker.ts")],
-    compile: { outfile, autoloadTsconfig: false, autoloadPackageJson: false, autoloadDotenv: false, autoloadBunfig: false },
+    compile: { outfile, autoloadTsconfig: false, autoloadPackageJson: false, autoloadDotenv: false, autoloadBunfig: false, jitPolicy: startupJitPolicy },
     bytecode: true,
     format: "esm",
     minify: true,

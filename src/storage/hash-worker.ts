@@ -5,6 +5,9 @@ import { fileHasher, type FileHasher } from "./file-hash.ts"
 
 declare const self: Worker
 
+// The whole life of this thread is a hot loop: the normal JIT policy, not the binary's reluctant startup one.
+Bun.unsafe.setJITPolicy(1)
+
 export type HashRequest =
   // The main thread opens and closes the file: a worker that is terminated must not leak a descriptor.
   | { type: "start"; fd: number; algorithm: ChecksumAlgorithm }
