@@ -1,5 +1,5 @@
 // Databricks workspace credentials (PAT, username/password, OAuth M2M) in MLflow's order, shared by tracking, dbfs:/ and the backend.
-import { homedir } from "node:os"
+import { homedir } from "../util/os-info.ts"
 import { join } from "node:path"
 import type { ErrorCode } from "../error-codes.ts"
 import { ToolError } from "../errors.ts"

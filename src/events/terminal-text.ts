@@ -18,7 +18,14 @@ export const visibleEvent = <T>(value: T): T => {
   if (typeof value === "string") return visible(value) as T
   if (Array.isArray(value)) return value.map(visibleEvent) as T
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [visible(key), visibleEvent(inner)])) as T
+    // A loop, not Object.fromEntries: every human line passes here, and that builtin's first call costs ~0.1 ms.
+    // defineProperty, as fromEntries does: a param or tag named `__proto__` stays a key, never the prototype.
+    const copy: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      const inner = visibleEvent((value as Record<string, unknown>)[key])
+      Object.defineProperty(copy, visible(key), { value: inner, enumerable: true, writable: true, configurable: true })
+    }
+    return copy as T
   }
   return value
 }

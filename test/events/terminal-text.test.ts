@@ -5,6 +5,7 @@ import { gitRepo } from "../lib/git.ts"
 import { gitHttp } from "../lib/git-http.ts"
 import { loopback } from "../lib/loopback.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
+import { visibleEvent } from "../../src/events/terminal-text.ts"
 
 // ESC sequences (colour, clear screen, window title), a carriage return that would hide what precedes it, a
 // backspace, a BEL and a C1 CSI (U+009B).
@@ -59,4 +60,13 @@ describe("terminal control bytes", () => {
     expect(version.stderr).toContain(`version 'v1${shown}'`)
     expect(version.stderr).not.toMatch(anyControl)
   })
+})
+
+test("every string of an event is escaped, keys too, and a key named __proto__ stays a key", () => {
+  // JSON.parse makes `__proto__` an own key, as a run's params from a store would be.
+  const event = JSON.parse('{"type":"run.shown","params":{"__proto__":"\\u001bx","a\\r":[1,"\\b",null]},"n":2}')
+  const shownEvent = visibleEvent(event)
+  expect(shownEvent).toEqual(JSON.parse('{"type":"run.shown","params":{"__proto__":"\\\\x1bx","a\\\\r":[1,"\\\\b",null]},"n":2}'))
+  expect(Object.keys(shownEvent.params)).toEqual(["__proto__", "a\\r"])
+  expect(Object.getPrototypeOf(shownEvent.params)).toBe(Object.prototype)
 })
