@@ -12,9 +12,14 @@ export const uriScheme = (uri: string): string =>
 // pathlib's as_uri() keeps only unreserved characters and "/"; everything else is %XX of its UTF-8 bytes.
 const keptInFileUri = /[A-Za-z0-9_.~/-]/
 
+const allKept = /^[A-Za-z0-9_.~/-]*$/
+
 /** MLflow's path_to_local_file_uri (pathlib.Path(abspath).as_uri()) for a POSIX path. */
 export const pathToFileUri = (path: string): string => {
-  const bytes = new TextEncoder().encode(resolve(path))
+  const absolute = resolve(path)
+  // Most paths need no escaping: one test instead of encoding (a fresh process's first TextEncoder costs ~0.1 ms).
+  if (allKept.test(absolute)) return `file://${absolute}`
+  const bytes = new TextEncoder().encode(absolute)
   let encoded = ""
   for (const byte of bytes) {
     const char = String.fromCharCode(byte)
