@@ -29,11 +29,14 @@ export const pathToFileUri = (path: string): string => {
 }
 
 /** urllib's unquote: %XX byte runs decoded as UTF-8 (invalid bytes become U+FFFD); the rest is kept. */
-const percentDecode = (text: string): string =>
-  text.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
+const percentDecode = (text: string): string => {
+  // Without a `%` there is nothing to decode, and the pattern's first use (a compile) is skipped.
+  if (!text.includes("%")) return text
+  return text.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
     const bytes = Uint8Array.from(run.slice(1).split("%"), (hex) => parseInt(hex, 16))
     return new TextDecoder().decode(bytes)
   })
+}
 
 /**
  * MLflow's local_file_uri_to_path on POSIX: the URI's path part, percent-decoded; the host part of
@@ -108,4 +111,4 @@ export const appendToUriPath = (uri: string, ...segments: string[]): string => {
 }
 
 /** The URI without `user:password@`, for messages. */
-export const redactUri = (uri: string): string => uri.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#@]*@/, "$1")
+export const redactUri = (uri: string): string => (uri.includes("@") ? uri.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#@]*@/, "$1") : uri)
