@@ -43,12 +43,13 @@ export const logToRun = async (target: LogTarget, request: LogRequest, env: Env,
     case "metric":
       await store.logMetric(target.runId, { key: request.key, value: request.value, timestamp: request.timestamp, step: request.step }, call)
       return { ...result, metrics: 1 }
-    case "batch":
+    case "batch": {
       // Split here too, so the file store (which enforces MLflow's per-request limits) takes any size. Loaded here:
       // a one-value `log metric` in a training loop never needs it.
       const { splitBatch } = await import("./rest-batch.ts")
       for (const piece of splitBatch(request.batch)) await store.logBatch(target.runId, piece, call)
       return { ...result, params: request.batch.params.length, metrics: request.batch.metrics.length, tags: request.batch.tags.length }
+    }
     case "artifact": {
       const run = await store.getRun(target.runId, call)
       // Loaded here only: the artifact path reaches the storage layer, which `log metric` loops must not load.
