@@ -28,7 +28,7 @@ export const normalizePosixPath = (path: string): string => {
   const parts: string[] = []
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue
-    const last = parts.at(-1)
+    const last = parts[parts.length - 1]
     if (part !== ".." || (initialSlashes === 0 && last === undefined) || last === "..") parts.push(part)
     else if (last !== undefined) parts.pop()
   }
