@@ -23,8 +23,13 @@ const usage = (command: string, message: string, suggestion?: string): ToolError
   new ToolError("usage", message, { hint: `${suggestion ? `did you mean ${suggestion}? ` : ""}see 'mlproject ${command} --help'` })
 
 export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], maxPositionals: number): Parsed => {
-  const byLong = new Map(specs.map((s) => [s.long, s]))
-  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short as string, s]))
+  // A loop: Array#filter's first call alone costs a fresh process ~20 us, and describe uses it nowhere else.
+  const byLong = new Map<string, OptionSpec>()
+  const byShort = new Map<string, OptionSpec>()
+  for (const spec of specs) {
+    byLong.set(spec.long, spec)
+    if (spec.short) byShort.set(spec.short, spec)
+  }
   const parsed: Parsed = { positionals: [], values: {}, lists: {}, flags: {} }
   const take = (spec: OptionSpec, value: string | undefined, shown: string) => {
     if (spec.kind === "flag") {

@@ -2,8 +2,6 @@
 import { resolveSource, type ProjectSource } from "../source/index.ts"
 import { showingPaths, withShownLocation } from "../source/shown-paths.ts"
 import { loadProjectCached } from "../project/load-cached.ts"
-import { entryPointFor } from "../project/entry-point.ts"
-import { resolveParameters } from "../project/parameters.ts"
 import { warningFrom, type Emit, type Event } from "../events/event.ts"
 import type { Diagnostic, Project } from "../project/types.ts"
 import { parsePairs, type Parsed } from "./args.ts"
@@ -30,7 +28,8 @@ export const describeCommand: Command = {
     try {
       // Loaded as `run` loads it: an unchanged local project comes from the parse cache, without the YAML parser.
       const loaded = await loadProjectCached(source.dir, env, { cache: source.kind === "local", root: source.root })
-      describe(source, loaded, parsed, given, showingPaths(source, emit), cwd)
+      const resolver = parsed.values["entry-point"] !== undefined || given.length > 0 ? await commandResolver() : null
+      describe(source, loaded, parsed, given, resolver, showingPaths(source, emit), cwd)
     } catch (error) {
       throw withShownLocation(source, error)
     } finally {
@@ -42,13 +41,23 @@ export const describeCommand: Command = {
 
 type Loaded = { project: Project; warnings: Diagnostic[] }
 
-const describe = (source: ProjectSource, { project, warnings }: Loaded, parsed: Parsed, given: Array<[string, string]>, emit: Emit, cwd: string): void => {
+type Resolver = {
+  entryPointFor: typeof import("../project/entry-point.ts").entryPointFor
+  resolveParameters: typeof import("../project/parameters.ts").resolveParameters
+}
+
+/** Loaded only to show a command (-e, -P): describing a project needs neither module. */
+const commandResolver = async (): Promise<Resolver> => {
+  const [{ entryPointFor }, { resolveParameters }] = await Promise.all([import("../project/entry-point.ts"), import("../project/parameters.ts")])
+  return { entryPointFor, resolveParameters }
+}
+
+const describe = (source: ProjectSource, { project, warnings }: Loaded, parsed: Parsed, given: Array<[string, string]>, resolver: Resolver | null, emit: Emit, cwd: string): void => {
   for (const warning of warnings) emit(warningFrom(warning))
-  const wanted = parsed.values["entry-point"]
   let resolved: { entry_point: string; command: string } | undefined
-  if (wanted !== undefined || given.length > 0) {
-    const name = wanted ?? "main"
-    const parameters = resolveParameters(entryPointFor(project, name), given, { cwd })
+  if (resolver) {
+    const name = parsed.values["entry-point"] ?? "main"
+    const parameters = resolver.resolveParameters(resolver.entryPointFor(project, name), given, { cwd })
     for (const warning of parameters.warnings) emit(warningFrom(warning))
     resolved = { entry_point: name, command: parameters.command }
   }

@@ -2,9 +2,7 @@
 import { concerningRun, ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
 import { parsePythonFloat } from "../tracking/metric-line.ts"
-import { logInput } from "../tracking/log-stream.ts"
 import { activeRun, logToRun, type LogRequest, type LogResult, type LogTarget } from "../tracking/rest-log.ts"
-import { parseDuration } from "../util/duration.ts"
 import type { Parsed } from "./args.ts"
 import type { Command, CommandContext } from "./context.ts"
 
@@ -59,6 +57,8 @@ const logged = async (parsed: Parsed, target: LogTarget, context: CommandContext
   const [kind, ...args] = parsed.positionals
   if (kind !== "batch") return logToRun(target, toRequest(parsed, Date.now()), context.env, { signal: context.interrupt })
   const [source = ""] = arity(kind, args, 1)
+  // Loaded for batches only: `log metric` in a training loop pays for its own path alone, once per step.
+  const [{ logInput }, { parseDuration }] = await Promise.all([import("../tracking/log-stream.ts"), import("../util/duration.ts")])
   return logInput(target, source, context.env, {
     flushLines: wholeNumber("flush-lines", parsed.values["flush-lines"], 1000, 1),
     flushMs: parsed.values["flush-interval"] === undefined ? 1000 : parseDuration(parsed.values["flush-interval"], "--flush-interval"),

@@ -1,6 +1,5 @@
 // The text of `runs list`: one table of the listed runs, with the params and metrics that tell them apart.
 import type { Event } from "./event.ts"
-import { parseQuery } from "../tracking/search-runs.ts"
 
 type Listed = Extract<Event, { type: "run.listed" }>
 type Summary = Extract<Event, { type: "runs.listed" }>
@@ -49,6 +48,8 @@ const varying = (runs: Listed[], values: (run: Listed) => Record<string, string>
 /** The params and metrics the filter and order-by name: shown before any other. */
 const namedKeys = (summary: Summary): Set<string> => {
   try {
+    // Loaded here: every command's renderer imports this file, and only `runs list` needs the search grammar.
+    const { parseQuery } = require("../tracking/search-runs.ts") as typeof import("../tracking/search-runs.ts")
     const query = parseQuery(summary.filter ?? undefined, summary.order_by)
     return new Set([...query.orderBy, ...query.filter].map((k) => `${k.type}:${k.key}`))
   } catch {

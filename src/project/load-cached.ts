@@ -27,6 +27,12 @@ const stateOf = (root: string, path: string): string => {
   }
 }
 
+/** Whether every file a record depends on is as it was; a loop: Array#every's first call costs a fresh process ~0.05 ms. */
+const unchanged = (root: string, depends: Array<[string, string]>): boolean => {
+  for (const [file, state] of depends) if (stateOf(root, file) !== state) return false
+  return true
+}
+
 /** A record's mtime is its last use, for `mlproject cache gc`; a read-only cache only loses that. */
 const touch = (path: string): void => {
   try {
@@ -54,7 +60,8 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
   let key: string
   try {
     const names = readdirSync(dir).sort()
-    const file = names.find((name) => name.toLowerCase() === "mlproject")
+    let file: string | undefined
+    for (const name of names) if (file === undefined && name.toLowerCase() === "mlproject") file = name
     const state = file ? stateOf(root, join(dir, file)) : "none"
     // A file the loader refuses is never cached: its error is reported afresh every time.
     if (state === "unusable") return load(dir, loadOptions)
@@ -67,7 +74,7 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
   const path = join(folder, `${key}.json`)
   try {
     const record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord
-    if (record.depends.every(([file, state]) => stateOf(root, file) === state)) {
+    if (unchanged(root, record.depends)) {
       touch(path)
       return record.loaded
     }

@@ -115,19 +115,27 @@ const descriptorPath = (fd: number): string | null => {
   }
 }
 
-/** Reads to the end, stopping as soon as the limit is passed: a file that grows while read never fills memory. */
-const readAll = (fd: number, rule: FileRule, path: string): Buffer => {
-  const chunks: Buffer[] = []
-  const buffer = Buffer.allocUnsafe(64 * 1024)
+/**
+ * Reads to the end, stopping as soon as the limit is passed: a file that grows while read never fills memory. The
+ * buffer starts at the size fstat gave plus one byte (which shows growth), so a file that keeps its size is read by
+ * one read() into one buffer, with nothing copied: chunk buffers and a concat cost describe about 0.1 ms.
+ */
+const readAll = (fd: number, rule: FileRule, path: string, size: number): Buffer => {
+  // Slow: its own memory, never a view into Buffer's shared pool that a reader of `.buffer` would see whole.
+  let buffer = Buffer.allocUnsafeSlow(Math.min(size, rule.maxBytes) + 1)
   let total = 0
   for (;;) {
-    const n = readSync(fd, buffer, 0, buffer.length, null)
+    if (total === buffer.length) {
+      const larger = Buffer.allocUnsafeSlow(Math.min(buffer.length * 2, rule.maxBytes + 1))
+      buffer.copy(larger, 0, 0, total)
+      buffer = larger
+    }
+    const n = readSync(fd, buffer, total, buffer.length - total, null)
     if (n === 0) break
     total += n
     if (total > rule.maxBytes) throw tooLargeError(rule, path, total, true)
-    chunks.push(Buffer.from(buffer.subarray(0, n)))
   }
-  return Buffer.concat(chunks, total)
+  return buffer.subarray(0, total)
 }
 
 const tooLargeError = (rule: FileRule, path: string, size: number, grew = false): ToolError =>
@@ -165,7 +173,7 @@ export const readProjectFile = (root: string, path: string, rule: FileRule): { r
     const stats = fstatSync(fd)
     if (!stats.isFile()) throw notRegular(absolute, rule.display, rule.what, kindOf(stats))
     if (stats.size > rule.maxBytes) throw tooLargeError(rule, absolute, stats.size)
-    return { real, bytes: readAll(fd, rule, absolute) }
+    return { real, bytes: readAll(fd, rule, absolute, stats.size) }
   } catch (error) {
     if (error instanceof ToolError) throw error
     throw unreadable(absolute, rule.display, rule.what, error)

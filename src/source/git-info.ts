@@ -1,7 +1,6 @@
 // What a local folder's Git work tree says about it: root, commit, first remote (for mlflow.source.git.* tags).
 import { existsSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
-import { tryOutput } from "../util/exec.ts"
 
 /** Whether a `git` program is on the PATH the fetch will use. */
 export const hasGit = (env: Record<string, string | undefined>): boolean => Bun.which("git", { PATH: env.PATH ?? "" }) !== null
@@ -23,6 +22,8 @@ const insideGitTree = (dir: string): boolean => enclosingWorkTree(dir) !== null
 export const gitInfo = async (dir: string): Promise<GitInfo | null> => {
   if (!process.env.GIT_DIR && !insideGitTree(dir)) return null
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" }
+  // The subprocess helper loads with the first git call: `describe` and `validate` of a local folder never make one.
+  const { tryOutput } = await import("../util/exec.ts")
   const [head, remotes] = await Promise.all([
     tryOutput(["git", "-C", dir, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD"], { env }),
     tryOutput(["git", "-C", dir, "config", "--get-regexp", "^remote\\..*\\.url$"], { env }),

@@ -1,4 +1,5 @@
 // New experiment and run ids, made the way MLflow's FileStore makes them, and the id shapes it accepts.
+import { isAscii } from "../util/ascii.ts"
 import { randomInt, randomUUID } from "../util/random.ts"
 
 const experimentIdWidth = 18
@@ -18,10 +19,13 @@ export const generateExperimentId = (): string => {
 /** uuid4().hex: 32 lowercase hex characters. */
 export const generateRunId = (): string => randomUUID().replaceAll("-", "")
 
-// MLflow's _EXPERIMENT_ID_REGEX and _RUN_ID_REGEX (Python's \w is Unicode-aware; ids are ASCII in practice).
+// MLflow's _EXPERIMENT_ID_REGEX and _RUN_ID_REGEX (Python's \w is Unicode-aware; ids are ASCII in practice). For ASCII
+// text each ASCII twin gives the same answer, so the Unicode pattern is compiled only for an id that is not ASCII.
 const experimentIdShape = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,63}$/u
 const runIdShape = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,255}$/u
+const asciiExperimentId = /^[a-zA-Z0-9][A-Za-z0-9_-]{0,63}$/
+const asciiRunId = /^[a-zA-Z0-9][A-Za-z0-9_-]{0,255}$/
 
 /** Also keeps ids from naming anything but a direct child folder (no `.`, `..`, `/`). */
-export const isExperimentId = (id: string): boolean => experimentIdShape.test(id)
-export const isRunId = (id: string): boolean => runIdShape.test(id)
+export const isExperimentId = (id: string): boolean => (isAscii(id) ? asciiExperimentId.test(id) : experimentIdShape.test(id))
+export const isRunId = (id: string): boolean => (isAscii(id) ? asciiRunId.test(id) : runIdShape.test(id))

@@ -7,7 +7,7 @@ import { ToolError } from "../errors.ts"
 import { runNameTag, terminalStatuses, type CallOptions, type Experiment, type Store } from "./types.ts"
 import { generateExperimentId, isExperimentId, isRunId } from "./experiment-id.ts"
 import { isDirectory, pathExists } from "../util/fs-atomic.ts"
-import { withLock, type LockOptions } from "../util/lock.ts"
+import type { LockOptions } from "../util/lock.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "./key-rules.ts"
 import { dumpMetaYaml } from "./meta-yaml.ts"
 import { experimentMetaRecord, runMetaRecord, type StoredRunInfo } from "./meta-records.ts"
@@ -15,7 +15,6 @@ import { appendToUriPath, pathToFileUri } from "./tracking-uri.ts"
 import * as read from "./file-store-read.ts"
 import { publishExperimentFolder, publishRunFolder } from "./file-store-write.ts"
 import { appendMetrics, setTags, writeParam, writeRunMeta, writeTag } from "./run-files.ts"
-import { searchFileStore } from "./file-store-search.ts"
 import { guardStore } from "./store-guard.ts"
 import { sweepExperiment, sweepFolder } from "./leftovers.ts"
 import { mlprojectHome } from "../util/paths.ts"
@@ -65,7 +64,9 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
   // Experiment creation holds this lock for milliseconds; on a shared NFS store a silent holder is abandoned after 30 s.
   const lockOptions: LockOptions = { timeoutMs: 45_000, foreignStaleMs: 30_000, pollMs: 50, what: "tracking.lock" }
   // Only the lock can make a call wait long (a holder on a stuck NFS server): the call's signal ends that wait.
-  const lockedStore = <T>(fn: () => T, call?: CallOptions): Promise<T> => withLock(lockFile, fn, { ...lockOptions, signal: call?.signal })
+  // The lock and search code load on first use: logging into an existing run (the common call) needs neither.
+  const lockedStore = async <T>(fn: () => T, call?: CallOptions): Promise<T> =>
+    (await import("../util/lock.ts")).withLock(lockFile, fn, { ...lockOptions, signal: call?.signal })
 
   /** Reads never write to an existing store; only a missing or empty one gets Default and .trash. */
   const ensureStore = async (call?: CallOptions): Promise<void> => {
@@ -191,7 +192,7 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
     },
 
     async searchRuns(input) {
-      return searchFileStore(root, input)
+      return (await import("./file-store-search.ts")).searchFileStore(root, input)
     },
 
     async logBatch(runId, batch) {

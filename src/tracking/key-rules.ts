@@ -1,6 +1,7 @@
 // MLflow's rules for param, tag and metric keys, value lengths, batch sizes and experiment names.
 import { ToolError } from "../errors.ts"
 import type { Metric, Tag } from "./types.ts"
+import { isAscii } from "../util/ascii.ts"
 
 // Limits of mlflow/utils/validation.py (MLflow 2.x/3.x).
 export const limits = {
@@ -14,8 +15,11 @@ export const limits = {
   entitiesPerBatch: 1000,
 } as const
 
-// MLflow (non-Windows) allows alphanumerics (Python's Unicode \w), _ - . space / and colon.
+// MLflow (non-Windows) allows alphanumerics (Python's Unicode \w), _ - . space / and colon. An ASCII key is checked
+// by the ASCII twin (the same answer), so the Unicode pattern is compiled only for a key that needs it.
 const keyShape = /^[/\p{L}\p{N}_.\- :]*$/u
+const asciiKeyShape = /^[/A-Za-z0-9_.\- :]*$/
+const hasKeyShape = (key: string): boolean => (isAscii(key) ? asciiKeyShape.test(key) : keyShape.test(key))
 
 /** posixpath.normpath: the file a key would name, to refuse keys that alias another key or escape. */
 export const normalizePosixPath = (path: string): string => {
@@ -24,7 +28,7 @@ export const normalizePosixPath = (path: string): string => {
   const parts: string[] = []
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue
-    const last = parts.at(-1)
+    const last = parts[parts.length - 1]
     if (part !== ".." || (initialSlashes === 0 && last === undefined) || last === "..") parts.push(part)
     else if (last !== undefined) parts.pop()
   }
@@ -37,7 +41,7 @@ const invalidKey = (kind: string, key: string, reason: string): ToolError =>
 
 /** Keys become file paths under params/, tags/ or metrics/, so they must name exactly one file inside. */
 export const validateKey = (kind: "param" | "tag" | "metric", key: string): void => {
-  if (!keyShape.test(key))
+  if (!hasKeyShape(key))
     throw invalidKey(
       kind,
       key,

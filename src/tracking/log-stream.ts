@@ -3,18 +3,47 @@
 // The first non-blank line decides the form: a line that is a whole JSON object by itself starts JSON lines
 // (log-lines.ts says what a line may be); anything else is read whole as one log-batch document, as before JSON
 // lines existed (a pretty-printed document, or nothing at all). A one-line document is a one-line stream: the same.
-import { createReadStream } from "node:fs"
+import { createReadStream, readFileSync } from "node:fs"
 import { isToolError, ToolError } from "../errors.ts"
 import { timedOut, untilAborted, within } from "../util/abort.ts"
 import { rememberingKeyCheck } from "./key-rules.ts"
 import { isJsonObject, lineEntries, parseLine, type LineEntries } from "./log-lines.ts"
 import { splitBatch } from "./rest-batch.ts"
-import type { Batch } from "./rest-json.ts"
-import { batchDocument, unreadable, type LogResult, type LogTarget } from "./rest-log.ts"
+import { batchFromJson, type Batch } from "./rest-json.ts"
+import type { LogResult, LogTarget } from "./rest-log.ts"
 import { storeFor } from "./store-for.ts"
 import { redactUri } from "./tracking-uri.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
+
+/** A log-batch JSON document from a file, or from standard input for "-" (an interrupt ends the wait for it). */
+export const readBatch = async (source: string, now: number, signal?: AbortSignal): Promise<Batch> => {
+  let text: string
+  try {
+    text = source === "-" ? await untilAborted(Bun.stdin.text(), signal) : readFileSync(source, "utf8")
+  } catch (error) {
+    if (signal?.aborted) throw error
+    throw unreadable(source, error)
+  }
+  return batchDocument(text, source, now)
+}
+
+export const unreadable = (source: string, error: unknown): ToolError =>
+  new ToolError("log.batch.invalid", `cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { exitCode: 2 })
+
+/** The text of a log-batch JSON document read from `source` (a path, or "-" for standard input). */
+export const batchDocument = (text: string, source: string, now: number): Batch => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new ToolError("log.batch.invalid", `${source === "-" ? "standard input" : source} is not valid JSON: ${(error as Error).message}`, {
+      hint: 'expected {"metrics":[{"key":"loss","value":0.1,"step":1}],"params":[{"key":"alpha","value":"0.5"}],"tags":[…]}, or JSON lines whose first line is a whole object (see mlproject log --help)',
+      exitCode: 2,
+    })
+  }
+  return batchFromJson(json, now)
+}
 
 export type StreamOptions = {
   /** Send the lines read once this many wait. */

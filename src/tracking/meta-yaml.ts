@@ -1,6 +1,6 @@
 // Writes and reads the flat meta.yaml mappings of an mlruns store, in PyYAML safe_dump's exact form.
 import { ToolError } from "../errors.ts"
-import { resolvePlain } from "../util/pyyaml-resolver.ts"
+import { readsAsNull } from "../util/pyyaml-resolver.ts"
 import { parseFlatYaml } from "./flat-yaml.ts"
 import { emitStringValue } from "./yaml-emit.ts"
 
@@ -42,24 +42,13 @@ const corrupt = (file: string, reason: string): ToolError =>
  */
 export const parseMetaYaml = (source: string, file: string): MetaMap => parseFlatYaml(source) ?? parseGeneralYaml(source, file)
 
+/**
+ * Required here, for the rare hand-edited file: the general parser's module is the only one that imports the `yaml`
+ * package, whose chunk alone costs a fresh process about 0.2 ms to load, and every store call reads meta.yaml.
+ */
 const parseGeneralYaml = (source: string, file: string): MetaMap => {
-  // Loaded here, for the rare hand-edited file: evaluating the package costs every command that reads the store.
-  const { isMap, isScalar, isSeq, parseDocument } = require("yaml") as typeof import("yaml")
-  const doc = parseDocument(source, { schema: "failsafe", uniqueKeys: false, prettyErrors: false })
-  const error = doc.errors[0]
-  if (error) throw corrupt(file, error.message.split("\n")[0] ?? "invalid YAML")
-  if (!isMap(doc.contents)) throw corrupt(file, "expected a mapping of keys to values")
-  const entries = new Map<string, MetaScalar | "collection">()
-  for (const pair of doc.contents.items) {
-    if (!isScalar(pair.key)) throw corrupt(file, "a key is not a plain string")
-    const key = String(pair.key.value)
-    const value = pair.value
-    if (isScalar(value)) entries.set(key, { text: String(value.value), plain: value.type === "PLAIN" })
-    else if (value === null) entries.set(key, { text: "", plain: true })
-    else if (isSeq(value) || isMap(value)) entries.set(key, "collection")
-    else throw corrupt(file, `the value of '${key}' is not a scalar`)
-  }
-  return entries
+  const { parseGeneralMetaYaml } = require("./meta-yaml-general.ts") as typeof import("./meta-yaml-general.ts")
+  return parseGeneralMetaYaml(source, (reason) => corrupt(file, reason))
 }
 
 /** A string field: undefined when absent, null when YAML null, otherwise the text (ints read as text). */
@@ -67,7 +56,7 @@ export const metaString = (meta: MetaMap, key: string): string | null | undefine
   const value = meta.get(key)
   if (value === undefined) return undefined
   if (value === "collection") return null
-  if (value.plain && resolvePlain(value.text) === "null") return null
+  if (value.plain && readsAsNull(value.text)) return null
   return value.text
 }
 

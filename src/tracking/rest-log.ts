@@ -1,9 +1,6 @@
-// Logging into an existing run from outside it (`mlproject log`): the active run, batches from JSON, and each kind of write.
-import { readFileSync } from "node:fs"
+// Logging into an existing run from outside it (`mlproject log`): the active run and each kind of write.
 import { ToolError } from "../errors.ts"
-import { untilAborted } from "../util/abort.ts"
-import { splitBatch } from "./rest-batch.ts"
-import { batchFromJson, type Batch } from "./rest-json.ts"
+import type { Batch } from "./rest-json.ts"
 import { storeFor } from "./store-for.ts"
 import type { CallOptions } from "./types.ts"
 import { redactUri, resolveTrackingUri } from "./tracking-uri.ts"
@@ -32,35 +29,6 @@ export const activeRun = (env: Env, cwd: string, runId?: string): LogTarget => {
   return { runId: id, trackingUri: resolveTrackingUri(env, cwd) }
 }
 
-/** A log-batch JSON document from a file, or from standard input for "-" (an interrupt ends the wait for it). */
-export const readBatch = async (source: string, now: number, signal?: AbortSignal): Promise<Batch> => {
-  let text: string
-  try {
-    text = source === "-" ? await untilAborted(Bun.stdin.text(), signal) : readFileSync(source, "utf8")
-  } catch (error) {
-    if (signal?.aborted) throw error
-    throw unreadable(source, error)
-  }
-  return batchDocument(text, source, now)
-}
-
-export const unreadable = (source: string, error: unknown): ToolError =>
-  new ToolError("log.batch.invalid", `cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { exitCode: 2 })
-
-/** The text of a log-batch JSON document read from `source` (a path, or "-" for standard input). */
-export const batchDocument = (text: string, source: string, now: number): Batch => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (error) {
-    throw new ToolError("log.batch.invalid", `${source === "-" ? "standard input" : source} is not valid JSON: ${(error as Error).message}`, {
-      hint: 'expected {"metrics":[{"key":"loss","value":0.1,"step":1}],"params":[{"key":"alpha","value":"0.5"}],"tags":[…]}, or JSON lines whose first line is a whole object (see mlproject log --help)',
-      exitCode: 2,
-    })
-  }
-  return batchFromJson(json, now)
-}
-
 /** Performs one `mlproject log …` write and says what was written; `call.signal` (an interrupt) ends it wherever it waits. */
 export const logToRun = async (target: LogTarget, request: LogRequest, env: Env, call: CallOptions = {}): Promise<LogResult> => {
   const store = storeFor(target.trackingUri, env)
@@ -75,10 +43,13 @@ export const logToRun = async (target: LogTarget, request: LogRequest, env: Env,
     case "metric":
       await store.logMetric(target.runId, { key: request.key, value: request.value, timestamp: request.timestamp, step: request.step }, call)
       return { ...result, metrics: 1 }
-    case "batch":
-      // Split here too, so the file store (which enforces MLflow's per-request limits) takes any size.
+    case "batch": {
+      // Split here too, so the file store (which enforces MLflow's per-request limits) takes any size. Loaded here:
+      // a one-value `log metric` in a training loop never needs it.
+      const { splitBatch } = await import("./rest-batch.ts")
       for (const piece of splitBatch(request.batch)) await store.logBatch(target.runId, piece, call)
       return { ...result, params: request.batch.params.length, metrics: request.batch.metrics.length, tags: request.batch.tags.length }
+    }
     case "artifact": {
       const run = await store.getRun(target.runId, call)
       // Loaded here only: the artifact path reaches the storage layer, which `log metric` loops must not load.

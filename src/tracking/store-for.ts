@@ -5,8 +5,7 @@ import { ToolError } from "../errors.ts"
 import type { Store } from "./types.ts"
 import { callStore, storeOf } from "./store-methods.ts"
 import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
-import { databricksRestConfig } from "./databricks-config.ts"
-import { restConfigFromUri, type RestConfig } from "./rest-config.ts"
+import type { RestConfig } from "./rest-config.ts"
 import { mlprojectHome } from "../util/paths.ts"
 import { redactUrl } from "../util/redact.ts"
 
@@ -31,9 +30,13 @@ const lazyStore = <Code>(location: string, load: () => Promise<Code>, open: (cod
 /** The config is read now: a bad URI or credential setting is reported where the store is chosen. */
 const restStore = (config: RestConfig): Store => lazyStore(config.baseUrl, () => import("./rest-store.ts"), ({ createRestStore }) => createRestStore(config))
 
-const trackingServer: StoreFactory = (uri, env) => restStore(restConfigFromUri(uri, env))
+// The config readers are required by the factories that use them: a file store's commands (`log metric` once per
+// training step) never evaluate the HTTP settings, credential files or Databricks profiles.
+const trackingServer: StoreFactory = (uri, env) =>
+  restStore((require("./rest-config.ts") as typeof import("./rest-config.ts")).restConfigFromUri(uri, env))
 
-const databricks: StoreFactory = (uri, env) => restStore(databricksRestConfig(uri, env))
+const databricks: StoreFactory = (uri, env) =>
+  restStore((require("./databricks-config.ts") as typeof import("./databricks-config.ts")).databricksRestConfig(uri, env))
 
 /** bun:sqlite or Bun.SQL load with the database store's code. */
 const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts"), ({ openDbStore }) => openDbStore(uri, env))

@@ -38,3 +38,6 @@ export const resolvePlain = (text: string): Tag => {
   if (first >= "0" && first <= "9" && !mayBeNumber.test(text)) return "str"
   return patterns.find(([, pattern]) => pattern.test(text))?.[0] ?? "str"
 }
+
+/** `resolvePlain(text) === "null"`, asked by a store call of each meta.yaml field it reads. */
+export const readsAsNull = (text: string): boolean => words.get(text) === "null"

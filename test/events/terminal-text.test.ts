@@ -5,6 +5,7 @@ import { gitRepo } from "../lib/git.ts"
 import { gitHttp } from "../lib/git-http.ts"
 import { loopback } from "../lib/loopback.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
+import { visible, visibleEvent } from "../../src/events/terminal-text.ts"
 
 // ESC sequences (colour, clear screen, window title), a carriage return that would hide what precedes it, a
 // backspace, a BEL and a C1 CSI (U+009B).
@@ -58,5 +59,36 @@ describe("terminal control bytes", () => {
     expect(version.code).toBe(2)
     expect(version.stderr).toContain(`version 'v1${shown}'`)
     expect(version.stderr).not.toMatch(anyControl)
+  })
+})
+
+test("every string of an event is escaped, keys too, and a key named __proto__ stays a key", () => {
+  // JSON.parse makes `__proto__` an own key, as a run's params from a store would be.
+  const event = JSON.parse('{"type":"run.shown","params":{"__proto__":"\\u001bx","a\\r":[1,"\\b",null]},"n":2}')
+  const shownEvent = visibleEvent(event)
+  expect(shownEvent).toEqual(JSON.parse('{"type":"run.shown","params":{"__proto__":"\\\\x1bx","a\\\\r":[1,"\\\\b",null]},"n":2}'))
+  expect(Object.keys(shownEvent.params)).toEqual(["__proto__", "a\\r"])
+  expect(Object.getPrototypeOf(shownEvent.params)).toBe(Object.prototype)
+})
+
+describe("visibleEvent", () => {
+  // Every byte `visible` escapes (C0 but tab and newline, DEL, C1).
+  const escaped = [...Array.from({ length: 0x20 }, (_, i) => i).filter((i) => i !== 0x09 && i !== 0x0a), ...Array.from({ length: 0x21 }, (_, i) => 0x7f + i)]
+
+  test.each(escaped.map((code) => [code.toString(16)]))("a \\x%s in a value or a key, at any depth, is escaped", (hexCode) => {
+    const char = String.fromCharCode(parseInt(hexCode, 16))
+    const event = { type: "warning", message: `a${char}b`, nested: { list: ["ok", { [`k${char}`]: 1 }] } }
+    expect(visibleEvent(event)).toEqual({ type: "warning", message: `a${visible(char)}b`, nested: { list: ["ok", { [`k${visible(char)}`]: 1 }] } })
+    expect(visible(char)).not.toBe(char)
+  })
+
+  test("an event without control bytes (tabs, newlines and other text included) is used as it is", () => {
+    const event = { type: "warning", message: "a\tb\nc é ✓ \u2028 \\n \\t \\x1b", list: [1, null, true, "x"] }
+    expect(visibleEvent(event)).toBe(event)
+  })
+
+  test("a backslash before b, f or r is text, shown as it is", () => {
+    const event = { type: "warning", message: "C:\\build \\files \\rest \\u0001" }
+    expect(visibleEvent(event)).toEqual(event)
   })
 })

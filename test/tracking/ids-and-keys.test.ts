@@ -103,3 +103,39 @@ describe("values and batches", () => {
     expect(() => validateExperimentName("any: name, even 'quoted'")).not.toThrow()
   })
 })
+
+describe("the ASCII checks answer as MLflow's Unicode patterns do", () => {
+  const experimentPattern = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,63}$/u
+  const runPattern = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,255}$/u
+  const keyPattern = /^[/\p{L}\p{N}_.\- :]*$/u
+  const ascii = Array.from({ length: 128 }, (_, code) => String.fromCharCode(code))
+  const texts = [
+    ...ascii.flatMap((c) => [c, `a${c}`, `${c}a`, `a${c}b`]),
+    "a".repeat(64),
+    "a".repeat(65),
+    "a".repeat(256),
+    "a".repeat(257),
+    "é",
+    "aé",
+    "a١",
+    "a😀",
+    "loss/val acc:1",
+  ]
+
+  test("ids", () => {
+    expect(texts.filter((t) => isExperimentId(t) !== experimentPattern.test(t))).toEqual([])
+    expect(texts.filter((t) => isRunId(t) !== runPattern.test(t))).toEqual([])
+  })
+
+  test("key names", () => {
+    const shapeRefused = (key: string) => {
+      try {
+        validateKey("metric", key)
+        return false
+      } catch (error) {
+        return (error as Error).message.includes("Names may only contain")
+      }
+    }
+    expect(texts.filter((t) => shapeRefused(t) === keyPattern.test(t))).toEqual([])
+  })
+})

@@ -4,6 +4,7 @@ import { dumpMetaYaml, metaInt, metaString, parseMetaYaml } from "../../src/trac
 import { parseDocument } from "yaml"
 import { parseFlatYaml } from "../../src/tracking/flat-yaml.ts"
 import { plainReadsAsString } from "../../src/tracking/yaml-emit.ts"
+import { readsAsNull, resolvePlain } from "../../src/util/pyyaml-resolver.ts"
 import tables from "./fixtures/python-tables.json"
 
 // The rules that matter most for MLflow's files, spelled out (outputs taken from PyYAML 6 + libyaml).
@@ -165,4 +166,11 @@ test.each([
   ["2001-12-14t21:59:43.10-05:00", false],
 ])("plain %j reads back as a string: %p", (text, expected) => {
   expect(plainReadsAsString(text)).toBe(expected)
+})
+
+test("the quick null check reading meta.yaml agrees with PyYAML's resolvers on every table string and near-null", () => {
+  const texts = [...tables.yaml.map(([, value]) => value as string), "", "~", "null", "Null", "NULL", "nULL", "nul", "null ", "~~", "0", ".", "<<", "=", "no"]
+  const disagreeing = texts.filter((text) => readsAsNull(text) !== (resolvePlain(text) === "null"))
+  expect(disagreeing).toEqual([])
+  expect([...new Set(texts.filter(readsAsNull))].sort()).toEqual(["", "NULL", "Null", "null", "~"])
 })

@@ -32,6 +32,7 @@ test.each([
   ["/a b/ü~!$&()*+,;=:@'%#?[]{}^|\\\"<>", "file:///a%20b/%C3%BC~%21%24%26%28%29%2A%2B%2C%3B%3D%3A%40%27%25%23%3F%5B%5D%7B%7D%5E%7C%5C%22%3C%3E"],
   ["/home/u/mlruns", "file:///home/u/mlruns"],
   ["/a_b.c-d~e", "file:///a_b.c-d~e"],
+  ["/runs\n", "file:///runs%0A"], // a trailing newline is no kept character (JS's `$` is the end of the text)
 ])("pathlib.Path(%j).as_uri() = %s", (path, uri) => {
   expect(pathToFileUri(path)).toBe(uri)
   expect(fileUriToPath(uri)).toBe(path)
