@@ -154,10 +154,27 @@ export const compareVersions = (a: string, b: string): number => {
   return am !== bm ? am - bm : an - bn
 }
 
-/** Pings the daemon and settles on the API version: the daemon's own, capped to the newest we know. */
+// The API version each daemon settled on in this process, by its whole address (TLS material included): a run's
+// prepare step and its backend connect to the same daemon, and one ping is all the docker CLI makes for `docker run`.
+const settled = new Map<string, string>()
+
+const clientFor = (address: DockerAddress, limits: HttpLimits, apiVersion: string): DockerClient => ({
+  host: address.host,
+  apiVersion,
+  limits,
+  request: (method, path, options = {}) => send(address, `/v${apiVersion}${path}${queryString(options.query)}`, method, options, limits),
+})
+
+/**
+ * Pings the daemon and settles on the API version: the daemon's own, capped to the newest we know. A daemon already
+ * pinged by this process is not pinged again (a request to one gone away still fails with `docker.daemon`).
+ */
 export const connectDocker = async (env: Env, signal?: AbortSignal): Promise<DockerClient> => {
   const address = dockerAddress(env)
   const limits = httpLimits(env)
+  const key = JSON.stringify(address)
+  const known = settled.get(key)
+  if (known) return clientFor(address, limits, known)
   let ping: Response
   try {
     ping = await send(address, "/_ping", "GET", { signal, timeoutMs: Math.min(10_000, limits.connectTimeoutMs) }, limits)
@@ -174,12 +191,8 @@ export const connectDocker = async (env: Env, signal?: AbortSignal): Promise<Doc
     })
   }
   const apiVersion = compareVersions(offered, newestApi) > 0 ? newestApi : offered
-  return {
-    host: address.host,
-    apiVersion,
-    limits,
-    request: (method, path, options = {}) => send(address, `/v${apiVersion}${path}${queryString(options.query)}`, method, options, limits),
-  }
+  settled.set(key, apiVersion)
+  return clientFor(address, limits, apiVersion)
 }
 
 /** The daemon's own message from an error answer (`{"message": …}`), or the HTTP status. */
