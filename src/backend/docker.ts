@@ -28,8 +28,12 @@ const processTerminal: Terminal = {
 // A detached run's log gets both streams interleaved, as a terminal would show them.
 const fileTerminal = (fd: number): Terminal => ({ stdout: (chunk) => void writeSync(fd, chunk), stderr: (chunk) => void writeSync(fd, chunk) })
 
+// Containers whose removal the daemon reported (AutoRemove): the removal a caller always makes does not ask again.
+const removedContainers = new Set<string>()
+
 /** Removes the container and its anonymous volumes; a container that is already gone is fine. */
 export const removeContainer = async (docker: DockerClient, id: string): Promise<void> => {
+  if (removedContainers.delete(id)) return
   const response = await docker.request("DELETE", `/containers/${id}`, { query: { force: 1, v: 1 } })
   if (!response.ok && response.status !== 404) throw new ToolError("docker.remove", `removing container ${id.slice(0, 12)}: ${await errorMessage(response)}`, { exitCode: 1 })
   await response.body?.cancel()
@@ -78,19 +82,24 @@ type StartCreated = RunControl & { docker: DockerClient; id: string; name: strin
 // (always done) takes over after this long.
 const removalWaitMs = 10_000
 
-/** Waits for the answer to a `condition=removed` wait, within removalWaitMs. */
-const removedByDaemon = async (removal: Response): Promise<void> => {
+type WaitStatus = { StatusCode?: number; Error?: { Message?: string } | null }
+
+/** Waits for the answer to a `condition=removed` wait, within removalWaitMs; true when it says the container is gone. */
+const removedByDaemon = async (removal: Response): Promise<boolean> => {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, removalWaitMs)))
-  await Promise.race([removal.arrayBuffer().then(() => {}, () => {}), gaveUp])
+  const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), removalWaitMs)))
+  const confirms = (status: WaitStatus | null) => typeof status?.StatusCode === "number" && !status.Error?.Message
+  const answered = removal.json().then((status) => confirms(status as WaitStatus | null), () => false)
+  const removed = await Promise.race([answered, gaveUp])
   clearTimeout(timer)
+  return removed
 }
 
 /**
  * Attaches before starting (no output is lost) and starts a created container; `wait` does not remove it, so a retry
- * can start it again; one created with AutoRemove the daemon removes at its exit, and `wait` waits for that too.
- * Interrupts: the first forwards the signal to the container (tini passes it to the process group), the grace period
- * or a second interrupt kills it.
+ * can start it again. One created with AutoRemove the daemon removes at its exit: `settled` waits for that, while the
+ * caller records how the run ended. Interrupts: the first forwards the signal to the container (tini passes it to the
+ * process group), the grace period or a second interrupt kills it.
  */
 export const startCreated = async (launch: StartCreated): Promise<DockerRunHandle> => {
   const { docker, id } = launch
@@ -137,20 +146,27 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
     forward: (signal) => void killContainer(docker, id, signal),
     kill: () => void killContainer(docker, id, "SIGKILL"),
   })
+  let settling: Promise<void> | null = null
+  const settled = (): Promise<void> =>
+    (settling ??= (async () => {
+      if (removal && (await removedByDaemon(removal))) removedContainers.add(id)
+    })())
   const wait = async (): Promise<RunOutcome> => {
     try {
-      const status = (await exited.json()) as { StatusCode: number; Error?: { Message?: string } | null }
+      const status = (await exited.json()) as Required<WaitStatus>
       const endedAt = Date.now()
       await output
       sink.end()
-      if (removal) await removedByDaemon(removal)
-      if (status.Error?.Message) throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
+      if (status.Error?.Message) {
+        await settled()
+        throw new ToolError("docker.wait", `container ${id.slice(0, 12)}: ${status.Error.Message}`, { exitCode: 1 })
+      }
       return { exitCode: status.StatusCode, signal: null, interrupted: escalation.interrupted(), endedAt }
     } finally {
       escalation.detach()
     }
   }
-  return { pid, record: { backend: "docker", container: id }, containerId: id, containerName: launch.name, wait }
+  return { pid, record: { backend: "docker", container: id }, containerId: id, containerName: launch.name, wait, settled }
 }
 
 /** Creates the container and runs it to the end; it is always removed (the test harness and one-shot callers). */
@@ -176,9 +192,11 @@ export const startDocker = async (launch: DockerLaunch): Promise<DockerRunHandle
     ...handle,
     wait: async () => {
       const outcome = await wait()
+      await handle.settled?.()
       await removeContainer(launch.docker, id)
       return outcome
     },
+    settled: undefined,
   }
 }
 

@@ -77,6 +77,11 @@ export type RunHandle = {
   pid: number
   record: BackendRecord
   wait(): Promise<RunOutcome>
+  /**
+   * Called once `wait` has answered: resolves (never rejects) when the backend is done with what the entry point held,
+   * the daemon's removal of an AutoRemove container. The final status is written meanwhile; the command ends after it.
+   */
+  settled?(): Promise<void>
 }
 
 /** The run a backend prepares: the plan, the run as created, the variables MLflow gives the entry point, its store. */

@@ -16,7 +16,13 @@ export type Attempts = {
   onStarted(at: number, attempt: number, record: BackendRecord, pid: number): void
 }
 
-export type AttemptsResult = { outcome: RunOutcome; attempts: number; timedOut: boolean }
+export type AttemptsResult = {
+  outcome: RunOutcome
+  attempts: number
+  timedOut: boolean
+  /** The last attempt's `settled` (see RunHandle): the caller writes the final status meanwhile, then releases. */
+  settled: Promise<void>
+}
 
 /** The signal a time limit stops the entry point with, as an interrupt would. */
 const timeoutSignal = "SIGTERM"
@@ -37,9 +43,11 @@ export const runAttempts = async (prepared: Prepared, control: Omit<RunControl, 
       if (attempt === 1 && attempts.timeoutMs !== null) timer = setTimeout(() => limit.abort(timeoutSignal), attempts.timeoutMs)
       attempts.onStarted(at, attempt, handle.record, handle.pid)
       const outcome = await handle.wait()
+      const settled = handle.settled?.() ?? Promise.resolve()
       const timedOut = limit.signal.aborted && !control.interrupt.aborted
       const failed = outcome.exitCode !== 0 && !outcome.interrupted && !timedOut
-      if (!failed || attempt > attempts.retries || interrupt.aborted) return { outcome, attempts: attempt, timedOut }
+      if (!failed || attempt > attempts.retries || interrupt.aborted) return { outcome, attempts: attempt, timedOut, settled }
+      await settled
       control.emit({ type: "run.retrying", run_id: control.runId, attempt: attempt + 1, exit_code: outcome.exitCode })
     }
   } finally {

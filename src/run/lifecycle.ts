@@ -107,6 +107,7 @@ const superviseRun = async (open: OpenRun, context: RunContext): Promise<number>
   writeRecordQuietly(context.env, record)
   const ending: Ending = { outcome: null, failure: null, attempts: 0, timedOut: false, startedAt: null }
   let prepared: Prepared | null = null
+  let settled: Promise<void> = Promise.resolve()
   try {
     if (!resumed) await logParams(store, runId, runParams(plan), { signal: context.interrupt })
     prepared = await prepareLaunch(target, context)
@@ -124,13 +125,16 @@ const superviseRun = async (open: OpenRun, context: RunContext): Promise<number>
         context.emit({ type: "run.started", run_id: runId, command: plan.parameters.command, cwd: plan.cwd, pid, ...(attempt > 1 ? { attempt } : {}) })
       },
     })
-    Object.assign(ending, result)
+    const { settled: backendDone, ...attempts } = result
+    settled = backendDone
+    Object.assign(ending, attempts)
   } catch (error) {
     ending.failure = error
   }
-  // The release (a container's removal is a daemon round trip) runs while the final status is written; the command ends
-  // only once both are done.
-  const releasing = Promise.resolve(prepared?.release()).then(
+  // What the backend still finishes (the daemon removing the container) and then the release (a daemon round trip) run
+  // while the final status is written; the command ends only once both are done.
+  const held = prepared
+  const releasing = settled.then(() => held?.release()).then(
     () => null,
     (error: unknown) => ({ error }),
   )

@@ -69,7 +69,9 @@ const supervise = async (runId: string, context: RunContext): Promise<number> =>
         context.emit({ type: "run.started", run_id: runId, command: current.command, cwd: current.cwd, pid })
       },
     })
-    Object.assign(ending, result)
+    const { settled, ...attempts } = result
+    Object.assign(ending, attempts)
+    await settled
   } catch (error) {
     ending.failure = error
   } finally {
