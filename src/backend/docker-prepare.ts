@@ -17,7 +17,8 @@ export const prepareDocker = async (target: LaunchTarget, context: RunContext): 
   ])
   // A file store inside the project must not change the build context's hash on every run.
   const exclude = plan.trackingUri.startsWith("file:") ? [fileURLToPath(plan.trackingUri)] : []
-  const image = await prepareDockerImage(docker.plan, { docker: client, env: context.env, emit: context.emit as Emit, signal: context.interrupt }, exclude)
+  const imageContext = { docker: client, env: context.env, emit: context.emit as Emit, signal: context.interrupt, ...(docker.ahead ? { ahead: docker.ahead } : {}) }
+  const image = await prepareDockerImage(docker.plan, imageContext, exclude)
   context.emit({ type: "env.ready", manager: "docker", key: image.id, cached: image.cached, image: image.uri })
   const spec = containerSpec(docker.plan, {
     image,

@@ -44,7 +44,20 @@ const described = (uri: string, inspected: ImageInspect, flags: { cached: boolea
   path: inspected.Config?.Env?.find((entry) => entry.startsWith("PATH="))?.slice("PATH=".length) ?? null,
 })
 
-export type ImageContext = { docker: DockerClient; env: Record<string, string | undefined>; emit: DockerEmit; signal?: AbortSignal }
+/**
+ * An inspect sent ahead (while the run is being recorded), answered once: a plan shared by a sweep's trials asks the
+ * daemon again for every later trial. Its answer is undefined when it failed, so the image is asked for in its place.
+ */
+export type AskedAhead = { take(image: string): Promise<ImageInspect | null | undefined> | undefined }
+
+export type ImageContext = {
+  docker: DockerClient
+  env: Record<string, string | undefined>
+  emit: DockerEmit
+  signal?: AbortSignal
+  /** The base image's inspect, already under way. */
+  ahead?: AskedAhead
+}
 
 /** Bumped whenever the generated Dockerfile changes, so images built by an older recipe are not reused. */
 const recipe = "mlproject-docker-build-1"
@@ -58,6 +71,19 @@ export const inspectImage = async (docker: DockerClient, image: string, signal?:
   }
   if (!response.ok) throw new ToolError("docker.image", `inspecting image ${image}: ${await errorMessage(response)}`, { exitCode: 1 })
   return (await response.json()) as ImageInspect
+}
+
+/** Asks for an image now; its answer (or failure) is taken where the image is needed, through `ImageContext.ahead`. */
+export const inspectAhead = (docker: DockerClient, image: string, signal?: AbortSignal): AskedAhead => {
+  let answer: Promise<ImageInspect | null | undefined> | undefined = inspectImage(docker, image, signal).catch(() => undefined)
+  return {
+    take: (name) => {
+      if (name !== image) return undefined
+      const taken = answer
+      answer = undefined
+      return taken
+    },
+  }
 }
 
 const pullError = (image: string, message: string, registry: string, credentials: RegistryCredentials | null): ToolError => {
@@ -165,7 +191,8 @@ export const pullImage = async (image: string, context: ImageContext): Promise<I
 
 /** The image as named: used when present, pulled otherwise. */
 export const ensureImage = async (image: string, context: ImageContext): Promise<DockerImage> => {
-  const present = await inspectImage(context.docker, image, context.signal)
+  const early = await context.ahead?.take(image)
+  const present = early === undefined ? await inspectImage(context.docker, image, context.signal) : early
   if (present) return described(image, present, { cached: true, built: false })
   return described(image, await pullImage(image, context), { cached: false, built: false })
 }

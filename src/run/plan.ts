@@ -15,6 +15,7 @@ import type { RunRequest } from "./request.ts"
 import { downloadRemotePaths } from "./remote-paths.ts"
 import type { DockerPlan } from "../env/docker.ts"
 import type { DockerClient } from "../util/docker-api.ts"
+import type { AskedAhead } from "../env/docker-image.ts"
 import type { EnvPlan } from "../env/index.ts"
 import type { KubePlan } from "../backend/kubernetes-plan.ts"
 import type { DatabricksPlan } from "../backend/databricks-plan.ts"
@@ -34,8 +35,11 @@ export type RunPlan = {
   cwd: string
   /** python_env/conda projects: the checked environment plan (built at launch), null for the local environment. */
   env: EnvPlan | null
-  /** Docker projects: the checked container plan and, unless this is a dry run, a connected daemon. */
-  docker?: { plan: DockerPlan; client: DockerClient | null }
+  /**
+   * Docker projects: the checked container plan and, unless this is a dry run, a connected daemon and the base image's
+   * inspect sent to it (answered while the run is recorded).
+   */
+  docker?: { plan: DockerPlan; client: DockerClient | null; ahead?: AskedAhead }
   /** `-b kubernetes`: the checked backend config, the cluster connection and the namespace the Job goes to. */
   kube?: KubePlan
   /** `-b databricks`: the checked config, the workspace and what the driver runs. */
@@ -226,7 +230,9 @@ const planProject = async (
     const client = request.dryRun ? null : await (await import("../util/docker-api.ts")).connectDocker(context.env, context.signal)
     if (client) await docker.checkLimits(client)
     if (client && source.pack?.manifest.image) await (await import("../pack/offline.ts")).loadPackImage(source.pack, client, context)
-    return { ...base, argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client } }
+    if (!client) return { ...base, argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client } }
+    const ahead = (await import("../env/docker-image.ts")).inspectAhead(client, docker.plan.image, context.signal)
+    return { ...base, argv: docker.argv, cwd: docker.cwd, docker: { plan: docker.plan, client, ahead } }
   }
   if (request.dockerArgs.length > 0 || request.buildImage) {
     context.emit({ type: "warning", code: "docker.ignored", message: "-A/--docker-args and --build-image apply to docker_env projects only: ignored" })
