@@ -4,6 +4,7 @@ import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { cli, startRun } from "../lib/cli.ts"
 import { containersOfRun, dockerSkipReason, pushImage, removeImage, skipDocker, startRegistry, testImage } from "../lib/docker.ts"
+import { tlsDaemon } from "../lib/docker-tls.ts"
 import { readRun } from "../lib/mlruns.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
@@ -119,5 +120,24 @@ describe.skipIf(skipDocker)("mlproject run on docker projects", () => {
     expect(run.events.filter((e) => e.type === "log").map((e) => e.line)).toEqual(["pulled"])
     expect(run.stdout + run.stderr).not.toContain(user.password)
     await removeImage(image)
+  }, timeout)
+
+  test("the daemon is pinged once, and a container it removed itself (AutoRemove) is not removed again; exit code and output kept", async () => {
+    await using dir = tmpdirFor()
+    await using daemon = await tlsDaemon()
+    const image = await testImage()
+    dockerProject(dir, image, "echo {msg}; exit 3")
+    const env = { DOCKER_HOST: daemon.host, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: daemon.certDir }
+    const run = await cli(["run", "project", "--json"], { cwd: dir.path, env })
+    expect(run.code).toBe(1)
+    const done = finished(run)
+    expect(done).toMatchObject({ type: "run.finished", status: "FAILED", exit_code: 3 })
+    expect(run.events.filter((e) => e.type === "log").map((e) => e.line)).toEqual(["hi"])
+    expect(readRun(join(dir.path, "mlruns"), "0", done.run_id).meta.status).toBe(4)
+    expect(daemon.requests.filter((r) => r.endsWith("/_ping"))).toEqual(["GET /_ping"])
+    const create = daemon.requests.findIndex((r) => r.endsWith("/containers/create"))
+    expect(daemon.requests.findIndex((r) => r.startsWith("GET ") && r.includes("/images/"))).toBeLessThan(create)
+    expect(daemon.requests.filter((r) => r.startsWith("DELETE "))).toEqual([])
+    expect(await containersOfRun(done.run_id)).toEqual([])
   }, timeout)
 })
