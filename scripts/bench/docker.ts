@@ -61,8 +61,8 @@ try {
   ]
   const ours = runs(binary, "mlproject run", makeProject(join(work, "rebuilt"), crypto.randomUUID()))
   const before = baseline ? runs(baseline, "baseline build: run", makeProject(join(work, "rebuilt-baseline"), crypto.randomUUID())) : []
-  const medians = measure([{ name: byHand, argv: ["docker", "run", "--rm", image, "true"], cwd: work }, ...ours, ...before], rounds, 2)
-  report(`(b) trivial entry point, median of ${rounds} interleaved rounds, via dist/mlproject run`, medians, byHand)
+  const medians = measure([{ name: byHand, argv: ["docker", "run", "--rm", image, "true"], cwd: work }, ...ours, ...before], rounds, 2, true)
+  report(`(b) trivial entry point, median of ${rounds} interleaved rounds (rotated), via dist/mlproject run`, medians, byHand)
   const at = (name: string) => medians.get(name) ?? NaN
   const goals = (cases: Case[], label: string) => {
     const [prebuilt, second] = cases.map((c) => at(c.name)) as [number, number]

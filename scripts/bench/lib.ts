@@ -19,11 +19,20 @@ const timeOnce = (c: Case): number => {
   return ms
 }
 
-/** Runs every case `rounds` times, interleaved so machine noise hits all of them alike; returns medians in ms. */
-export const measure = (cases: Case[], rounds: number, warmup = 3): Map<string, number> => {
+/**
+ * Runs every case `rounds` times, interleaved so machine noise hits all of them alike; returns medians in ms. `rotate`
+ * starts each round one case later, so no case always runs right after the same other one (for docker runs the place
+ * in the round shifted a case's median by several ms here).
+ */
+export const measure = (cases: Case[], rounds: number, warmup = 3, rotate = false): Map<string, number> => {
   for (let i = 0; i < warmup; i++) for (const c of cases) timeOnce(c)
   const samples = new Map(cases.map((c) => [c.name, [] as number[]]))
-  for (let i = 0; i < rounds; i++) for (const c of cases) samples.get(c.name)?.push(timeOnce(c))
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < cases.length; j++) {
+      const c = cases[rotate ? (i + j) % cases.length : j] as Case
+      samples.get(c.name)?.push(timeOnce(c))
+    }
+  }
   return new Map([...samples].map(([name, values]) => [name, median(values)]))
 }
 
