@@ -110,6 +110,9 @@ describe("part files", () => {
     part.write([data.subarray(100_000, 150_000), data.subarray(150_000, 150_000), data.subarray(150_000, 300_000)], 100_000)
     part.write([data.subarray(0, 100_000)], 0)
     expect(part.done).toEqual([[0, 300_000]])
+    // More chunks than one writev takes (IOV_MAX).
+    part.write(Array.from({ length: 2000 }, (_, i) => data.subarray(i * 100, (i + 1) * 100)), 0)
+    expect(part.done).toEqual([[0, 300_000]])
     part.commit()
     expect(Buffer.compare(readFileSync(dest), data)).toBe(0)
   })
