@@ -11,8 +11,8 @@ export type ChecksumUsed = ChecksumAlgorithm | "none" | "mixed"
 export type Checksums = Partial<Record<ChecksumAlgorithm, string>>
 
 /**
- * Cheapest first, on one core under Bun: CRC-32 is native (~16 GB/s), CRC-32C and CRC-64/NVME are ours in
- * TypeScript (~1.4 and ~1.1 GB/s), SHA-1/SHA-256 are native but slow without SHA instructions, MD5 (~0.6 GB/s)
+ * Cheapest first, on one core under Bun: CRC-32 is native (~16 GB/s), CRC-32C is ours in TypeScript (~1.4 GB/s),
+ * CRC-64/NVME ours in WebAssembly (~3 GB/s; the order is S3's, and S3 publishes only one), SHA-1/SHA-256 are native but slow without SHA instructions, MD5 (~0.6 GB/s)
  * comes last. A service publishes one of the first five at most (S3 keeps the algorithm of the upload), so the
  * real choice is between it and MD5. `scripts/bench/download.ts` measures the rates of the machine it runs on.
  */

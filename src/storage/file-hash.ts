@@ -2,7 +2,7 @@
 // in order for MD5 and SHA. Runs in the hash worker, or on the main thread for small objects.
 import { readSync } from "node:fs"
 import { digestOf, type ChecksumAlgorithm } from "./checksum.ts"
-import { crc32, crc32Combine, crc32c, crc32cCombine, crc64nvme, crc64nvmeCombine, crcBase64 } from "./crc.ts"
+import { crc32, crc32Combine, crc32c, crc32cCombine, crc64nvme, crc64nvmeCombine, crc64nvmeScratch, crcBase64 } from "./crc.ts"
 
 export type FileHasher = {
   /**
@@ -14,10 +14,14 @@ export type FileHasher = {
   digest(size: number): string
 }
 
-const buffer = new Uint8Array(4 * 1024 * 1024)
+let ownBuffer: Uint8Array | null = null
+
+/** Where reads land: for CRC-64/NVME its WebAssembly data area, hashed in place (no copy); else a buffer of our own. */
+const bufferFor = (algorithm: ChecksumAlgorithm): Uint8Array =>
+  (algorithm === "crc64nvme" ? crc64nvmeScratch() : null) ?? (ownBuffer ??= new Uint8Array(4 * 1024 * 1024))
 
 /** Feeds [from, to) of the file to `update` in buffer-sized reads. */
-const readRange = (fd: number, from: number, to: number, update: (bytes: Uint8Array) => void) => {
+const readRange = (fd: number, buffer: Uint8Array, from: number, to: number, update: (bytes: Uint8Array) => void) => {
   for (let at = from; at < to; ) {
     const read = readSync(fd, buffer, 0, Math.min(buffer.length, to - at), at)
     if (read === 0) throw new Error(`the file ends at ${at} bytes, before ${to}`)
@@ -38,14 +42,14 @@ const crcs = {
  * One running CRC per stream's piece, so parallel parts are hashed as they land, not when the parts before
  * them are done; the pieces must tile the object exactly, else the digest is refused.
  */
-const pieces = <T>(fd: number, crc: Crc<T>): FileHasher => {
+const pieces = <T>(fd: number, crc: Crc<T>, buffer: Uint8Array): FileHasher => {
   const byStart = new Map<number, { end: number; value: T }>()
   return {
     advance(start, upTo, bytes) {
       const piece = byStart.get(start) ?? { end: start, value: crc.zero }
       byStart.set(start, piece)
       if (bytes && piece.end === upTo - bytes.length) piece.value = crc.step(bytes, piece.value)
-      else readRange(fd, piece.end, upTo, (read) => void (piece.value = crc.step(read, piece.value)))
+      else readRange(fd, buffer, piece.end, upTo, (read) => void (piece.value = crc.step(read, piece.value)))
       piece.end = Math.max(piece.end, upTo)
     },
     digest(size) {
@@ -64,13 +68,13 @@ const pieces = <T>(fd: number, crc: Crc<T>): FileHasher => {
 }
 
 /** MD5 and SHA cannot be combined: the completed prefix (the piece at 0, and each that joins it) is hashed in order. */
-const ordered = (fd: number, algorithm: ChecksumAlgorithm): FileHasher => {
+const ordered = (fd: number, algorithm: ChecksumAlgorithm, buffer: Uint8Array): FileHasher => {
   const digest = digestOf(algorithm)
   const reached = new Map<number, number>()
   let hashed = 0
   const catchUp = () => {
     for (let end = reached.get(hashed); end !== undefined && end > hashed; end = reached.get(hashed)) {
-      readRange(fd, hashed, end, (bytes) => digest.update(bytes))
+      readRange(fd, buffer, hashed, end, (bytes) => digest.update(bytes))
       reached.delete(hashed)
       hashed = end
     }
@@ -81,7 +85,7 @@ const ordered = (fd: number, algorithm: ChecksumAlgorithm): FileHasher => {
       const from = Math.max(start, hashed)
       if (upTo <= from) return
       if (start <= hashed) {
-        readRange(fd, hashed, upTo, (bytes) => digest.update(bytes))
+        readRange(fd, buffer, hashed, upTo, (bytes) => digest.update(bytes))
         hashed = upTo
       } else reached.set(start, Math.max(reached.get(start) ?? start, upTo))
       catchUp()
@@ -97,4 +101,4 @@ const ordered = (fd: number, algorithm: ChecksumAlgorithm): FileHasher => {
 export const isCrc = (algorithm: ChecksumAlgorithm): algorithm is keyof typeof crcs => algorithm in crcs
 
 export const fileHasher = (fd: number, algorithm: ChecksumAlgorithm): FileHasher =>
-  isCrc(algorithm) ? pieces(fd, crcs[algorithm] as Crc<unknown>) : ordered(fd, algorithm)
+  isCrc(algorithm) ? pieces(fd, crcs[algorithm] as Crc<unknown>, bufferFor(algorithm)) : ordered(fd, algorithm, bufferFor(algorithm))

@@ -50,6 +50,45 @@ const capFor = (path: string, tuning: Tuning): Job["cap"] => {
   }
 }
 
+type ManyReader = { readMany(): Promise<{ done: boolean; value: Uint8Array[] }>; cancel(): Promise<void> }
+
+/**
+ * A stream's chunks in batches: all that have arrived by the time we ask, where the stream can give them at once
+ * (Bun's ReadableStream `readMany`), else one by one. A batch is one write and one round of bookkeeping, and
+ * one promise less per chunk: at loopback speed that is what the loop spends its time on.
+ */
+async function* batches(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array[]> {
+  const readable = stream as { getReader?: () => Partial<ManyReader> & { releaseLock(): void } }
+  const reader = typeof readable.getReader === "function" ? readable.getReader() : null
+  if (reader && typeof reader.readMany !== "function") reader.releaseLock()
+  if (!reader || typeof reader.readMany !== "function") {
+    for await (const chunk of stream) yield [chunk]
+    return
+  }
+  const many = reader as ManyReader
+  try {
+    for (;;) {
+      const { done, value } = await many.readMany()
+      if (done) return
+      if (value.length > 0) yield value
+    }
+  } finally {
+    // As a `for await` that stops early does: the rest of the answer is not wanted.
+    await many.cancel().catch(() => {})
+  }
+}
+
+/** The first `bytes` bytes of a batch. */
+const upTo = (batch: Uint8Array[], bytes: number): Uint8Array[] => {
+  const kept: Uint8Array[] = []
+  for (let i = 0, left = bytes; left > 0 && i < batch.length; i++) {
+    const chunk = batch[i] as Uint8Array
+    kept.push(chunk.length > left ? chunk.subarray(0, left) : chunk)
+    left -= chunk.length
+  }
+  return kept
+}
+
 /** Streams a span into the part file; a transient failure (a break, a stall, a crawl) resumes at the last byte written. */
 const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<void> => {
   const { info, part, options } = job
@@ -63,18 +102,22 @@ const fetchSpan = async (job: Job, span: Span, signal: AbortSignal): Promise<voi
       const stream = await job.adapter.read(info, range, { env: ctx.env, signal: AbortSignal.any([signal, idle.signal]) })
       // Only the time spent waiting for the network counts towards the low-speed rule, not our own disk writes.
       let waitStart = performance.now()
-      for await (const chunk of stream) {
+      for await (const batch of batches(stream)) {
         timer.refresh()
-        const rate = slow?.(chunk.length, performance.now() - waitStart) ?? null
+        let length = 0
+        for (const chunk of batch) length += chunk.length
+        const rate = slow?.(length, performance.now() - waitStart) ?? null
         if (rate !== null && tuning.lowSpeed) throw slowError(redactUrl(info.uri), tuning.lowSpeed, rate)
-        if (job.cap && !Number.isFinite(span.end) && span.position + chunk.length > job.cap.bytes) throw tooLarge(info.uri, job.cap.bytes, job.cap.configured, part.path)
+        if (job.cap && !Number.isFinite(span.end) && span.position + length > job.cap.bytes) throw tooLarge(info.uri, job.cap.bytes, job.cap.configured, part.path)
         // The span's end may have moved back (its tail went to another stream): keep only what is ours.
-        const room = span.end - span.position
-        const bytes = chunk.length > room ? chunk.subarray(0, room) : chunk
-        part.write(bytes, span.position)
-        span.position += bytes.length
-        options.onBytes(bytes.length)
-        job.follower?.advance(span.start, span.position, bytes)
+        const kept = length > span.end - span.position ? upTo(batch, span.end - span.position) : batch
+        part.write(kept, span.position)
+        const from = span.position
+        for (const chunk of kept) {
+          span.position += chunk.length
+          job.follower?.advance(span.start, span.position, chunk)
+        }
+        options.onBytes(span.position - from)
         job.save()
         if (span.position >= span.end) break
         waitStart = performance.now()
