@@ -83,10 +83,11 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
   const ensureTrash = (): void => void mkdirSync(join(root, read.trashFolder), { recursive: true })
 
-  const experimentById = (id: string): { location: read.ExperimentDir; experiment: Experiment } | null => {
+  /** `withTags` false: a caller that needs the state and artifact location only skips the tags folder. */
+  const experimentById = (id: string, withTags = true): { location: read.ExperimentDir; experiment: Experiment } | null => {
     if (!isExperimentId(id)) throw invalidInput("tracking.experiment.invalid_id", `Invalid experiment ID: '${id}'`)
     const location = read.findExperimentDir(root, id)
-    const experiment = location && read.readExperiment(location)
+    const experiment = location && read.readExperiment(location, withTags)
     return location && experiment ? { location, experiment } : null
   }
 
@@ -171,7 +172,7 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
       const params = newRunParams(input)
       await ensureStore(call)
       ensureTrash()
-      const found = experimentById(input.experiment_id)
+      const found = experimentById(input.experiment_id, false)
       if (!found)
         throw invalidInput(
           "tracking.experiment.not_found",

@@ -1,7 +1,7 @@
 // MLflow's schema in a database: created whole at the pinned release's head, or an existing one checked by its alembic revision.
 import { ToolError } from "../../errors.ts"
 import type { DbClient, DbSession } from "./db-client.ts"
-import { createIndexSql, createTableSql, type SchemaSpec } from "./db-ddl.ts"
+import type { SchemaSpec } from "./db-ddl.ts"
 import { pinned, revisionState } from "./schema-version.ts"
 
 export type DbSchema = {
@@ -43,6 +43,8 @@ const currentRevision = async (db: DbSession): Promise<string | null> => {
 
 const createAll = async (db: DbSession, dialect: DbClient["dialect"], existing: ReadonlySet<string>): Promise<void> => {
   const schema = await loadSchema()
+  // The DDL writer loads with the schema description: only a new database needs either.
+  const { createIndexSql, createTableSql } = await import("./db-ddl.ts")
   for (const table of schema.dialects[dialect].tables) {
     // A MySQL creation cut short (its DDL commits statement by statement) is finished here, never started twice.
     if (existing.has(table.name)) continue
