@@ -1,14 +1,17 @@
 // The human renderer: results on stdout, progress, warnings and errors on stderr, colour only on a TTY.
 import type { Emit, Event } from "./event.ts"
 import type { Diagnostic } from "../project/types.ts"
-import { cacheCollectedText, cacheListedText, cacheRemovedText } from "./cache-text.ts"
 import { bytesText as bytes, envCollectedText, envCreatingText, envListedText, envProgressLine, envProgressText, envReadyText, envRemovedText, envWaitingText } from "./env-text.ts"
-import { migrateDoneText, migrateExperimentText, migrateRunText } from "./migrate-text.ts"
-import { kubeJobText, kubePodText } from "./kube-text.ts"
-import { databricksStateText } from "./databricks-text.ts"
-import { packManifestText, packWrittenText } from "./pack-text.ts"
-import { runsTableText } from "./runs-text.ts"
 import { visibleEvent } from "./terminal-text.ts"
+
+// The texts of other commands' events (cache, migrate-store, kubernetes, databricks, pack, runs list) load when one
+// is shown: every command's renderer is built at start, and a run shows none of them.
+const cacheText = () => require("./cache-text.ts") as typeof import("./cache-text.ts")
+const migrateText = () => require("./migrate-text.ts") as typeof import("./migrate-text.ts")
+const kubeText = () => require("./kube-text.ts") as typeof import("./kube-text.ts")
+const databricksText = () => require("./databricks-text.ts") as typeof import("./databricks-text.ts")
+const packText = () => require("./pack-text.ts") as typeof import("./pack-text.ts")
+const runsText = () => require("./runs-text.ts") as typeof import("./runs-text.ts")
 
 type Out = { write(text: string): unknown; isTTY?: boolean; columns?: number }
 
@@ -154,9 +157,9 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "env.listed": (e) => void stdout.write(envListedText(e)),
     "env.removed": (e) => void stdout.write(`${envRemovedText(e)}\n`),
     "env.collected": (e) => void stdout.write(`${envCollectedText(e)}\n`),
-    "cache.listed": (e) => void stdout.write(cacheListedText(e)),
-    "cache.removed": (e) => void stdout.write(`${cacheRemovedText(e)}\n`),
-    "cache.collected": (e) => void stdout.write(`${cacheCollectedText(e)}\n`),
+    "cache.listed": (e) => void stdout.write(cacheText().cacheListedText(e)),
+    "cache.removed": (e) => void stdout.write(`${cacheText().cacheRemovedText(e)}\n`),
+    "cache.collected": (e) => void stdout.write(`${cacheText().cacheCollectedText(e)}\n`),
     "env.ready": (e) => info(envReadyText(e)),
     "run.status": (e) => {
       const colour = e.status === "FINISHED" ? "32" : e.status === "RUNNING" || e.status === "SCHEDULED" ? "33" : "31"
@@ -195,15 +198,15 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
       info(`sweep ${e.parent_run_id} ${c(e.status === "FINISHED" ? "32" : "31", e.status)}${e.best_run_id ? `; best by ${e.goal === "maximize" ? "highest" : "lowest"} ${e.metric}: ${e.best_run_id}` : ""}`)
     },
     "kube.job.created": (e) => info(`created Job ${e.job} in namespace ${e.namespace}${e.context ? ` (context ${e.context})` : ""} on ${e.server}`),
-    "kube.job.status": (e) => info(kubeJobText(e)),
-    "kube.pod.status": (e) => info(kubePodText(e)),
+    "kube.job.status": (e) => info(kubeText().kubeJobText(e)),
+    "kube.pod.status": (e) => info(kubeText().kubePodText(e)),
     "pack.wheels": (e) => info(`resolved ${e.count} wheel${e.count === 1 ? "" : "s"} for ${e.platform} and Python ${e.python}`),
-    "pack.written": (e) => info(packWrittenText(e)),
-    "pack.manifest": (e) => info(packManifestText(e)),
+    "pack.written": (e) => info(packText().packWrittenText(e)),
+    "pack.manifest": (e) => info(packText().packManifestText(e)),
     "pack.image.loaded": (e) => info(`loaded the pack's image ${e.image} into the daemon in ${e.ms} ms`),
     "databricks.upload": (e) => info(e.uploaded ? `uploaded the ${e.what} to ${e.target} (${bytes(e.bytes)} in ${e.ms} ms)` : `the ${e.what} is already at ${e.target}`),
     "databricks.run.submitted": (e) => info(`submitted Databricks run ${e.databricks_run_id} to ${e.workspace}${e.url ? `: ${e.url}` : ""}`),
-    "databricks.run.state": (e) => info(databricksStateText(e)),
+    "databricks.run.state": (e) => info(databricksText().databricksStateText(e)),
     "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),
     "run.detached": (e) => {
       info(`run ${e.run_id} goes on in the background (supervisor pid ${e.pid}); its output: ${e.log}`)
@@ -235,16 +238,16 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     },
     "run.listed": (e) => void listed.push(e),
     "runs.listed": (e) => {
-      const { table, note } = runsTableText(listed.splice(0), e, { width: stdout.isTTY ? stdout.columns : undefined, paint: o })
+      const { table, note } = runsText().runsTableText(listed.splice(0), e, { width: stdout.isTTY ? stdout.columns : undefined, paint: o })
       stdout.write(table)
       info(note)
     },
-    "migrate.experiment": (e) => (e.status === "failed" ? stderr.write(`${c("31", "error")}: ${migrateExperimentText(e)}\n`) : info(migrateExperimentText(e))),
+    "migrate.experiment": (e) => (e.status === "failed" ? stderr.write(`${c("31", "error")}: ${migrateText().migrateExperimentText(e)}\n`) : info(migrateText().migrateExperimentText(e))),
     "migrate.run": (e) => {
-      const text = migrateRunText(e)
+      const text = migrateText().migrateRunText(e)
       if (text) stderr.write(`${c(e.status === "failed" ? "31" : "33", e.status === "failed" ? "error" : "warning")}: ${text}\n`)
     },
-    "migrate.done": (e) => void stdout.write(`${migrateDoneText(e).join("\n")}\n`),
+    "migrate.done": (e) => void stdout.write(`${migrateText().migrateDoneText(e).join("\n")}\n`),
     "run.reused": (e) => info(`reusing run ${e.run_id} (experiment ${e.experiment_id}): it FINISHED with the same run key ${e.run_key.slice(0, 12)}…; nothing was run`),
     "run.finished": (e) => {
       const colour = e.status === "FINISHED" ? "32" : "31"

@@ -1,7 +1,8 @@
 // One run from request to recorded status: plan, checks, experiment and run, launch, wait, final status and `run.finished`.
 import type { RunContext } from "./context.ts"
 import type { Output, Prepared } from "../backend/types.ts"
-import { childTrackingVariables, storeFor } from "../tracking/index.ts"
+import { storeFor } from "../tracking/store-for.ts"
+import { childTrackingVariables } from "../tracking/tracking-uri.ts"
 import type { CallOptions, RunInfo, Store } from "../tracking/types.ts"
 import { publicVariables, redactUrl } from "../util/redact.ts"
 import { planRun, type RunPlan } from "./plan.ts"
@@ -64,7 +65,7 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
       return 0
     }
   }
-  const { info, resumed } = await openRun(store, plan, experimentId, context, setup, [{ key: runKeyTag, value: key }])
+  const { info, resumed, paramsLogged } = await openRun(store, plan, experimentId, context, setup, [{ key: runKeyTag, value: key }], runParams(plan))
   context.emit({
     type: "run.created",
     run_id: info.run_id,
@@ -75,10 +76,10 @@ const execute = async (plan: RunPlan, context: RunContext): Promise<number> => {
     resumed,
   })
   // From here on the run exists: whatever happens, it gets a final status and `run.finished` is the last event.
-  return superviseRun({ store, plan, info, experimentId, resumed }, context)
+  return superviseRun({ store, plan, info, experimentId, resumed, paramsLogged }, context)
 }
 
-type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: string; resumed: boolean }
+type OpenRun = { store: Store; plan: RunPlan; info: RunInfo; experimentId: string; resumed: boolean; paramsLogged: boolean }
 
 const outputOf = (context: RunContext): Output => (context.captureOutput ? { to: "events" } : { to: "terminal" })
 
@@ -100,7 +101,7 @@ export const newRecord = ({ plan, info, experimentId }: Pick<OpenRun, "plan" | "
 })
 
 const superviseRun = async (open: OpenRun, context: RunContext): Promise<number> => {
-  const { store, plan, info, experimentId, resumed } = open
+  const { store, plan, info, experimentId, resumed, paramsLogged } = open
   const runId = info.run_id
   const target = { plan, info, experimentId, variables: childVariables(plan.trackingUri, runId, experimentId, context.env), store }
   let record = newRecord(open, backendOf(target))
@@ -109,7 +110,7 @@ const superviseRun = async (open: OpenRun, context: RunContext): Promise<number>
   let prepared: Prepared | null = null
   let settled: Promise<void> = Promise.resolve()
   try {
-    if (!resumed) await logParams(store, runId, runParams(plan), { signal: context.interrupt })
+    if (!resumed && !paramsLogged) await logParams(store, runId, runParams(plan), { signal: context.interrupt })
     prepared = await prepareLaunch(target, context)
     if (plan.request.detach) {
       const handedOver = prepared

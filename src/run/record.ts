@@ -3,7 +3,7 @@ import { ToolError } from "../errors.ts"
 import type { RunContext } from "./context.ts"
 import { gitInfo, localSourceName } from "../source/git-info.ts"
 import { limits, validateExperimentName, validateParam, validateTag } from "../tracking/key-rules.ts"
-import { terminalStatuses, type CallOptions, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
+import { type CallOptions, type RunInfo, type RunStatus, type Store, type Tag } from "../tracking/types.ts"
 import { redactUrl } from "../util/redact.ts"
 import { loginName } from "../util/user.ts"
 import type { RunPlan } from "./plan.ts"
@@ -76,7 +76,11 @@ const warnChangedParams = (plan: RunPlan, logged: Record<string, string>, contex
   })
 }
 
-/** The run continued with --run-id (checked, set RUNNING) or a new one with MLflow's PROJECT tags; no params yet. */
+/**
+ * The run continued with --run-id (checked, set RUNNING) or a new one with MLflow's PROJECT tags. A new run gets
+ * `params` with it where the store writes both in one step (`paramsLogged`); otherwise the caller logs them once
+ * the run exists, so a refused param still ends a run that is there.
+ */
 export const openRun = async (
   store: Store,
   plan: RunPlan,
@@ -85,7 +89,8 @@ export const openRun = async (
   call: CallOptions,
   /** Tags beyond MLflow's PROJECT tags (a sweep's `mlflow.parentRunId`). */
   extraTags: Tag[] = [],
-): Promise<{ info: RunInfo; resumed: boolean }> => {
+  params: Tag[] = [],
+): Promise<{ info: RunInfo; resumed: boolean; paramsLogged: boolean }> => {
   const { request, source } = plan
   if (request.runId !== undefined) {
     const existing = await store.getRun(request.runId, call)
@@ -94,7 +99,7 @@ export const openRun = async (
     }
     warnChangedParams(plan, existing.data.params, context)
     await store.updateRun(request.runId, { status: "RUNNING" }, call)
-    return { info: existing.info, resumed: true }
+    return { info: existing.info, resumed: true, paramsLogged: false }
   }
   const git = source.kind === "local" ? await gitInfo(plan.project.dir) : null
   const runName = request.runName ?? generateRunName()
@@ -113,8 +118,9 @@ export const openRun = async (
   tags.push(...extraTags)
   // Our own tags (a source path, a branch name) can be long too: refused before the run exists.
   for (const tag of tags) validateTag(tag)
-  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags }, call)
-  return { info, resumed: false }
+  const withParams = store.paramsAtCreate === true && params.length > 0
+  const info = await store.createRun({ experiment_id: experimentId, user_id: user, start_time: Date.now(), run_name: runName, tags, ...(withParams ? { params } : {}) }, call)
+  return { info, resumed: false, paramsLogged: withParams }
 }
 
 /** Logs the run's params in batches the store accepts. */
@@ -125,8 +131,5 @@ export const logParams = async (store: Store, runId: string, params: Tag[], call
 }
 
 /** Sets the final status unless the program already ended the run itself, as MLflow does. */
-export const recordStatus = async (store: Store, runId: string, status: RunStatus, endTime: number, call: CallOptions): Promise<void> => {
-  const current = await store.getRunInfo(runId, call)
-  if (terminalStatuses.has(current.status)) return
-  await store.updateRun(runId, { status, end_time: endTime }, call)
-}
+export const recordStatus = (store: Store, runId: string, status: RunStatus, endTime: number, call: CallOptions): Promise<void> =>
+  store.updateRun(runId, { status, end_time: endTime, unlessEnded: true }, call)

@@ -34,10 +34,12 @@ type CachedFile = [number, number, number, string, string, number]
 type Record_ = { v: 2; root: string; files: Record<string, CachedFile> }
 
 const cacheVersion = 2
-const chunk = Buffer.alloc(1 << 20)
+// Made on the first file hashed: a run whose files the cache answers for never touches (nor zeroes) its 1 MiB.
+let chunkBuffer: Buffer | null = null
 
 const sha256File = (path: string): string => {
   const hash = new Bun.CryptoHasher("sha256")
+  const chunk = (chunkBuffer ??= Buffer.allocUnsafe(1 << 20))
   const fd = openSync(path, "r")
   try {
     for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) hash.update(chunk.subarray(0, read))

@@ -2,12 +2,13 @@
 import { authorization, resolveWorkspace, workspaceSecrets, workspaceVariables, type Workspace } from "../databricks/auth.ts"
 import { ToolError } from "../errors.ts"
 import { basicAuth, httpSettings, userAgent, type RestConfig } from "./rest-config.ts"
+import { isDatabricksUri } from "./tracking-uri.ts"
 
 type Env = Readonly<Record<string, string | undefined>>
 
 export type DatabricksCreds = { host: string; token?: string; username?: string; password?: string; clientId?: string; clientSecret?: string; insecure: boolean }
 
-export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || /^databricks:\/\//i.test(uri)
+export { isDatabricksUri }
 
 const authHint =
   "set DATABRICKS_HOST and DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or put host and token (or client_id and client_secret) in a profile of ~/.databrickscfg (databricks://PROFILE or DATABRICKS_CONFIG_PROFILE picks it; DEFAULT otherwise)"

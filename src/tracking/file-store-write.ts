@@ -26,23 +26,28 @@ const makeStagingDir = (root: string): string => {
   return dir
 }
 
-/** The content of a new run folder; tag keys with `/` become sub-folders of tags/. */
-export type RunFolder = { meta: string; tags: readonly Tag[] }
+/** The content of a new run folder; tag and param keys with `/` become sub-folders of tags/ and params/. */
+export type RunFolder = { meta: string; tags: readonly Tag[]; params: readonly Tag[] }
+
+const writeValueFiles = (dir: string, sub: "tags" | "params", entries: readonly Tag[]): void => {
+  for (const entry of entries) {
+    const file = join(dir, sub, entry.key)
+    if (entry.key.includes("/")) mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, entry.value)
+  }
+}
 
 // Plain writes are enough here: no reader looks into a staging folder, nor into a run folder that has
 // no meta.yaml yet. Only meta.yaml, the file that makes the run visible, is renamed into place.
 const fillRunFolder = (dir: string, content: RunFolder, inPlace: boolean): void => {
   if (!inPlace) writeFileSync(join(dir, metaFile), content.meta)
   for (const sub of ["metrics", "params", "artifacts", "tags"]) mkdirSync(join(dir, sub))
-  for (const tag of content.tags) {
-    const file = join(dir, "tags", tag.key)
-    if (tag.key.includes("/")) mkdirSync(dirname(file), { recursive: true })
-    writeFileSync(file, tag.value)
-  }
+  writeValueFiles(dir, "tags", content.tags)
+  writeValueFiles(dir, "params", content.params)
   if (inPlace) writeFileAtomic(join(dir, metaFile), content.meta)
 }
 
-/** Creates `<experimentDir>/<runId>` complete with meta.yaml, metrics/, params/, artifacts/ and tags. */
+/** Creates `<experimentDir>/<runId>` complete with meta.yaml, metrics/, params/, artifacts/, its tags and params. */
 export const publishRunFolder = (root: string, experimentDir: string, runId: string, content: RunFolder): void => {
   const target = join(experimentDir, runId)
   const staged = makeStagingDir(root)

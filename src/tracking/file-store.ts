@@ -2,7 +2,7 @@
 import type { ErrorCode } from "../error-codes.ts"
 import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { newRunInfo, runNameAndTags } from "./new-run.ts"
+import { newRunInfo, newRunParams, runNameAndTags } from "./new-run.ts"
 import { ToolError } from "../errors.ts"
 import { runNameTag, terminalStatuses, type CallOptions, type Experiment, type Store } from "./types.ts"
 import { generateExperimentId, isExperimentId, isRunId } from "./experiment-id.ts"
@@ -83,10 +83,11 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
   const ensureTrash = (): void => void mkdirSync(join(root, read.trashFolder), { recursive: true })
 
-  const experimentById = (id: string): { location: read.ExperimentDir; experiment: Experiment } | null => {
+  /** `withTags` false: a caller that needs the state and artifact location only skips the tags folder. */
+  const experimentById = (id: string, withTags = true): { location: read.ExperimentDir; experiment: Experiment } | null => {
     if (!isExperimentId(id)) throw invalidInput("tracking.experiment.invalid_id", `Invalid experiment ID: '${id}'`)
     const location = read.findExperimentDir(root, id)
-    const experiment = location && read.readExperiment(location)
+    const experiment = location && read.readExperiment(location, withTags)
     return location && experiment ? { location, experiment } : null
   }
 
@@ -115,10 +116,16 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
     return found
   }
 
-  /** MLflow's check_run_is_active; a run whose experiment sits in .trash counts as deleted too. */
-  const activeRun = (runId: string): { run: read.RunDir; info: StoredRunInfo } => {
+  /**
+   * MLflow's check_run_is_active; a run whose experiment sits in .trash counts as deleted too. `unlessEnded`: null for a
+   * run with a terminal status, before the check (as a status read first would find it).
+   */
+  function activeRun(runId: string): { run: read.RunDir; info: StoredRunInfo }
+  function activeRun(runId: string, unlessEnded: boolean): { run: read.RunDir; info: StoredRunInfo } | null
+  function activeRun(runId: string, unlessEnded = false): { run: read.RunDir; info: StoredRunInfo } | null {
     const run = locateRun(runId)
     const info = read.readRunInfo(run)
+    if (unlessEnded && terminalStatuses.has(info.status)) return null
     const stage = run.experiment.inTrash ? "deleted" : info.lifecycle_stage
     if (stage !== "active")
       throw invalidInput("tracking.run.deleted", `The run ${runId} must be in the 'active' state. Current state is ${stage}.`)
@@ -129,6 +136,7 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
   const store: Store = {
     location: root,
+    paramsAtCreate: true,
 
     async getExperiment(experimentId, call) {
       await ensureStore(call)
@@ -161,9 +169,10 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
     async createRun(input, call) {
       checkTimestamp("start_time", input.start_time)
       for (const tag of input.tags) validateTag(tag)
+      const params = newRunParams(input)
       await ensureStore(call)
       ensureTrash()
-      const found = experimentById(input.experiment_id)
+      const found = experimentById(input.experiment_id, false)
       if (!found)
         throw invalidInput(
           "tracking.experiment.not_found",
@@ -175,7 +184,9 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
       const { runName, tags } = runNameAndTags(input)
       const info = newRunInfo(input, runName, found.experiment.artifact_location)
       const runId = info.run_id
-      publishRunFolder(root, found.location.dir, runId, { meta: dumpMetaYaml(runMetaRecord(info)), tags })
+      const meta = dumpMetaYaml(runMetaRecord(info))
+      publishRunFolder(root, found.location.dir, runId, { meta, tags, params })
+
       runDirs.set(runId, { experiment: found.location, dir: join(found.location.dir, runId), runId })
       // After the run exists, so a failed createRun leaves the store exactly as it was.
       sweepFolder(root)
@@ -214,7 +225,9 @@ export const createFileStore = (rootPath: string, options: { sweepStamps?: strin
 
     async updateRun(runId, update) {
       if (update.end_time !== undefined) checkTimestamp("end_time", update.end_time)
-      const { run, info } = activeRun(runId)
+      const active = activeRun(runId, update.unlessEnded ?? false)
+      if (!active) return
+      const { run, info } = active
       const terminal = update.status !== undefined && terminalStatuses.has(update.status)
       const next: StoredRunInfo = {
         ...info,

@@ -4,6 +4,7 @@ export { resolveTrackingUri, pathToFileUri, fileUriToPath } from "./tracking-uri
 export { storeFor, warmStoreCode } from "./store-for.ts"
 export { runNameTag } from "./types.ts"
 export { restConfigFromUri, type RestConfig } from "./rest-config.ts"
-export { childTrackingVariables, databricksCreds, isDatabricksUri } from "./databricks-config.ts"
+export { databricksCreds } from "./databricks-config.ts"
+export { childTrackingVariables, isDatabricksUri } from "./tracking-uri.ts"
 export { activeRun, logToRun, type LogRequest, type LogResult, type LogTarget } from "./rest-log.ts"
 export { splitBatch } from "./rest-batch.ts"

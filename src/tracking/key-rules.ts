@@ -123,6 +123,18 @@ export const validateBatch = (params: readonly Tag[], tags: readonly Tag[], metr
   checkBatchLimit("params", params.length, limits.paramsPerBatch)
   checkBatchLimit("tags", tags.length, limits.tagsPerBatch)
   checkBatchLimit("metrics, params, and tags", metrics.length + params.length + tags.length, limits.entitiesPerBatch)
+  checkDuplicateParams(params)
+}
+
+/** Params a run is created with: each checked, and no key twice. */
+export const validateNewParams = (params: readonly Tag[]): void => {
+  const checkKey = rememberingKeyCheck()
+  for (const param of params) validateParam(param, checkKey)
+  checkDuplicateParams(params)
+}
+
+const checkDuplicateParams = (params: readonly Tag[]): void => {
+  if (params.length < 2) return
   const seen = new Set<string>()
   const duplicates = params.filter((p) => seen.size === seen.add(p.key).size).map((p) => p.key)
   if (duplicates.length > 0)

@@ -2,9 +2,15 @@
 import { ToolError } from "../errors.ts"
 import { generateRunId } from "./experiment-id.ts"
 import { appendToUriPath } from "./tracking-uri.ts"
-import { runNameTag, type RunInfo, type Tag } from "./types.ts"
+import { validateNewParams } from "./key-rules.ts"
+import { runNameTag, type NewRun as CreateRun, type RunInfo, type Tag } from "./types.ts"
 
-type CreateRun = { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }
+/** The params a new run is created with, checked as log_batch checks them (there is no batch limit: no API call carries them). */
+export const newRunParams = (input: CreateRun): Tag[] => {
+  const params = input.params ?? []
+  validateNewParams(params)
+  return params
+}
 
 /** MLflow's create_run: run_name and an mlflow.runName tag must agree; a name given only as the argument becomes the tag. */
 export const runNameAndTags = (input: CreateRun): { runName: string; tags: Tag[] } => {

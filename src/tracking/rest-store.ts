@@ -109,7 +109,10 @@ export const createRestStore = (config: RestConfig): Store => {
     async createRun(input, call) {
       const body = { experiment_id: input.experiment_id, user_id: input.user_id, start_time: input.start_time, run_name: input.run_name, tags: input.tags }
       const reply = await post("runs/create", body, call, () => findCreatedRun(input, call))
-      return runFromJson(reply.run).info
+      const info = runFromJson(reply.run).info
+      // runs/create takes no params (the store has no paramsAtCreate): they follow in log-batch calls.
+      if (input.params?.length) await store.logBatch(info.run_id, { params: input.params }, call)
+      return info
     },
 
     async getRun(runId, call) {
@@ -165,6 +168,8 @@ export const createRestStore = (config: RestConfig): Store => {
     },
 
     async updateRun(runId, update, call) {
+      // The REST API has no conditional update: the status is read first.
+      if (update.unlessEnded && terminalStatuses.has((await store.getRunInfo(runId, call)).status)) return
       const terminal = update.status !== undefined && terminalStatuses.has(update.status)
       // Ending a run without saying when means now, as the file store and MLflow's set_terminated do.
       const endTime = update.end_time ?? (terminal ? Date.now() : undefined)

@@ -18,11 +18,11 @@ const hint = "set MLFLOW_TRACKING_URI to sqlite:///mlflow.db, ./mlruns, a postgr
  * Each kind of store's code loads on its first call, so a command evaluates only the store it uses (a file store
  * never the REST, HTTP or SQL code, and the other way round). What can be checked without it is checked at once.
  */
-const lazyStore = <Code>(location: string, load: () => Promise<Code>, open: (code: Code) => Store): Store => {
+const lazyStore = <Code>(location: string, load: () => Promise<Code>, open: (code: Code) => Store, paramsAtCreate = false): Store => {
   let code: Promise<Code> | null = null
   let opened: Promise<Store> | null = null
   const loaded = () => (code ??= load())
-  const store = storeOf(location, async (method, args) => callStore(await (opened ??= loaded().then(open)), method, args))
+  const store = storeOf(location, async (method, args) => callStore(await (opened ??= loaded().then(open)), method, args), paramsAtCreate)
   // A failed load is reported by the first real call, where the command expects it.
   return { ...store, warm: () => void loaded().catch(() => {}) }
 }
@@ -39,7 +39,7 @@ const databricks: StoreFactory = (uri, env) =>
   restStore((require("./databricks-config.ts") as typeof import("./databricks-config.ts")).databricksRestConfig(uri, env))
 
 /** bun:sqlite or Bun.SQL load with the database store's code. */
-const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts"), ({ openDbStore }) => openDbStore(uri, env))
+const database: StoreFactory = (uri, env) => lazyStore(redactUrl(uri), () => import("./sql/db-store.ts"), ({ openDbStore }) => openDbStore(uri, env), true)
 
 const mssql: StoreFactory = (uri) => {
   throw new ToolError("tracking.unsupported", `Tracking URI scheme '${uriScheme(uri)}' (Microsoft SQL Server) is not supported; mlproject writes sqlite, PostgreSQL and MySQL databases`, {
@@ -58,7 +58,7 @@ const fileStore = (root: string, env: Env): Store => {
     throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
   }
   const sweepStamps = join(mlprojectHome(env), "sweeps")
-  return lazyStore(root, () => import("./file-store.ts"), ({ createFileStore }) => createFileStore(root, { sweepStamps }))
+  return lazyStore(root, () => import("./file-store.ts"), ({ createFileStore }) => createFileStore(root, { sweepStamps }), true)
 }
 
 const stores: Readonly<Record<string, StoreFactory>> = {

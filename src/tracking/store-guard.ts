@@ -28,10 +28,14 @@ const asToolError = (error: unknown, location: string, method: string): unknown 
 }
 
 export const guardStore = (store: Store): Store =>
-  storeOf(store.location, async (method, args) => {
-    try {
-      return await callStore(store, method, args)
-    } catch (error) {
-      throw asToolError(error, store.location, method)
-    }
-  })
+  storeOf(
+    store.location,
+    async (method, args) => {
+      try {
+        return await callStore(store, method, args)
+      } catch (error) {
+        throw asToolError(error, store.location, method)
+      }
+    },
+    store.paramsAtCreate,
+  )

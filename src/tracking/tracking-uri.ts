@@ -6,6 +6,18 @@ import { isAbsolute, join, resolve } from "node:path"
 const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
 
 /** The scheme of a URI as MLflow finds it, lower-cased; "" for a plain path. */
+/** `databricks` or `databricks://PROFILE`: a Databricks workspace's tracking server. */
+export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || /^databricks:\/\//i.test(uri)
+
+/**
+ * The tracking variables an entry point gets: for a databricks URI the workspace's credentials too, read by the
+ * Databricks configuration code, which loads only then (a run into a file store or database never evaluates it).
+ */
+export const childTrackingVariables = (trackingUri: string, env: Readonly<Record<string, string | undefined>>): Record<string, string> =>
+  isDatabricksUri(trackingUri)
+    ? (require("./databricks-config.ts") as typeof import("./databricks-config.ts")).childTrackingVariables(trackingUri, env)
+    : { MLFLOW_TRACKING_URI: trackingUri }
+
 export const uriScheme = (uri: string): string =>
   profileOnlyUris.has(uri) ? uri : (/^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase() ?? "")
 

@@ -64,16 +64,34 @@ export type SearchRunsInput = {
   onUnreadable?: (problem: { run: string; reason: string }) => void
 }
 
+export type RunUpdate = { status?: RunStatus; end_time?: number; run_name?: string; unlessEnded?: boolean }
+
+/** A new run as createRun takes it. */
+export type NewRun = {
+  experiment_id: string
+  user_id: string
+  start_time: number
+  run_name: string
+  tags: Tag[]
+  /** The run's first params: a store with `paramsAtCreate` writes them with the run itself, any other logs them after. */
+  params?: Tag[]
+}
+
 export interface Store {
   /** Human description for messages (a path or a URL without credentials). */
   readonly location: string
+  /**
+   * createRun writes `params` in the same step as the run (one transaction, one folder published whole): one write of a
+   * store instead of two for every run. A tracking server's create call takes no params.
+   */
+  readonly paramsAtCreate?: boolean
   /** Loads the store's code ahead of its first call, touching nothing the store holds (not every store has it). */
   warm?(): void
   getExperiment(experimentId: string, call?: CallOptions): Promise<Experiment | null>
   getExperimentByName(name: string, call?: CallOptions): Promise<Experiment | null>
   /** Creates the experiment, or returns the id of the one that already has this name (race-safe). */
   getOrCreateExperiment(name: string, call?: CallOptions): Promise<{ experiment_id: string; created: boolean }>
-  createRun(input: { experiment_id: string; user_id: string; start_time: number; run_name: string; tags: Tag[] }, call?: CallOptions): Promise<RunInfo>
+  createRun(input: NewRun, call?: CallOptions): Promise<RunInfo>
   getRun(runId: string, call?: CallOptions): Promise<Run>
   /** The run's info alone (its status, times, name), without reading its params, tags and metrics. */
   getRunInfo(runId: string, call?: CallOptions): Promise<RunInfo>
@@ -81,6 +99,10 @@ export interface Store {
   searchRuns(input: SearchRunsInput, call?: CallOptions): Promise<Run[]>
   logBatch(runId: string, batch: { params?: Tag[]; tags?: Tag[]; metrics?: Metric[] }, call?: CallOptions): Promise<void>
   setTag(runId: string, key: string, value: string, call?: CallOptions): Promise<void>
-  updateRun(runId: string, update: { status?: RunStatus; end_time?: number; run_name?: string }, call?: CallOptions): Promise<void>
+  /**
+   * `unlessEnded`: a run that already has a terminal status (its program ended it) is left as it is; looked at in the
+   * same step as the write where the store can.
+   */
+  updateRun(runId: string, update: RunUpdate, call?: CallOptions): Promise<void>
   logMetric(runId: string, metric: Metric, call?: CallOptions): Promise<void>
 }

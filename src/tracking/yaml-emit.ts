@@ -200,8 +200,11 @@ const writeDoubleQuoted = (cur: Cursor, chars: readonly string[]): void => {
 const plainWord = /^[A-Za-z0-9_/][A-Za-z0-9_./:+=~@-]*$/
 
 /** The text after `key:` for a string value: a leading space, the scalar, continuation lines if folded. */
+// A plain word that would read back as another type ('0', 'true', '2001-12-14') is single-quoted as it stands: it
+// holds no quote to double and no space to fold at. So is the empty string, which reads back as null.
 export const emitStringValue = (column: number, value: string): string => {
-  if (plainWord.test(value) && !value.endsWith(":") && plainReadsAsString(value)) return ` ${value}`
+  if (value === "") return " ''"
+  if (plainWord.test(value) && !value.endsWith(":")) return plainReadsAsString(value) ? ` ${value}` : ` '${value}'`
   const chars = Array.from(value)
   const cur: Cursor = { out: "", column, whitespace: false, indention: false }
   const analysis = analyze(chars)

@@ -1,7 +1,7 @@
 // MLflow's schema in a database: created whole at the pinned release's head, or an existing one checked by its alembic revision.
 import { ToolError } from "../../errors.ts"
 import type { DbClient, DbSession } from "./db-client.ts"
-import { createIndexSql, createTableSql, type SchemaSpec } from "./db-ddl.ts"
+import type { SchemaSpec } from "./db-ddl.ts"
 import { pinned, revisionState } from "./schema-version.ts"
 
 export type DbSchema = {
@@ -43,6 +43,8 @@ const currentRevision = async (db: DbSession): Promise<string | null> => {
 
 const createAll = async (db: DbSession, dialect: DbClient["dialect"], existing: ReadonlySet<string>): Promise<void> => {
   const schema = await loadSchema()
+  // The DDL writer loads with the schema description: only a new database needs either.
+  const { createIndexSql, createTableSql } = await import("./db-ddl.ts")
   for (const table of schema.dialects[dialect].tables) {
     // A MySQL creation cut short (its DDL commits statement by statement) is finished here, never started twice.
     if (existing.has(table.name)) continue
@@ -97,11 +99,35 @@ const opened = async (db: DbSession, dialect: DbClient["dialect"], revision: str
 }
 
 /**
+ * sqlite, the common case: a database MLflow (or we) made, opened again. One statement reads the revision and whether
+ * experiments and its workspace column are there, where the general look takes three. Null when that look is needed:
+ * no alembic_version table (a new or foreign database), no row in it, or no experiments table.
+ */
+const reopenedSqlite = async (db: DbSession, place: string): Promise<DbSchema | null> => {
+  let rows: Awaited<ReturnType<DbSession["all"]>>
+  try {
+    rows = await db.all(
+      "SELECT version_num, (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'experiments') AS experiments, " +
+        "(SELECT count(*) FROM pragma_table_info('experiments') WHERE lower(name) = 'workspace') AS workspaces FROM alembic_version",
+    )
+  } catch {
+    // The general look reads the tables and reports what it finds (or the error again).
+    return null
+  }
+  const first = rows[0]
+  if (!first || Number(first.experiments) === 0) return null
+  const revision = rows.length === 1 ? String(first.version_num) : rows.map((r) => String(r.version_num)).join(",")
+  return { ...checkRevision(revision, place), workspaces: Number(first.workspaces) > 0 }
+}
+
+/**
  * Opens MLflow's schema: an empty database gets the whole schema of the pinned release at once (under a lock, so two
  * processes creating one new database end with one schema); an existing one must be at a revision we write safely.
  */
 export const ensureSchema = async (client: DbClient, place: string): Promise<DbSchema> => {
   const dialect = client.dialect
+  const reopened = dialect === "sqlite" ? await reopenedSqlite(client, place) : null
+  if (reopened) return reopened
   const tables = await tableNames(client, dialect)
   if (tables.has("alembic_version") && tables.has("experiments")) return opened(client, dialect, await currentRevision(client), place)
   const schema = await loadSchema()

@@ -64,5 +64,5 @@ export const openDbStore = (uri: string, env: Env, cwd: string = process.cwd()):
       store = null
       throw error
     }))
-  return storeOf(place, (method, args) => withRetries(target, delays, method, async () => callStore(await ready(), method, args)))
+  return storeOf(place, (method, args) => withRetries(target, delays, method, async () => callStore(await ready(), method, args)), true)
 }

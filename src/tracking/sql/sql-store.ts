@@ -1,11 +1,10 @@
 // The database store: MLflow's SqlAlchemyStore rows (experiments, runs, params, tags, metrics) behind the Store interface.
-import { newRunInfo, runNameAndTags } from "../new-run.ts"
+import { newRunInfo, newRunParams, runNameAndTags } from "../new-run.ts"
 import { ToolError } from "../../errors.ts"
 import { isExperimentId, isRunId } from "../experiment-id.ts"
 import { validateBatch, validateExperimentName, validateMetric, validateTag } from "../key-rules.ts"
-import { parseQuery, selectRuns, viewOf } from "../search-runs.ts"
 import { appendToUriPath } from "../tracking-uri.ts"
-import { runNameTag, terminalStatuses, type Metric, type Run, type Store, type Tag } from "../types.ts"
+import { runNameTag, terminalStatuses, type Metric, type Run, type RunStatus, type Store, type Tag } from "../types.ts"
 import { dbBool, quoteName, type DbClient, type DbSession } from "./db-client.ts"
 import { checkTagValue, type DbSchema } from "./db-schema.ts"
 import { byRun, experimentOf, isLater, latestPoints, metricOf, num, runInfoOf, runOf, storedPoint, text } from "./sql-rows.ts"
@@ -101,8 +100,8 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
   }
 
   /** MLflow's _check_run_is_active. */
-  const activeRunRow = async (db: DbSession, runId: string) => {
-    const row = await runRow(db, runId)
+  const activeRunRow = async (db: DbSession, runId: string, found?: Record<string, unknown>) => {
+    const row = found ?? (await runRow(db, runId))
     if (row.lifecycle_stage !== "active")
       throw invalid("tracking.run.deleted", `The run ${runId} must be in the 'active' state. Current state is ${text(row.lifecycle_stage)}.`)
     return row
@@ -184,6 +183,7 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
 
   return {
     location: place,
+    paramsAtCreate: true,
 
     async getExperiment(experimentId) {
       await ensureDefault()
@@ -224,6 +224,7 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
       if (!Number.isSafeInteger(input.start_time) || input.start_time < 0)
         throw invalid("tracking.time.invalid", `start_time ${input.start_time} must be milliseconds since the epoch`)
       for (const tag of input.tags) validateTag(tag)
+      const params = newRunParams(input)
       await ensureDefault()
       const { runName, tags } = runNameAndTags(input)
       tags.forEach(checkTagFits)
@@ -241,6 +242,8 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
           [runId, runName, "UNKNOWN", "", "", input.user_id, "RUNNING", input.start_time, null, "", "active", info.artifact_uri, Number(input.experiment_id), null],
         )
         for (const tag of tags) await tx.run(`INSERT INTO tags (${K}, ${V}, run_uuid) VALUES (?, ?, ?)`, [tag.key, tag.value, runId])
+        // A new run has no params yet, and newRunParams refused duplicate keys: plain inserts.
+        for (const param of params) await tx.run(`INSERT INTO params (${K}, ${V}, run_uuid) VALUES (?, ?, ?)`, [param.key, param.value, runId])
         return info
       })
     },
@@ -256,6 +259,8 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
     },
 
     async searchRuns(input) {
+      // The search code (filter parser, comparators) loads here: a run, the common use, never searches.
+      const { parseQuery, selectRuns, viewOf } = await import("../search-runs.ts")
       const query = parseQuery(input.filter, input.orderBy)
       if (query.filter.some((clause) => clause.type === "dataset"))
         throw new ToolError("unsupported", "datasets.* filters need a tracking server: mlproject's database-store search does not read dataset inputs", {
@@ -295,7 +300,9 @@ export const createSqlStore = ({ client, schema, artifactRoot, place }: SqlStore
       if (update.end_time !== undefined && (!Number.isSafeInteger(update.end_time) || update.end_time < 0))
         throw invalid("tracking.time.invalid", `end_time ${update.end_time} must be milliseconds since the epoch`)
       await client.transaction(async (tx) => {
-        const row = await activeRunRow(tx, runId)
+        const found = await runRow(tx, runId)
+        if (update.unlessEnded && terminalStatuses.has(text(found.status) as RunStatus)) return
+        const row = await activeRunRow(tx, runId, found)
         const terminal = update.status !== undefined && terminalStatuses.has(update.status)
         const status = update.status ?? text(row.status)
         const endTime = update.end_time ?? (terminal ? Date.now() : row.end_time === null ? null : num(row.end_time))
