@@ -82,6 +82,14 @@ const stores: Readonly<Record<string, StoreFactory>> = {
  * `http(s)://` → an MLflow tracking server, `databricks[://profile]` → a Databricks workspace. `env` holds
  * the server's credentials and HTTP settings (MLFLOW_TRACKING_*, MLFLOW_HTTP_REQUEST_*, DATABRICKS_*).
  */
+export const storeFor = (uri: string, env: Env = process.env): Store => {
+  // SQLAlchemy URIs name a driver after "+": postgresql+psycopg2://…
+  const scheme = uriScheme(uri).split("+")[0] ?? ""
+  const factory = stores[scheme]
+  if (factory) return factory(uri, env)
+  throw new ToolError("tracking.unsupported", `Tracking URI scheme '${scheme}' is not supported (${redactUri(uri)})`, { hint, exitCode: 2 })
+}
+
 /** Loads the code of the store a tracking URI names, for a command about to wait on something else (a fetch). */
 export const warmStoreCode = (uri: string, env: Env = process.env): void => {
   try {
@@ -89,12 +97,4 @@ export const warmStoreCode = (uri: string, env: Env = process.env): void => {
   } catch {
     // A URI no store takes is reported where the store is opened.
   }
-}
-
-export const storeFor = (uri: string, env: Env = process.env): Store => {
-  // SQLAlchemy URIs name a driver after "+": postgresql+psycopg2://…
-  const scheme = uriScheme(uri).split("+")[0] ?? ""
-  const factory = stores[scheme]
-  if (factory) return factory(uri, env)
-  throw new ToolError("tracking.unsupported", `Tracking URI scheme '${scheme}' is not supported (${redactUri(uri)})`, { hint, exitCode: 2 })
 }

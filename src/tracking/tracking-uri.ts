@@ -5,7 +5,6 @@ import { isAbsolute, join, resolve } from "node:path"
 /** MLflow reads these bare words as store URIs (`MLFLOW_TRACKING_URI=databricks`), not as folder names. */
 const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
 
-/** The scheme of a URI as MLflow finds it, lower-cased; "" for a plain path. */
 /** `databricks` or `databricks://PROFILE`: a Databricks workspace's tracking server. */
 export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || /^databricks:\/\//i.test(uri)
 
@@ -18,6 +17,7 @@ export const childTrackingVariables = (trackingUri: string, env: Readonly<Record
     ? (require("./databricks-config.ts") as typeof import("./databricks-config.ts")).childTrackingVariables(trackingUri, env)
     : { MLFLOW_TRACKING_URI: trackingUri }
 
+/** The scheme of a URI as MLflow finds it, lower-cased; "" for a plain path. */
 export const uriScheme = (uri: string): string =>
   profileOnlyUris.has(uri) ? uri : (/^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase() ?? "")
 
