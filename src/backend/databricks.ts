@@ -16,15 +16,21 @@ type DatabricksRecord = Extract<BackendRecord, { backend: "databricks" }>
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
-type Upload = { what: string; local: string; target: string }
+/** `packed`, for the project: whether it was packed by this run (false: the archive of an earlier run was still good). */
+type Upload = { what: string; local: string; target: string; bytes: number; packed?: boolean }
 
-const uploadAll = async (api: DatabricksApi, uploads: Upload[], context: RunContext, runId: string): Promise<void> => {
-  const { uploadFile } = await import("../databricks/upload.ts")
-  // One at a time: the big ones (the project, a 100 MB binary) would only share the same link.
-  for (const upload of uploads) {
+/**
+ * Each upload unless a file of its size is already at its target. The checks go out at once (an unchanged project's
+ * run waits for one round trip, not one per file); the uploads go one at a time, since the big ones (the project, a
+ * 100 MB binary) would only share the same link. `known` are the checks already answered.
+ */
+const uploadAll = async (api: DatabricksApi, uploads: Upload[], context: RunContext, runId: string, known: Map<string, boolean> = new Map()): Promise<void> => {
+  const { targetSize, uploadFile } = await import("../databricks/upload.ts")
+  const present = await Promise.all(uploads.map(async (upload) => known.get(upload.target) ?? (await targetSize(api.workspace, upload.target, context.interrupt)) === upload.bytes))
+  for (const [at, upload] of uploads.entries()) {
     const started = performance.now()
-    const result = await uploadFile(api.workspace, upload.local, upload.target, { signal: context.interrupt })
-    context.emit({ type: "databricks.upload", run_id: runId, what: upload.what, target: upload.target, bytes: result.bytes, uploaded: result.uploaded, ms: Math.round(performance.now() - started) })
+    const result = present[at] ? { uploaded: false, bytes: upload.bytes } : await uploadFile(api.workspace, upload.local, upload.target, { signal: context.interrupt })
+    context.emit({ type: "databricks.upload", run_id: runId, what: upload.what, target: upload.target, bytes: result.bytes, uploaded: result.uploaded, ...(upload.packed === undefined ? {} : { packed: upload.packed }), ms: Math.round(performance.now() - started) })
   }
 }
 
@@ -36,23 +42,29 @@ const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Pro
   const root = db.config.uploadRoot ?? `dbfs:/mlflow-experiments/${target.experimentId}/projects-code`
   const work = mkdtempSync(join(tmpdir(), "mlproject-databricks-"))
   try {
-    const { projectArchive } = await import("../databricks/archive.ts")
-    const archive = await projectArchive(plan.project.dir, join(work, "project.tar.gz"))
     const launcherFile = join(work, "launcher.py")
     writeFileSync(launcherFile, launcherSource)
     const launcherTarget = `${root}/mlproject-launcher-${sha256(launcherSource).slice(0, 16)}.py`
-    const archiveTarget = `${root}/${archive.sha256}.tar.gz`
     const binaries = db.launcher === "binary" ? db.binaries.map((binary) => ({ ...binary, target: `${root}/mlproject-bin/${binary.sha256}/mlproject-linux-${binary.arch}` })) : []
-    await uploadAll(
-      api,
-      [
-        { what: "project", local: join(work, "project.tar.gz"), target: archiveTarget },
-        { what: "launcher", local: launcherFile, target: launcherTarget },
-        ...binaries.map((binary) => ({ what: `mlproject linux-${binary.arch}`, local: binary.path, target: binary.target })),
-      ],
-      context,
-      info.run_id,
-    )
+    const rest: Upload[] = [
+      { what: "launcher", local: launcherFile, target: launcherTarget, bytes: Buffer.byteLength(launcherSource) },
+      ...binaries.map((binary) => ({ what: `mlproject linux-${binary.arch}`, local: binary.path, target: binary.target, bytes: binary.bytes })),
+    ]
+    const archiveFile = join(work, "project.tar.gz")
+    const { packedBefore, projectArchive } = await import("../databricks/archive.ts")
+    // An unchanged project whose archive is still in the workspace is not packed again (seconds for a large one).
+    const before = await packedBefore(plan.project.dir, context.env)
+    const known = new Map<string, boolean>()
+    if (before) {
+      const checks = [{ target: `${root}/${before.sha256}.tar.gz`, bytes: before.bytes }, ...rest]
+      const { targetSize } = await import("../databricks/upload.ts")
+      const sizes = await Promise.all(checks.map((check) => targetSize(api.workspace, check.target, context.interrupt)))
+      checks.forEach((check, at) => known.set(check.target, sizes[at] === check.bytes))
+    }
+    const reused = before !== null && known.get(`${root}/${before.sha256}.tar.gz`) === true
+    const archive = reused ? before : await projectArchive(plan.project.dir, archiveFile, context.env)
+    const archiveTarget = `${root}/${archive.sha256}.tar.gz`
+    await uploadAll(api, [{ what: "project", local: archiveFile, target: archiveTarget, bytes: archive.bytes, packed: !reused }, ...rest], context, info.run_id, known)
     const request = plan.request
     const parameters = [
       ...["--archive", archiveTarget, "--archive-sha256", archive.sha256, "--launcher", db.launcher],

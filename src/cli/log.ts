@@ -57,6 +57,8 @@ const logged = async (parsed: Parsed, target: LogTarget, context: CommandContext
   const [kind, ...args] = parsed.positionals
   if (kind !== "batch") return logToRun(target, toRequest(parsed, Date.now()), context.env, { signal: context.interrupt })
   const [source = ""] = arity(kind, args, 1)
+  // A batch is a loop over thousands of lines, not run-once startup code: let the JIT compile it as soon as it would.
+  Bun.unsafe.setJITPolicy(1)
   // Loaded for batches only: `log metric` in a training loop pays for its own path alone, once per step.
   const [{ logInput }, { parseDuration }] = await Promise.all([import("../tracking/log-stream.ts"), import("../util/duration.ts")])
   return logInput(target, source, context.env, {

@@ -148,7 +148,8 @@ export type Event =
   | { type: "pack.written"; file: string; sha256: string; bytes: number; manifest: import("../pack/manifest.ts").PackManifest }
   | { type: "pack.manifest"; file: string; sha256: string; manifest: import("../pack/manifest.ts").PackManifest }
   | { type: "pack.image.loaded"; image: string; id: string; ms: number }
-  | { type: "databricks.upload"; run_id: string; what: string; target: string; bytes: number; uploaded: boolean; ms: number }
+  // packed (the project only): false when an unchanged project's archive from an earlier run was still in the workspace.
+  | { type: "databricks.upload"; run_id: string; what: string; target: string; bytes: number; uploaded: boolean; packed?: boolean; ms: number }
   | { type: "databricks.run.submitted"; run_id: string; databricks_run_id: number; url: string | null; workspace: string }
   | {
       type: "databricks.run.state"

@@ -204,7 +204,7 @@ export const human = (stdout: Out, stderr: Out, env: Record<string, string | und
     "pack.written": (e) => info(packText().packWrittenText(e)),
     "pack.manifest": (e) => info(packText().packManifestText(e)),
     "pack.image.loaded": (e) => info(`loaded the pack's image ${e.image} into the daemon in ${e.ms} ms`),
-    "databricks.upload": (e) => info(e.uploaded ? `uploaded the ${e.what} to ${e.target} (${bytes(e.bytes)} in ${e.ms} ms)` : `the ${e.what} is already at ${e.target}`),
+    "databricks.upload": (e) => info(e.uploaded ? `uploaded the ${e.what} to ${e.target} (${bytes(e.bytes)} in ${e.ms} ms)` : `the ${e.what} is already at ${e.target}${e.packed === false ? " (unchanged since an earlier run packed it)" : ""}`),
     "databricks.run.submitted": (e) => info(`submitted Databricks run ${e.databricks_run_id} to ${e.workspace}${e.url ? `: ${e.url}` : ""}`),
     "databricks.run.state": (e) => info(databricksText().databricksStateText(e)),
     "run.retrying": (e) => info(`run ${e.run_id} failed${e.exit_code !== null ? ` (exit code ${e.exit_code})` : ""}: starting attempt ${e.attempt}`),

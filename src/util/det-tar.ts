@@ -11,8 +11,12 @@ import { ToolError } from "../errors.ts"
 const block = 512
 const chunk = 1024 * 1024
 
-/** One entry of a folder: `relative` uses '/' separators, with no root folder and no trailing slash. */
-export type TreeEntry = { relative: string; kind: "dir" | "file" | "symlink"; path: string; size: number; mode: number; target?: string }
+/**
+ * One entry of a folder: `relative` uses '/' separators, with no root folder and no trailing slash. `stat` is what
+ * lstat said of it (size, mtime, ctime, device:inode, mode) and `changedMs` its last change, for a caller that
+ * remembers a tree by its stats.
+ */
+export type TreeEntry = { relative: string; kind: "dir" | "file" | "symlink"; path: string; size: number; mode: number; target?: string; stat: string; changedMs: number }
 
 /** An entry written from memory before the folder's own (a manifest a reader wants first). */
 export type MemoryEntry = { relative: string; data: Uint8Array }
@@ -41,13 +45,14 @@ export async function* walkTree(dir: string, exclude?: DetTarOptions["exclude"],
   for (const name of (await readdir(dir)).sort(byteOrder)) {
     const path = join(dir, name)
     const relative = prefix === "" ? name : `${prefix}/${name}`
-    const stat = await lstat(path)
-    if (exclude?.(relative, stat.isDirectory())) continue
-    if (stat.isSymbolicLink()) yield { relative, kind: "symlink", path, size: 0, mode: 0o777, target: await readlink(path) }
-    else if (stat.isDirectory()) {
-      yield { relative, kind: "dir", path, size: 0, mode: 0o755 }
+    const info = await lstat(path)
+    if (exclude?.(relative, info.isDirectory())) continue
+    const known = { stat: `${info.size} ${info.mtimeMs} ${info.ctimeMs} ${info.dev}:${info.ino} ${info.mode}`, changedMs: Math.max(info.mtimeMs, info.ctimeMs) }
+    if (info.isSymbolicLink()) yield { relative, kind: "symlink", path, size: 0, mode: 0o777, target: await readlink(path), ...known }
+    else if (info.isDirectory()) {
+      yield { relative, kind: "dir", path, size: 0, mode: 0o755, ...known }
       yield* walkTree(path, exclude, relative)
-    } else if (stat.isFile()) yield { relative, kind: "file", path, size: stat.size, mode: stat.mode & 0o111 ? 0o755 : 0o644 }
+    } else if (info.isFile()) yield { relative, kind: "file", path, size: info.size, mode: info.mode & 0o111 ? 0o755 : 0o644, ...known }
     // Sockets, fifos and devices are not content anyone packs.
   }
 }

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test"
 import { chmodSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { projectArchive } from "../../src/databricks/archive.ts"
+import { packedBefore, projectArchive } from "../../src/databricks/archive.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
 
 const tarList = (file: string): string[] => {
@@ -30,6 +30,50 @@ const project = (tmp: TmpDir): string => {
   symlinkSync("/etc/passwd", join(dir, "outside"))
   return dir
 }
+
+describe("packedBefore: an unchanged project is not packed again", () => {
+  test("remembered only with a home; any change to what the archive holds forgets it, a change to what it leaves out does not", async () => {
+    await using tmp = tmpdirFor()
+    const dir = project(tmp)
+    const env = { MLPROJECT_HOME: join(tmp.path, "home") }
+    const trusting = { racyMs: 0 }
+    expect(await packedBefore(dir, env, trusting)).toBeNull()
+    await projectArchive(dir, join(tmp.path, "0.tar.gz"))
+    expect(await packedBefore(dir, env, trusting)).toBeNull()
+    await Bun.sleep(5)
+    const packed = await projectArchive(dir, join(tmp.path, "1.tar.gz"), env)
+    expect(await packedBefore(dir, env, trusting)).toEqual(packed)
+    expect(await packedBefore(join(dir, "."), env, trusting)).toEqual(packed)
+    // What the archive leaves out (mlruns, .git) may change freely.
+    tmp.write("project/mlruns/0/run/meta.yaml", "x\n")
+    tmp.write("project/.git/ORIG_HEAD", "x\n")
+    expect(await packedBefore(dir, env, trusting)).toEqual(packed)
+    const changes: Array<[string, () => void]> = [
+      ["a file rewritten with the same size", () => writeFileSync(join(dir, "train.py"), "print('ho')\n")],
+      ["a file's mode", () => chmodSync(join(dir, "run.sh"), 0o755)],
+      ["a file added deep down", () => tmp.write("project/data/c.csv", "5\n")],
+      ["a link retargeted", () => (Bun.spawnSync(["ln", "-sfn", "data/b.csv", join(dir, "link.csv")]), undefined)],
+      ["only an mtime", () => utimesSync(join(dir, "data", "a.csv"), new Date(2001, 1, 1), new Date(2001, 1, 1))],
+    ]
+    for (const [what, change] of changes) {
+      await Bun.sleep(5)
+      await projectArchive(dir, join(tmp.path, "2.tar.gz"), env)
+      expect([what, await packedBefore(dir, env, trusting)]).not.toEqual([what, null])
+      change()
+      expect([what, await packedBefore(dir, env, trusting)]).toEqual([what, null])
+    }
+  })
+
+  test("a tree changed just before it was packed is not trusted (a second change in the same tick would keep its stat)", async () => {
+    await using tmp = tmpdirFor()
+    const dir = project(tmp)
+    const env = { MLPROJECT_HOME: join(tmp.path, "home") }
+    await Bun.sleep(5)
+    const packed = await projectArchive(dir, join(tmp.path, "1.tar.gz"), env)
+    expect(await packedBefore(dir, env)).toBeNull()
+    expect(await packedBefore(dir, env, { racyMs: 0 })).toEqual(packed)
+  })
+})
 
 describe("projectArchive", () => {
   test("the same tree gives the same bytes; an mtime alone changes nothing, content does", async () => {

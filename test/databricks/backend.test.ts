@@ -1,7 +1,7 @@
 // `run -b databricks` end to end through the binary: upload, runs/submit, the task really run on the loopback workspace's
 // "driver" by the launcher and our own binary, metrics landing in the run created here, cancel and Ctrl-C, auth, errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { binary, cli, liveCli, requireBinary } from "../lib/cli.ts"
 import { startWorkspace, type Workspace } from "../lib/databricks-workspace.ts"
@@ -136,6 +136,30 @@ describe("run -b databricks", () => {
     expect(error?.message).toContain("FAILED")
     expect(all.find((e) => e.type === "run.finished")?.status).toBe("FAILED")
     expect(all.filter((e) => e.type === "log").map((e) => e.line)).toContain("training diverged")
+  }, 60_000)
+
+  test("an unchanged project is not even packed again; a changed file packs and uploads a new archive", async () => {
+    const projectUpload = (result: { stdout: string }) => events(result.stdout).find((e) => e.type === "databricks.upload" && e.what === "project")
+    // A packing within two seconds of a change is not trusted later: let the files age past that, pack once, then look.
+    const lastChange = Math.max(...["MLproject", "train.py"].map((name) => statSync(join(setup.project, name)).ctimeMs))
+    await Bun.sleep(Math.max(0, lastChange + 2100 - Date.now()))
+    expect(projectUpload(await run(["-P", "msg=primed"]))?.uploaded).toBe(false)
+    const unchanged = projectUpload(await run(["-P", "msg=unchanged"]))
+    expect(unchanged).toMatchObject({ packed: false, uploaded: false })
+    const train = join(setup.project, "train.py")
+    writeFileSync(train, `${readFileSync(train, "utf8")}# changed\n`)
+    const changed = projectUpload(await run(["-P", "msg=changed"]))
+    expect(changed).toMatchObject({ packed: true, uploaded: true })
+    expect(changed?.target).not.toBe(unchanged?.target)
+    expect(readFileSync(join(setup.workspace.dbfsDir, String(changed?.target).replace(/^dbfs:\//, "")))).toEqual(
+      await (async () => {
+        // The uploaded archive is exactly what packing the changed folder gives.
+        const { projectArchive } = await import("../../src/databricks/archive.ts")
+        const out = join(setup.dir.path, "expected.tar.gz")
+        await projectArchive(setup.project, out)
+        return readFileSync(out)
+      })(),
+    )
   }, 60_000)
 
   test("an existing cluster with a volume upload root: the Files API, existing_cluster_id, FINISHED", async () => {
