@@ -1,19 +1,14 @@
 // Prepares a project's python_env or conda environment: plan (validate, find tools, key), then build once, cached.
-import { dirname, join, relative } from "node:path"
+import { join, relative } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
-import { readPythonEnv } from "../project/python-env.ts"
-import { pythonRepr } from "../project/python-str.ts"
+import { parsedPythonEnv } from "../project/load-cached.ts"
 import type { Project } from "../project/types.ts"
-import { readYaml, toPython, type YNode } from "../project/yaml.ts"
 import { condaActivation, virtualenvActivation } from "./activate.ts"
 import { buildOnce, type BuildRecipe } from "./build.ts"
 import { entryPaths, envRoot } from "./cache.ts"
 import { tryLease, type Lease } from "../util/lease.ts"
-import { buildConda, findConda } from "./conda.ts"
-import { noPythonWarning, pythonEnvFromConda } from "./conda-to-python.ts"
 import type { EnvEmit, EnvTool } from "./events.ts"
 import { findInterpreter } from "./interpreter.ts"
-import { locatedInterpreterError, pipLines } from "./inspect.ts"
 import { envKey } from "./key.ts"
 import { referencedFiles } from "./requirements.ts"
 import { chooseUv } from "./uv.ts"
@@ -81,11 +76,12 @@ const planPython = async (input: PrepareInput, given: PythonSpec, file: string |
   const files = referencedFiles(lines, project.dir, project.root, { file: file ?? join(project.dir, "python_env.yaml") })
   const uv = chooseUv(input.manager === "uv" ? "uv" : "virtualenv", env)
   const tool: EnvTool = uv ? "uv" : "virtualenv"
-  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal }).catch((error: unknown) => {
-    throw file && isToolError(error) && error.exitCode === 2 ? locatedInterpreterError(error, project.root, file) : error
+  const interpreter = await findInterpreter(spec.python, env, { allowMissing: uv !== null, signal: input.signal }).catch(async (error: unknown) => {
+    if (!file || !isToolError(error) || error.exitCode !== 2) throw error
+    throw (await import("./inspect.ts")).locatedInterpreterError(error, project.root, file)
   })
   if (input.offline && interpreter.source === "pyenv-install") throw await missingOfflinePython(spec.python ?? interpreter.version, env)
-  if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: noPythonWarning(file, interpreter.version) })
+  if (warnMissing && file) input.emit({ type: "warning", code: "conda_env.no_python", message: (await import("./conda-to-python.ts")).noPythonWarning(file, interpreter.version) })
   const key = envKey({
     tool,
     python: interpreter.version,
@@ -106,33 +102,6 @@ const planPython = async (input: PrepareInput, given: PythonSpec, file: string |
   return { manager: tool, key, python: interpreter.version, tag: "virtualenv", recipe }
 }
 
-/** conda.yaml as plain data minus `name`/`prefix`, which do not change what gets installed. */
-const normalisedConda = (root: YNode | null): string => {
-  if (root?.kind !== "map") return pythonRepr(toPython(root))
-  const kept = { ...root, entries: root.entries.filter((e) => !(e.key.kind === "scalar" && (e.key.value === "name" || e.key.value === "prefix"))) }
-  return pythonRepr(toPython(kept))
-}
-
-const planConda = (input: PrepareInput, file: string): EnvPlan => {
-  const { project, env } = input
-  // The file first: a conda.yaml that leaves the project is refused whether or not conda is installed.
-  const root = readYaml(project.root, file, display(project, file)).root
-  const files = referencedFiles(pipLines(root), dirname(file), project.root, { file })
-  const tools = findConda(env)
-  const key = envKey({ tool: "conda", python: null, spec: normalisedConda(root), files, projectDir: project.dir })
-  const job = { tools, file, projectDir: project.dir, env }
-  const recipe: BuildRecipe = {
-    tool: "conda",
-    key,
-    root: envRoot(env),
-    python: null,
-    source: file,
-    steps: ["creating the conda environment"],
-    build: (runner) => buildConda(runner, job),
-  }
-  return { manager: "conda", key, python: null, tag: "conda", recipe }
-}
-
 /** Validates and resolves without building: the lead calls this before the run exists (errors exit 2). */
 export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => {
   const { project, manager } = input
@@ -150,10 +119,15 @@ export const planEnvironment = async (input: PrepareInput): Promise<EnvPlan> => 
         hint: "add a conda.yaml, or run with --env-manager local",
       })
     }
-    return planConda(input, env.file)
+    return (await import("./plan-conda.ts")).planConda(input, env.file, display(project, env.file))
   }
-  if (env.kind === "python_env") return planPython(input, readPythonEnv(project.root, env.file, display(project, env.file)), env.file, false)
+  // The YAML parser loads only when the file was not parsed by a cached load a moment ago (its bytes checked then).
+  if (env.kind === "python_env") {
+    const spec = parsedPythonEnv(env.file) ?? (await import("../project/python-env.ts")).readPythonEnv(project.root, env.file, display(project, env.file))
+    return planPython(input, spec, env.file, false)
+  }
   if (env.kind === "conda_env") {
+    const { pythonEnvFromConda } = await import("./conda-to-python.ts")
     const converted = pythonEnvFromConda(project.root, env.file, display(project, env.file))
     for (const w of converted.warnings) input.emit({ type: "warning", code: "conda_env.converted", message: w.message, file: env.file, ...(w.line ? { line: w.line } : {}) })
     return planPython(input, converted.spec, env.file, converted.spec.python === undefined)

@@ -7,11 +7,32 @@ import { cacheDir } from "../util/paths.ts"
 import { buildId } from "../version.ts"
 import type { LoadOptions } from "./load.ts"
 import { maxYamlBytes, readProjectFile } from "./project-file.ts"
+import type { PythonEnv } from "./python-env.ts"
 import type { Diagnostic, Project } from "./types.ts"
 
 type Loaded = { project: Project; warnings: Diagnostic[] }
-/** What the result was read from beyond the MLproject file itself: env files, as path and content hash ("missing"). */
-type CacheRecord = { depends: Array<[string, string]>; loaded: Loaded }
+/**
+ * What the result was read from beyond the MLproject file itself: env files, as path and content hash ("missing");
+ * and a valid python_env.yaml as parsed then, so planning its environment needs no YAML parser either.
+ */
+type CacheRecord = { depends: Array<[string, string]>; loaded: Loaded; pythonEnv?: PythonEnv }
+
+// Filled by a cache hit, whose check has just hashed the file's bytes: valid for this process's run.
+const parsedEnvFiles = new Map<string, PythonEnv>()
+
+/** python_env.yaml as the cached load parsed it, when this process's load was a cache hit that checked its bytes. */
+export const parsedPythonEnv = (file: string): PythonEnv | undefined => parsedEnvFiles.get(file)
+
+/** The parsed python_env.yaml worth keeping with a load: the project's own, when the loader found nothing wrong with it. */
+const pythonEnvOf = async (loaded: Loaded, root: string): Promise<PythonEnv | undefined> => {
+  const env = loaded.project.env
+  if (env.kind !== "python_env" || loaded.project.diagnostics.some((d) => d.code === "python_env.invalid")) return undefined
+  try {
+    return (await import("./python-env.ts")).readPythonEnv(root, env.file)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * The hash of a project file read under the loader's own rules (inside the root, a regular file, at most the YAML
@@ -76,6 +97,8 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
     const record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord
     if (unchanged(root, record.depends)) {
       touch(path)
+      const env = record.loaded.project.env
+      if (record.pythonEnv && env.kind === "python_env" && record.depends.some(([file]) => file === env.file)) parsedEnvFiles.set(env.file, record.pythonEnv)
       return record.loaded
     }
   } catch {
@@ -83,7 +106,11 @@ export const loadProjectCached = async (dir: string, env: Record<string, string 
   }
   const loaded = await load(dir, loadOptions)
   const envFile = loaded.project.env.kind === "python_env" || loaded.project.env.kind === "conda_env" ? loaded.project.env.file : null
-  const record: CacheRecord = { depends: envFile ? [[envFile, stateOf(root, envFile)]] : [], loaded }
+  const state = envFile ? stateOf(root, envFile) : null
+  // Kept only when the file's bytes did not change while it was parsed: the parse must be of the hashed bytes.
+  const parsed = await pythonEnvOf(loaded, root)
+  const pythonEnv = parsed && envFile && stateOf(root, envFile) === state ? parsed : undefined
+  const record: CacheRecord = { depends: envFile && state ? [[envFile, state]] : [], loaded, ...(pythonEnv ? { pythonEnv } : {}) }
   try {
     mkdirSync(folder, { recursive: true })
     // A temp file named by its owner and removed when the write fails: a full disk leaves nothing behind.

@@ -29,7 +29,8 @@ const envCli = async (argv: string[], env: Record<string, string | undefined>) =
 
 const build = async (python: string, env: Record<string, string | undefined>) => {
   await using p = envProject({ "python_env.yaml": `python: "${python}"\n` })
-  return prepareEnvironment({ project: p.project, manager: "virtualenv", emit: () => {}, env, rebuild: false })
+  // Awaited here: the project folder is removed when this function returns.
+  return await prepareEnvironment({ project: p.project, manager: "virtualenv", emit: () => {}, env, rebuild: false })
 }
 
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000)

@@ -35,6 +35,14 @@ test("a python_env project runs inside its own cached virtualenv and is tagged v
   expect(second.code).toBe(0)
   expect(second.events.find((e) => e.type === "env.ready")).toMatchObject({ manager: "virtualenv", cached: true, key: ready.key })
   expect(second.events.some((e) => e.type === "env.creating")).toBe(false)
+
+  // The cached load keeps python_env.yaml as parsed: an edit to it must still be what the next run builds.
+  dir.write("project/python_env.yaml", 'python: "3.11"\nbuild_dependencies: []\ndependencies:\n  - mlp_beta\n  - -r requirements.txt\n')
+  const edited = await cli(["run", "project", "-P", "word=edited", "--json"], { cwd: dir.path, env })
+  expect(edited.code, edited.stdout).toBe(0)
+  const rebuilt = edited.events.find((e) => e.type === "env.ready") as Record<string, unknown>
+  expect(rebuilt).toMatchObject({ manager: "virtualenv", cached: false })
+  expect(rebuilt.key).not.toBe(ready.key)
 }, 180_000)
 
 test("a python_env project with --env-manager local runs in the current environment, with no env tag", async () => {
