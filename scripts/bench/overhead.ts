@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { compileHelloWorld, goal, measure, peakRssMiB, report, type Case } from "./lib.ts"
+import { compileHelloWorld, goal, measure, peakRssMiB, readBackFromDisk, report, type Case } from "./lib.ts"
 
 const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
 const work = mkdtempSync(join(tmpdir(), "mlproject-bench-"))
@@ -35,21 +35,16 @@ try {
     // BASELINE_BINARY=<an earlier build> measures it in the same interleaved rounds: "no slower than before" in one run.
     ...(baseline ? runs(baseline, "baseline build: run") : []),
   ]
+  const rssCases = cases.filter((c) => c.name.endsWith("(true)"))
+  // Peak RSS first in the state the binaries are in (this build as the build wrote it), then timing and RSS again
+  // with every binary read back from disk, as an installed one is: the times compare code, not page caches.
+  const rss = new Map(rssCases.map((c) => [c.name, peakRssMiB(c)]))
+  readBackFromDisk([hello, binary, ...(baseline ? [baseline] : [])])
   const medians = measure(cases, rounds)
   const floor = (medians.get("hello-world (compiled Bun)") ?? NaN) + (medians.get("bash -c true") ?? NaN)
   const at = (name: string) => medians.get(name) ?? NaN
   report(`run overhead, median of ${rounds} interleaved runs (stores in ${work}); floor = hello-world + bash -c true = ${floor.toFixed(2)} ms`, medians, "hello-world (compiled Bun)")
-  const rssCases = cases.filter((c) => c.name.endsWith("(true)"))
-  const rss = new Map(rssCases.map((c) => [c.name, peakRssMiB(c)]))
   console.log(`  peak RSS (max of 5 runs), binaries as built: ${[...rss].map(([name, mib]) => `${name} ${mib.toFixed(1)} MiB`).join(", ")}`)
-  // The same binary peaks ~6 MiB higher while its pages in the page cache are the ones written by the build (or a copy)
-  // than once they have been dropped and read back from disk, its state on an installed machine: both states measured,
-  // each binary in the same one.
-  for (const bin of [binary, ...(baseline ? [baseline] : [])]) {
-    Bun.spawnSync(["sync", bin])
-    Bun.spawnSync(["dd", `if=${bin}`, "iflag=nocache", "count=0", "status=none"])
-  }
-  for (const c of rssCases) peakRssMiB(c, 1)
   const reread = new Map(rssCases.map((c) => [c.name, peakRssMiB(c)]))
   console.log(`  peak RSS (max of 5 runs), binaries read back from disk: ${[...reread].map(([name, mib]) => `${name} ${mib.toFixed(1)} MiB`).join(", ")}`)
   goal("floor: run (true) into a file store", at("mlproject run (true)") / floor, 2.5)

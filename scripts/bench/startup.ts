@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { compileHelloWorld, goal, measure, report, type Case } from "./lib.ts"
+import { compileHelloWorld, goal, measure, readBackFromDisk, report, type Case } from "./lib.ts"
 
 const root = join(import.meta.dir, "..", "..")
 const binary = join(root, "dist", "mlproject")
@@ -35,6 +35,8 @@ const casesOf = (bin: string, label: string): Case[] => [
 
 try {
   const ours = "mlproject"
+  // The floor, this build and the baseline all start as installed binaries do (see readBackFromDisk).
+  readBackFromDisk([hello, binary, ...(baseline ? [baseline] : [])])
   const medians = measure(
     [
       { name: "hello-world (compiled Bun)", argv: [hello] },
