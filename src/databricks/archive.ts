@@ -7,6 +7,7 @@ import { ToolError } from "../errors.ts"
 import { walkTree, writeDeterministicTarGz, type DetTarResult } from "../util/det-tar.ts"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { mlprojectHome } from "../util/paths.ts"
+import { buildId } from "../version.ts"
 
 type Env = Record<string, string | undefined>
 
@@ -26,7 +27,10 @@ const archiveError = (message: string, cause?: unknown) =>
 
 export type ArchiveResult = DetTarResult
 
-type Memo = { v: 1; dir: string; stamp: string; packedAt: number; archive: ArchiveResult }
+// `build`: the binary that packed it; another build may pack the same tree differently, and reuses nothing.
+type Memo = { v: 1; build: string; dir: string; stamp: string; packedAt: number; archive: ArchiveResult }
+
+const thisBuild = buildId ?? "source"
 
 /** Every entry the archive would hold, with its lstat, as one digest; and the latest change among them. */
 const treeStamp = async (dir: string): Promise<{ stamp: string; changedMs: number }> => {
@@ -53,7 +57,7 @@ export const packedBefore = async (dir: string, env: Env, options: { racyMs?: nu
   } catch {
     return null
   }
-  if (memo.v !== 1 || memo.dir !== folder || typeof memo.archive?.sha256 !== "string") return null
+  if (memo.v !== 1 || memo.build !== thisBuild || memo.dir !== folder || typeof memo.archive?.sha256 !== "string") return null
   try {
     const now = await treeStamp(folder)
     return now.stamp === memo.stamp && now.changedMs < memo.packedAt - (options.racyMs ?? racyMs) ? memo.archive : null
@@ -79,7 +83,7 @@ export const projectArchive = async (dir: string, outFile: string, env?: Env): P
     if (after.stamp !== before.stamp) return archive
     const file = memoFile(folder, env)
     mkdirSync(join(file, ".."), { recursive: true })
-    writeFileAtomic(file, JSON.stringify({ v: 1, dir: folder, stamp: before.stamp, packedAt, archive } satisfies Memo))
+    writeFileAtomic(file, JSON.stringify({ v: 1, build: thisBuild, dir: folder, stamp: before.stamp, packedAt, archive } satisfies Memo))
   } catch {
     // A read-only home packs again next time.
   }

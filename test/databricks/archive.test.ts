@@ -1,6 +1,6 @@
 // The project archive: byte-identical for the same tree, one root folder, normalised entries, exclusions, bounded memory.
 import { describe, expect, test } from "bun:test"
-import { chmodSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { packedBefore, projectArchive } from "../../src/databricks/archive.ts"
 import { tmpdirFor, type TmpDir } from "../lib/tmp.ts"
@@ -44,6 +44,14 @@ describe("packedBefore: an unchanged project is not packed again", () => {
     const packed = await projectArchive(dir, join(tmp.path, "1.tar.gz"), env)
     expect(await packedBefore(dir, env, trusting)).toEqual(packed)
     expect(await packedBefore(join(dir, "."), env, trusting)).toEqual(packed)
+    // Another build may pack the same tree differently: its memo is not used.
+    const memoDir = join(env.MLPROJECT_HOME, "databricks")
+    const [memoName] = readdirSync(memoDir)
+    const memoPath = join(memoDir, String(memoName))
+    const memo = readFileSync(memoPath, "utf8")
+    writeFileSync(memoPath, memo.replace(/"build":"[^"]*"/, '"build":"another"'))
+    expect(await packedBefore(dir, env, trusting)).toBeNull()
+    writeFileSync(memoPath, memo)
     // What the archive leaves out (mlruns, .git) may change freely.
     tmp.write("project/mlruns/0/run/meta.yaml", "x\n")
     tmp.write("project/.git/ORIG_HEAD", "x\n")
