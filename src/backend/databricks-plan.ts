@@ -2,6 +2,7 @@
 import { ToolError } from "../errors.ts"
 import type { Emit } from "../events/event.ts"
 import { isDatabricksUri } from "../tracking/databricks-config.ts"
+import type { DatabricksApi } from "./databricks-api.ts"
 import { linuxBinaries, type LinuxBinary } from "./databricks-binary.ts"
 import { readDatabricksConfig, type DatabricksConfig } from "./databricks-config.ts"
 
@@ -55,6 +56,20 @@ const warnAboutCredentials = (config: DatabricksConfig, trackingUri: string, env
   })
 }
 
+/** The state of an existing cluster; one that is not in the workspace is a databricks.cluster error. */
+const existingCluster = async (api: DatabricksApi, id: string, signal?: AbortSignal): Promise<{ id: string; state?: string }> => {
+  const cluster = await api.call<{ state?: string }>("GET", "/api/2.0/clusters/get", { query: { cluster_id: id }, signal }).catch((error: unknown) => {
+    if (error instanceof ToolError && (error.code === "databricks.invalid" || error.code === "databricks.not_found")) {
+      throw new ToolError("databricks.cluster", `cluster ${id} does not exist in the workspace ${api.host}: ${error.message}`, {
+        hint: "give the id of a cluster of this workspace (databricks clusters list), or a new_cluster specification",
+        cause: error,
+      })
+    }
+    throw error
+  })
+  return { id, ...(cluster.state ? { state: cluster.state } : {}) }
+}
+
 export const planDatabricks = async (input: DatabricksPlanInput): Promise<DatabricksPlan> => {
   const config = readDatabricksConfig(input.rawConfig)
   for (const message of config.warnings) input.emit({ type: "warning", code: "databricks.config", message })
@@ -64,26 +79,22 @@ export const planDatabricks = async (input: DatabricksPlanInput): Promise<Databr
   const workspaceUri = isDatabricksUri(input.trackingUri) ? input.trackingUri : "databricks"
   const { workspaceApi } = await import("./databricks-api.ts")
   const api = await workspaceApi(workspaceUri, input.env)
-  // A refused credential or a workspace without a DBFS root fails now, before a run exists (the probe's path need not exist).
+  // Asked at once: a refused credential or a workspace without a DBFS root (the probe's path need not exist), a cluster
+  // that is not there, and the Linux builds hashed. Each fails now, before a run exists; failures are reported in this
+  // order, so the same problem always gives the same message.
   const { targetSize } = await import("../databricks/upload.ts")
-  await targetSize(api.workspace, `${config.uploadRoot ?? "dbfs:/mlflow-experiments"}/mlproject-probe`, input.signal)
-  // A cluster that is not there fails now, with no run recorded; a stopped one is started by the Jobs service.
-  if ("existing_cluster_id" in config.cluster) {
-    const id = config.cluster.existing_cluster_id
-    const cluster = await api.call<{ state?: string }>("GET", "/api/2.0/clusters/get", { query: { cluster_id: id }, signal: input.signal }).catch((error: unknown) => {
-      if (error instanceof ToolError && (error.code === "databricks.invalid" || error.code === "databricks.not_found")) {
-        throw new ToolError("databricks.cluster", `cluster ${id} does not exist in the workspace ${api.host}: ${error.message}`, {
-          hint: "give the id of a cluster of this workspace (databricks clusters list), or a new_cluster specification",
-          cause: error,
-        })
-      }
-      throw error
-    })
-    if (cluster.state && cluster.state !== "RUNNING") {
-      input.emit({ type: "warning", code: "databricks.cluster_state", message: `cluster ${id} is ${cluster.state}: the run waits for it to start` })
-    }
+  const probed = targetSize(api.workspace, `${config.uploadRoot ?? "dbfs:/mlflow-experiments"}/mlproject-probe`, input.signal)
+  const cluster = "existing_cluster_id" in config.cluster ? existingCluster(api, config.cluster.existing_cluster_id, input.signal) : Promise.resolve(null)
+  const found = config.launcher === "mlflow" ? Promise.resolve([]) : linuxBinaries(input.env)
+  const answers = await Promise.allSettled([probed, cluster, found])
+  for (const answer of answers) if (answer.status === "rejected") throw answer.reason
+  const [, clusterAnswer, binariesAnswer] = answers as [unknown, PromiseFulfilledResult<{ id: string; state?: string } | null>, PromiseFulfilledResult<LinuxBinary[]>]
+  const existing = clusterAnswer.value
+  // A stopped cluster is started by the Jobs service.
+  if (existing?.state && existing.state !== "RUNNING") {
+    input.emit({ type: "warning", code: "databricks.cluster_state", message: `cluster ${existing.id} is ${existing.state}: the run waits for it to start` })
   }
-  const binaries = config.launcher === "mlflow" ? [] : await linuxBinaries(input.env)
+  const binaries = binariesAnswer.value
   if (config.launcher === "binary" && binaries.length === 0) {
     throw new ToolError("databricks.binary", `no Linux build of mlproject is at hand to run on the driver (this is ${process.platform}-${process.arch}${process.execPath.endsWith("bun") ? ", running from sources" : ""})`, {
       hint: 'build the release matrix (bun run build:all puts dist/linux-x64/mlproject beside dist/mlproject), or set "launcher": "mlflow"',

@@ -35,7 +35,7 @@ const uploadAll = async (api: DatabricksApi, uploads: Upload[], context: RunCont
 }
 
 const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Promise<Prepared> => {
-  const { plan, info, store } = target
+  const { plan, info } = target
   const db = plan.databricks
   if (!db) throw new Error("a databricks plan without its config reached the databricks backend")
   const api = await workspaceApi(db.workspaceUri, context.env)
@@ -89,7 +89,6 @@ const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Pro
         },
       ],
     }
-    await store.logBatch(info.run_id, { tags: [{ key: "mlproject.databricks.launcher", value: db.launcher }] }, { signal: context.interrupt })
     const spec: DatabricksSpec = { backend: "databricks", workspaceUri: db.workspaceUri, payload }
     return { spec, env: { ...context.env, MLFLOW_TRACKING_URI: plan.trackingUri }, leases: [], release: async () => {} }
   } finally {

@@ -81,6 +81,9 @@ const warnChangedParams = (plan: RunPlan, logged: Record<string, string>, contex
  * `params` with it where the store writes both in one step (`paramsLogged`); otherwise the caller logs them once
  * the run exists, so a refused param still ends a run that is there.
  */
+/** What the backend adds to MLflow's tags, known from the plan: which launcher runs a Databricks task. */
+const backendTagsOf = (plan: RunPlan): Tag[] => (plan.databricks ? [{ key: "mlproject.databricks.launcher", value: plan.databricks.launcher }] : [])
+
 export const openRun = async (
   store: Store,
   plan: RunPlan,
@@ -99,6 +102,8 @@ export const openRun = async (
     }
     warnChangedParams(plan, existing.data.params, context)
     await store.updateRun(request.runId, { status: "RUNNING" }, call)
+    const backendTags = backendTagsOf(plan)
+    if (backendTags.length > 0) await store.logBatch(request.runId, { tags: backendTags }, call)
     return { info: existing.info, resumed: true, paramsLogged: false }
   }
   const git = source.kind === "local" ? await gitInfo(plan.project.dir) : null
@@ -115,7 +120,7 @@ export const openRun = async (
     backend: plan.databricks ? "databricks" : plan.kube ? "kubernetes" : "local",
     envManager: plan.env?.tag ?? plan.envManager,
   })
-  tags.push(...extraTags)
+  tags.push(...backendTagsOf(plan), ...extraTags)
   // Our own tags (a source path, a branch name) can be long too: refused before the run exists.
   for (const tag of tags) validateTag(tag)
   const withParams = store.paramsAtCreate === true && params.length > 0
