@@ -19,17 +19,26 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 /** `packed`, for the project: whether it was packed by this run (false: the archive of an earlier run was still good). */
 type Upload = { what: string; local: string; target: string; bytes: number; packed?: boolean }
 
+type Check = { target: string; bytes: number }
+
+/** Whether a file of each size is already at its target, asked at once: one round trip, not one per file. */
+const presentAt = async (api: DatabricksApi, checks: Check[], signal: AbortSignal): Promise<Map<string, boolean>> => {
+  const { targetSize } = await import("../databricks/upload.ts")
+  const sizes = await Promise.all(checks.map((check) => targetSize(api.workspace, check.target, signal)))
+  return new Map(checks.map((check, at) => [check.target, sizes[at] === check.bytes]))
+}
+
 /**
- * Each upload unless a file of its size is already at its target. The checks go out at once (an unchanged project's
- * run waits for one round trip, not one per file); the uploads go one at a time, since the big ones (the project, a
- * 100 MB binary) would only share the same link. `known` are the checks already answered.
+ * Each upload unless `known` (or a check of the targets it does not answer) finds it there already. The uploads go one
+ * at a time: the big ones (the project, a 100 MB binary) would only share the same link.
  */
-const uploadAll = async (api: DatabricksApi, uploads: Upload[], context: RunContext, runId: string, known: Map<string, boolean> = new Map()): Promise<void> => {
-  const { targetSize, uploadFile } = await import("../databricks/upload.ts")
-  const present = await Promise.all(uploads.map(async (upload) => known.get(upload.target) ?? (await targetSize(api.workspace, upload.target, context.interrupt)) === upload.bytes))
-  for (const [at, upload] of uploads.entries()) {
+const uploadAll = async (api: DatabricksApi, uploads: Upload[], context: RunContext, runId: string, known: Map<string, boolean>): Promise<void> => {
+  const { uploadFile } = await import("../databricks/upload.ts")
+  const asked = await presentAt(api, uploads.filter((upload) => !known.has(upload.target)), context.interrupt)
+  for (const upload of uploads) {
     const started = performance.now()
-    const result = present[at] ? { uploaded: false, bytes: upload.bytes } : await uploadFile(api.workspace, upload.local, upload.target, { signal: context.interrupt })
+    const present = known.get(upload.target) ?? asked.get(upload.target)
+    const result = present ? { uploaded: false, bytes: upload.bytes } : await uploadFile(api.workspace, upload.local, upload.target, { signal: context.interrupt })
     context.emit({ type: "databricks.upload", run_id: runId, what: upload.what, target: upload.target, bytes: result.bytes, uploaded: result.uploaded, ...(upload.packed === undefined ? {} : { packed: upload.packed }), ms: Math.round(performance.now() - started) })
   }
 }
@@ -54,16 +63,11 @@ const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Pro
     const { packedBefore, projectArchive } = await import("../databricks/archive.ts")
     // An unchanged project whose archive is still in the workspace is not packed again (seconds for a large one).
     const before = await packedBefore(plan.project.dir, context.env)
-    const known = new Map<string, boolean>()
-    if (before) {
-      const checks = [{ target: `${root}/${before.sha256}.tar.gz`, bytes: before.bytes }, ...rest]
-      const { targetSize } = await import("../databricks/upload.ts")
-      const sizes = await Promise.all(checks.map((check) => targetSize(api.workspace, check.target, context.interrupt)))
-      checks.forEach((check, at) => known.set(check.target, sizes[at] === check.bytes))
-    }
-    const reused = before !== null && known.get(`${root}/${before.sha256}.tar.gz`) === true
+    const archiveTargetOf = (archive: { sha256: string }) => `${root}/${archive.sha256}.tar.gz`
+    const known = await presentAt(api, [...(before ? [{ target: archiveTargetOf(before), bytes: before.bytes }] : []), ...rest], context.interrupt)
+    const reused = before !== null && known.get(archiveTargetOf(before)) === true
     const archive = reused ? before : await projectArchive(plan.project.dir, archiveFile, context.env)
-    const archiveTarget = `${root}/${archive.sha256}.tar.gz`
+    const archiveTarget = archiveTargetOf(archive)
     await uploadAll(api, [{ what: "project", local: archiveFile, target: archiveTarget, bytes: archive.bytes, packed: !reused }, ...rest], context, info.run_id, known)
     const request = plan.request
     const parameters = [

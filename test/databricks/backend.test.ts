@@ -151,15 +151,11 @@ describe("run -b databricks", () => {
     const changed = projectUpload(await run(["-P", "msg=changed"]))
     expect(changed).toMatchObject({ packed: true, uploaded: true })
     expect(changed?.target).not.toBe(unchanged?.target)
-    expect(readFileSync(join(setup.workspace.dbfsDir, String(changed?.target).replace(/^dbfs:\//, "")))).toEqual(
-      await (async () => {
-        // The uploaded archive is exactly what packing the changed folder gives.
-        const { projectArchive } = await import("../../src/databricks/archive.ts")
-        const out = join(setup.dir.path, "expected.tar.gz")
-        await projectArchive(setup.project, out)
-        return readFileSync(out)
-      })(),
-    )
+    // The uploaded archive is exactly what packing the changed folder gives.
+    const { projectArchive } = await import("../../src/databricks/archive.ts")
+    const expected = join(setup.dir.path, "expected.tar.gz")
+    await projectArchive(setup.project, expected)
+    expect(readFileSync(join(setup.workspace.dbfsDir, String(changed?.target).replace(/^dbfs:\//, "")))).toEqual(readFileSync(expected))
   }, 60_000)
 
   test("an existing cluster with a volume upload root: the Files API, existing_cluster_id, FINISHED", async () => {
