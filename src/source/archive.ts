@@ -2,6 +2,7 @@
 import { closeSync, createReadStream, lstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 import { limitsFrom } from "./archive-rules.ts"
 import { ensureEntry, projectsDir, reapDead, scratchName } from "./cache.ts"
 import { download } from "./download.ts"
@@ -91,7 +92,7 @@ export const fetchArchive: Fetcher = async (target, request) => {
   let digest: string | undefined
   try {
     if (file !== undefined) {
-      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      if (!statIfPresent(file)?.isFile()) {
         throw new ToolError("source.not_found", `archive '${target.name}' does not exist (resolved to ${file})`, { hint: "check the path" })
       }
     } else {

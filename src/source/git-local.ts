@@ -1,7 +1,7 @@
 // A local Git work tree run at another --version: fetched from the user's repository into the cache, never checked out in it.
-import { statSync } from "node:fs"
 import { join, relative } from "node:path"
 import { ToolError } from "../errors.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 import { tryOutput } from "../util/exec.ts"
 import { gitInfo, localSourceName } from "./git-info.ts"
 import { workTreeIsProjectRoot } from "./local.ts"
@@ -20,7 +20,7 @@ export const fetchLocalVersion: Fetcher = async (target, request) => {
   const env = request.env ?? process.env
   const version = request.version as string
   const path = target.path as string
-  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+  if (!statIfPresent(path)?.isDirectory()) {
     throw new ToolError("source.not_found", `project folder '${target.base || "."}' does not exist (resolved to ${path})`, {
       hint: "give the path of a folder that holds an MLproject file",
     })

@@ -1,30 +1,51 @@
 // Local project folders and file:// URIs, with MLflow's `#subdir` suffix, run in place.
-import { realpathSync, statSync } from "node:fs"
+import { realpathSync } from "node:fs"
 import { isAbsolute, join, normalize, resolve, sep } from "node:path"
 import { ToolError, isToolError } from "../errors.ts"
 import { containedDir } from "../project/project-file.ts"
 import type { ProjectSource } from "./index.ts"
 import { enclosingWorkTree } from "./git-info.ts"
 import { homeFolder } from "../util/user.ts"
+import { authorityScheme, isWhiteSpaceAt } from "../util/ascii.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 
 /** MLflow strips quotes a shell left around the URI. */
-export const unquote = (uri: string): string => uri.replace(/^['"]+|['"]+$/g, "")
+export const unquote = (uri: string): string => {
+  const isQuote = (index: number) => uri[index] === "'" || uri[index] === '"'
+  let start = 0
+  let end = uri.length
+  while (start < end && isQuote(start)) start++
+  while (end > start && isQuote(end - 1)) end--
+  return uri.slice(start, end)
+}
+
+/** `user@host:path` (git's scp-like ssh address) as /^[^/\s]+@[^/\s]+:/ finds it: both parts before any `/` or space. */
+const isScpLike = (base: string): boolean => {
+  let stop = 0
+  while (stop < base.length && base[stop] !== "/" && !isWhiteSpaceAt(base, stop)) stop++
+  const at = base.indexOf("@", 1)
+  if (at === -1 || at >= stop) return false
+  const colon = base.indexOf(":", at + 2)
+  return colon !== -1 && colon < stop
+}
 
 export const splitSubdir = (uri: string): { base: string; subdir: string | null } => {
   const hash = uri.indexOf("#")
   return hash === -1 ? { base: uri, subdir: null } : { base: uri.slice(0, hash), subdir: uri.slice(hash + 1) }
 }
 
-const exists = (path: string) => statSync(path, { throwIfNoEntry: false })
+const exists = statIfPresent
 
 /** A URI that names something to fetch rather than a folder on this machine. */
 export const isRemoteUri = (raw: string, cwd: string): boolean => {
   const { base } = splitSubdir(unquote(raw))
   if (base.startsWith("file:")) return false
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(base)) return true
-  if (/^[^/\s]+@[^/\s]+:/.test(base)) return true
+  if (authorityScheme(base) !== null) return true
+  if (isScpLike(base)) return true
   if (exists(resolve(cwd, base))) return false
-  return /^[^/]*:/.test(base)
+  // A colon before any slash: /^[^/]*:/.
+  const colon = base.indexOf(":")
+  return colon !== -1 && !base.slice(0, colon).includes("/")
 }
 
 /**

@@ -1,7 +1,8 @@
 // The pack fetcher: a local .mlpack checked (format, platform, every hash), unpacked once per pack digest, run offline.
-import { createReadStream, statSync } from "node:fs"
+import { createReadStream } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 import { currentPlatform } from "../pack/platform.ts"
 import { ensureEntry, projectsDir } from "./cache.ts"
 import { reporter } from "./progress.ts"
@@ -16,7 +17,7 @@ const sha256File = async (file: string): Promise<string> => {
 export const fetchPack: Fetcher = async (target, request) => {
   const env = request.env ?? process.env
   const file = target.path as string
-  if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new ToolError("source.not_found", `pack '${target.name}' does not exist (resolved to ${file})`, { hint: "check the path" })
+  if (!statIfPresent(file)?.isFile()) throw new ToolError("source.not_found", `pack '${target.name}' does not exist (resolved to ${file})`, { hint: "check the path" })
   const { readManifest, unpackPack } = await import("../pack/format.ts")
   // The manifest comes first in the file: a pack for another platform is refused before anything is hashed or unpacked.
   const manifest = await readManifest(file)

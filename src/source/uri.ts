@@ -1,9 +1,10 @@
 // Classifies a project URI: which fetcher handles it, its '#subdir', its display name, its GitHub coordinates.
-import { statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
 import { isRemoteUri, normaliseSubdir, splitSubdir, toPath, unquote } from "./local.ts"
 import { redactUrl, splitCredentials } from "../util/redact.ts"
+import { authorityScheme, endsWithAnyCase, schemeEnd, startsWithAnyCase } from "../util/ascii.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 
 export type Via = "local" | "local-git" | "git" | "github" | "archive" | "pack"
 
@@ -25,18 +26,17 @@ export type Target = {
 }
 
 const gitSchemes = new Set(["http", "https", "ssh", "git", "git+ssh", "ssh+git"])
-const archivePattern = /\.(zip|tar|tar\.gz|tgz)$/i
 // http(s) is downloaded here; the object stores through the storage layer.
 const archiveSchemes = new Set(["http", "https", "s3", "gs", "dbfs"])
 
-const stat = (path: string) => statSync(path, { throwIfNoEntry: false })
+const stat = statIfPresent
 
 /** Git's own test for a repository folder (bare, or a `.git` directory). */
 export const isGitDir = (path: string): boolean =>
   Boolean(stat(join(path, "HEAD"))?.isFile() && stat(join(path, "objects"))?.isDirectory() && stat(join(path, "refs"))?.isDirectory())
 
 export const schemeOf = (base: string): string | null =>
-  /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(base)?.[1]?.toLowerCase() ?? (/^dbfs:\//i.test(base) ? "dbfs" : null)
+  authorityScheme(base)?.toLowerCase() ?? (startsWithAnyCase(base, "dbfs:/") ? "dbfs" : null)
 
 const pathPart = (base: string): string => {
   if (!schemeOf(base)) return base
@@ -47,19 +47,24 @@ const pathPart = (base: string): string => {
   }
 }
 
-export const isArchiveUri = (base: string): boolean => archivePattern.test(pathPart(base))
+export const isArchiveUri = (base: string): boolean => endsWithAnyCase(pathPart(base), ".zip", ".tar", ".tar.gz", ".tgz")
 
 const refuse = (message: string, hint: string): never => {
   throw new ToolError("source.uri.refused", message, { hint })
 }
 
+const hasControl = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f) return true
+  return false
+}
+
 /** Argument injection (`-…`) and git's remote-helper transports (`ext::`, `fd::`) are never passed on. */
 const checkSafe = (base: string, name: string) => {
   if (base.startsWith("-")) refuse(`project URI '${name}' starts with '-'`, "give a path (./-name) or a URL")
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*::/.test(base)) {
+  if (schemeEnd(base) !== -1 && base[schemeEnd(base) + 1] === ":") {
     refuse(`project URI '${name}' uses a git remote-helper transport ('${base.slice(0, base.indexOf("::"))}::'), which can run commands`, "use an https://, ssh://, git:// or file:// URL")
   }
-  if (/[\x00-\x1f\x7f]/.test(base)) refuse(`project URI '${name}' contains control characters`, "check the URI for stray newlines or tabs")
+  if (hasControl(base)) refuse(`project URI '${name}' contains control characters`, "check the URI for stray newlines or tabs")
 }
 
 const hostOf = (url: string | undefined): string | null => {
@@ -122,7 +127,7 @@ export const classify = (raw: string, cwd: string, hasVersion: boolean): Target 
   // A plain path is recorded absolute (mlflow.source.name), as MLflow records a folder: `./x.zip` means nothing later.
   const localName = localPath && !base.startsWith("file:") ? redactUrl(subdir === null ? localPath : `${localPath}#${subdir}`) : undefined
   // A pack is a local file: it exists to run where nothing can be fetched.
-  if (/\.mlpack$/i.test(pathPart(base)) && localPath && !stat(localPath)?.isDirectory()) {
+  if (endsWithAnyCase(pathPart(base), ".mlpack") && localPath && !stat(localPath)?.isDirectory()) {
     return target("pack", uri, base, subdir, { path: localPath, ...(localName ? { name: localName } : {}) })
   }
   // A folder that happens to be called `x.tar` is still a folder.

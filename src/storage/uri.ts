@@ -1,11 +1,12 @@
 // Storage URI helpers: scheme, bucket and key, the local name a download gets, names that stay in the destination.
 import { ToolError } from "../errors.ts"
 import { redactUrl } from "../util/redact.ts"
+import { schemeEnd } from "../util/ascii.ts"
 
 /** The lower-cased scheme, or null for a plain path (a one-letter "scheme" is a Windows drive: C:\data). */
 export const schemeOf = (value: string): string | null => {
-  const scheme = value.match(/^([a-zA-Z][a-zA-Z0-9+.-]*):/)?.[1]
-  return scheme === undefined || scheme.length === 1 ? null : scheme.toLowerCase()
+  const end = schemeEnd(value)
+  return end === -1 || end === 1 ? null : value.slice(0, end).toLowerCase()
 }
 
 /** True when a `path` parameter value names remote data to download: it has a scheme other than `file`. */

@@ -5,6 +5,7 @@
 // folded over lines, `[]`/`{}`); for anything else (comments, nesting, anchors, block scalars) it returns
 // null and the caller falls back to the general parser. It also reads U+2028/U+2029 and NEL as line
 // breaks, as PyYAML does and YAML 1.2 parsers do not.
+import { asciiClass, inClass } from "../util/ascii.ts"
 
 export type FlatScalar = { text: string; plain: boolean }
 export type FlatValue = FlatScalar | "collection"
@@ -106,7 +107,35 @@ const scanQuoted = (src: string, start: number): Scan | null => {
   return null
 }
 
-const keyLine = /^([A-Za-z_][A-Za-z0-9_]*):(?:[ ]|$)/
+const keyFirst = asciiClass("AZaz", "_")
+const keyRest = asciiClass("AZaz09", "_")
+
+/** A line's `key: ` (/^([A-Za-z_][A-Za-z0-9_]*):(?:[ ]|$)/): the key and the length up to its value, or null. */
+export const keyLine = (line: string): { key: string; length: number } | null => {
+  if (!inClass(keyFirst, line, 0)) return null
+  let end = 1
+  while (inClass(keyRest, line, end)) end++
+  if (line[end] !== ":") return null
+  if (end + 1 === line.length) return { key: line.slice(0, end), length: end + 1 }
+  return line[end + 1] === " " ? { key: line.slice(0, end), length: end + 2 } : null
+}
+
+const withoutTrailingBlanks = (text: string): string => {
+  let end = text.length
+  while (end > 0 && (text[end - 1] === " " || text[end - 1] === "\t")) end--
+  return text.slice(0, end)
+}
+
+// Indicators PyYAML never leaves unquoted (/ #|: |:$|\t|\r/ anywhere, /^[#&*!|>%@`]|^[-?:](?: |$)/ first): comments,
+// anchors, tags, block scalars, mappings.
+export const quotedOnly = (text: string): boolean =>
+  text.includes(" #") ||
+  text.includes(": ") ||
+  text.endsWith(":") ||
+  text.includes("\t") ||
+  text.includes("\r") ||
+  (text !== "" && "#&*!|>%@`".includes(text[0] as string)) ||
+  (text !== "" && "-?:".includes(text[0] as string) && (text.length === 1 || text[1] === " "))
 
 /** The mapping, or null when the text uses anything beyond what safe_dump writes for flat records. */
 export const parseFlatYaml = (src: string): Map<string, FlatValue> | null => {
@@ -115,13 +144,13 @@ export const parseFlatYaml = (src: string): Map<string, FlatValue> | null => {
   while (i < src.length) {
     const lineEnd = src.indexOf("\n", i)
     const line = src.slice(i, lineEnd === -1 ? src.length : lineEnd)
-    const key = keyLine.exec(line)
-    if (!key?.[1]) {
+    const key = keyLine(line)
+    if (!key) {
       if (line.trim() !== "") return null
       i = lineEnd === -1 ? src.length : lineEnd + 1
       continue
     }
-    const valueStart = i + key[0].length
+    const valueStart = i + key.length
     const first = src[valueStart]
     if (first === "'" || first === '"') {
       const scanned = scanQuoted(src, valueStart)
@@ -129,12 +158,12 @@ export const parseFlatYaml = (src: string): Map<string, FlatValue> | null => {
       const rest = src.indexOf("\n", scanned.end)
       const tail = src.slice(scanned.end, rest === -1 ? src.length : rest)
       if (tail.trim() !== "") return null
-      entries.set(key[1], { text: scanned.text, plain: false })
+      entries.set(key.key, { text: scanned.text, plain: false })
       i = rest === -1 ? src.length : rest + 1
       continue
     }
     // A plain scalar, folded over indented continuation lines.
-    let text = line.slice(key[0].length).replace(/[ \t]+$/, "")
+    let text = withoutTrailingBlanks(line.slice(key.length))
     let next = lineEnd === -1 ? src.length : lineEnd + 1
     let emptyLines = 0
     for (;;) {
@@ -149,13 +178,12 @@ export const parseFlatYaml = (src: string): Map<string, FlatValue> | null => {
       }
       next = end === -1 ? src.length : end + 1
     }
-    if (/^[[{]/.test(text)) {
+    if (text.startsWith("[") || text.startsWith("{")) {
       if (text !== "[]" && text !== "{}") return null
-      entries.set(key[1], "collection")
+      entries.set(key.key, "collection")
     } else {
-      // Indicators PyYAML never leaves unquoted: comments, anchors, tags, block scalars, mappings.
-      if (/ #|: |:$|\t|\r/.test(text) || /^[#&*!|>%@`]|^[-?:](?: |$)/.test(text)) return null
-      entries.set(key[1], { text, plain: true })
+      if (quotedOnly(text)) return null
+      entries.set(key.key, { text, plain: true })
     }
     i = next
   }

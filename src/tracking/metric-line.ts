@@ -1,4 +1,5 @@
 // Metric file lines `<ms> <value> <step>`, with the value written as Python's repr(float) writes it.
+import { asciiClass, inClass } from "../util/ascii.ts"
 import type { Metric } from "./types.ts"
 
 /**
@@ -32,15 +33,44 @@ export const formatPythonFloat = (value: number): string => {
   return `${sign}${whole}.${fraction === "" ? "0" : fraction}`
 }
 
+const digit = asciiClass("09")
+const digitOrUnderscore = asciiClass("09", "_")
+
+/** /^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$/, scanned once from the left. */
+const isDecimalFloat = (text: string): boolean => {
+  let i = text[0] === "-" || text[0] === "+" ? 1 : 0
+  const skip = (members: Uint8Array) => {
+    while (inClass(members, text, i)) i++
+  }
+  if (inClass(digit, text, i)) {
+    i++
+    skip(digitOrUnderscore)
+    if (text[i] === ".") {
+      i++
+      skip(digitOrUnderscore)
+    }
+  } else if (text[i] === "." && inClass(digit, text, i + 1)) {
+    i += 2
+    skip(digitOrUnderscore)
+  } else return false
+  if (text[i] === "e" || text[i] === "E") {
+    i++
+    if (text[i] === "-" || text[i] === "+") i++
+    if (!inClass(digit, text, i)) return false
+    skip(digit)
+  }
+  return i === text.length
+}
+
 const specialFloats: Record<string, number> = { nan: NaN, inf: Infinity, infinity: Infinity }
 
 /** Python's float(text) for what MLflow writes (repr forms, `nan`, `inf`), or NaN-free null when invalid. */
 export const parsePythonFloat = (text: string): number | null => {
   const trimmed = text.trim()
-  const unsigned = trimmed.replace(/^[-+]/, "").toLowerCase()
+  const unsigned = (trimmed.startsWith("-") || trimmed.startsWith("+") ? trimmed.slice(1) : trimmed).toLowerCase()
   const special = specialFloats[unsigned]
   if (special !== undefined) return trimmed.startsWith("-") ? -special : special
-  if (!/^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$/.test(trimmed)) return null
+  if (!isDecimalFloat(trimmed)) return null
   return Number(trimmed.replaceAll("_", ""))
 }
 

@@ -1,7 +1,7 @@
 // Picks the tracking store for a tracking URI by its scheme.
-import { statSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
+import { statIfPresent } from "../util/fs-atomic.ts"
 import type { Store } from "./types.ts"
 import { callStore, storeOf } from "./store-methods.ts"
 import { fileUriToPath, redactUri, uriScheme } from "./tracking-uri.ts"
@@ -52,11 +52,23 @@ const registryOnly: StoreFactory = (uri) => {
   throw new ToolError("tracking.unsupported", `Tracking URI '${uri}' names a Unity Catalog model registry, which cannot record runs`, { hint, exitCode: 2 })
 }
 
+/** The file that stands where `path` needs a folder (`notes.txt` of notes.txt/mlruns), or null. */
+const fileOnPath = (path: string): string | null => {
+  for (let parent = dirname(path); parent !== path; path = parent, parent = dirname(parent)) {
+    const entry = statIfPresent(parent)
+    if (entry) return entry.isDirectory() ? null : parent
+  }
+  return null
+}
+
 /** A file store's root must be a folder (or not exist yet): a file there is a mistyped MLFLOW_TRACKING_URI. */
 const fileStore = (root: string, env: Env): Store => {
-  if (statSync(root, { throwIfNoEntry: false })?.isFile()) {
+  const entry = statIfPresent(root)
+  if (entry?.isFile()) {
     throw new ToolError("tracking.not_a_folder", `Tracking store ${root} is a file, not an mlruns folder`, { hint, exitCode: 2 })
   }
+  const blocking = entry ? null : fileOnPath(root)
+  if (blocking) throw new ToolError("tracking.not_a_folder", `Tracking store ${root} cannot be a folder: ${blocking} is a file`, { hint, exitCode: 2 })
   const sweepStamps = join(mlprojectHome(env), "sweeps")
   return lazyStore(root, () => import("./file-store.ts"), ({ createFileStore }) => createFileStore(root, { sweepStamps }), true)
 }

@@ -1,12 +1,13 @@
 // Tracking and artifact URIs: MLflow's tracking URI resolution, file URIs both ways, appending paths.
 import { existsSync, readdirSync } from "node:fs"
 import { isAbsolute, join, resolve } from "node:path"
+import { allInClass, asciiClass, indexOfAny, isDigits, schemeEnd, startsWithAnyCase } from "../util/ascii.ts"
 
 /** MLflow reads these bare words as store URIs (`MLFLOW_TRACKING_URI=databricks`), not as folder names. */
 const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
 
 /** `databricks` or `databricks://PROFILE`: a Databricks workspace's tracking server. */
-export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || /^databricks:\/\//i.test(uri)
+export const isDatabricksUri = (uri: string): boolean => uri === "databricks" || startsWithAnyCase(uri, "databricks://")
 
 /**
  * The tracking variables an entry point gets: for a databricks URI the workspace's credentials too, read by the
@@ -19,23 +20,21 @@ export const childTrackingVariables = (trackingUri: string, env: Readonly<Record
 
 /** The scheme of a URI as MLflow finds it, lower-cased; "" for a plain path. */
 export const uriScheme = (uri: string): string =>
-  profileOnlyUris.has(uri) ? uri : (/^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase() ?? "")
+  profileOnlyUris.has(uri) ? uri : uri.slice(0, Math.max(0, schemeEnd(uri))).toLowerCase()
 
 // pathlib's as_uri() keeps only unreserved characters and "/"; everything else is %XX of its UTF-8 bytes.
-const keptInFileUri = /[A-Za-z0-9_.~/-]/
-
-const allKept = /^[A-Za-z0-9_.~/-]*$/
+const keptInFileUri = asciiClass("AZaz09", "_.~/-")
 
 /** MLflow's path_to_local_file_uri (pathlib.Path(abspath).as_uri()) for a POSIX path. */
 export const pathToFileUri = (path: string): string => {
   const absolute = resolve(path)
   // Most paths need no escaping: one test instead of encoding (a fresh process's first TextEncoder costs ~0.1 ms).
-  if (allKept.test(absolute)) return `file://${absolute}`
+  if (allInClass(keptInFileUri, absolute)) return `file://${absolute}`
   const bytes = new TextEncoder().encode(absolute)
   let encoded = ""
   for (const byte of bytes) {
     const char = String.fromCharCode(byte)
-    encoded += byte < 0x80 && keptInFileUri.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+    encoded += keptInFileUri[byte] === 1 ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
   }
   return `file://${encoded}`
 }
@@ -60,7 +59,8 @@ export const fileUriToPath = (uri: string): string => {
     const slash = rest.indexOf("/", 2)
     rest = slash === -1 ? "" : rest.slice(slash)
   }
-  return percentDecode(rest.replace(/[?#].*$/s, ""))
+  const query = indexOfAny(rest, "?#")
+  return percentDecode(query === -1 ? rest : rest.slice(0, query))
 }
 
 /** MLflow ≥ 3.7's test for keeping the file store: `./mlruns` holds an experiment (a numeric folder with a meta.yaml). */
@@ -71,7 +71,7 @@ export const holdsExperiments = (mlruns: string): boolean => {
   } catch {
     return false
   }
-  return entries.some((name) => /^\d+$/.test(name) && existsSync(join(mlruns, name, "meta.yaml")))
+  return entries.some((name) => isDigits(name) && existsSync(join(mlruns, name, "meta.yaml")))
 }
 
 /** A path as the path of a sqlite URI: `%`, `?` and `#` escaped, as SQLAlchemy decodes them. */
@@ -110,16 +110,30 @@ export const resolveTrackingUri = (env: Readonly<Record<string, string | undefin
   return configured
 }
 
+const orEnd = (text: string, index: number): number => (index === -1 ? text.length : index)
+
+const withoutLeadingSlashes = (segment: string): string => {
+  let start = 0
+  while (segment[start] === "/") start++
+  return segment.slice(start)
+}
+
 /**
  * MLflow's append_to_uri_path: joins POSIX segments onto the path part of a URI or plain path,
  * keeping scheme, authority, query and fragment (`mlflow-artifacts:/0` → `mlflow-artifacts:/0/<run>/artifacts`).
  */
 export const appendToUriPath = (uri: string, ...segments: string[]): string => {
-  const match = /^([a-zA-Z][a-zA-Z0-9+.-]*:)?(\/\/[^/?#]*)?([^?#]*)(.*)$/s.exec(uri)
-  const [, scheme = "", authority = "", path = "", rest = ""] = match ?? []
-  const suffix = segments.map((s) => s.replace(/^\/+/, "")).join("/")
+  // Split as /^([a-zA-Z][a-zA-Z0-9+.-]*:)?(\/\/[^/?#]*)?([^?#]*)(.*)$/s would: scheme, authority, path, the rest.
+  const authorityStart = schemeEnd(uri) + 1
+  const authority = uri.startsWith("//", authorityStart)
+  const pathStart = authority ? orEnd(uri, indexOfAny(uri, "/?#", authorityStart + 2)) : authorityStart
+  const pathEnd = orEnd(uri, indexOfAny(uri, "?#", pathStart))
+  const schemeAndAuthority = uri.slice(0, pathStart)
+  const path = uri.slice(pathStart, pathEnd)
+  const rest = uri.slice(pathEnd)
+  const suffix = segments.map(withoutLeadingSlashes).join("/")
   const joined = path === "" ? (authority ? `/${suffix}` : suffix) : path.endsWith("/") ? path + suffix : `${path}/${suffix}`
-  return `${scheme}${authority}${joined}${rest}`
+  return `${schemeAndAuthority}${joined}${rest}`
 }
 
 /** The URI without `user:password@`, for messages. */

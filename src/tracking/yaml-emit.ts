@@ -5,6 +5,7 @@
 // and line folding. Where libyaml and PyYAML's pure-Python emitter differ (emoji, U+0085, folding of
 // long double-quoted strings) this follows libyaml. Every rule here was checked against PyYAML 6.
 
+import { allInClass, asciiClass, inClass } from "../util/ascii.ts"
 import { resolvePlain } from "../util/pyyaml-resolver.ts"
 
 const bestWidth = 80
@@ -12,10 +13,10 @@ const bestWidth = 80
 const valueIndent = 2
 
 // PyYAML also resolves `!`, `&` and `*` (tag:yaml.org,2002:yaml); no plain scalar can be one, but the emitter asks.
-const yamlIndicator = /^(?:!|&|\*)$/
+const yamlIndicator = (text: string): boolean => text === "!" || text === "&" || text === "*"
 
 /** True when PyYAML would read the text back, unquoted, as a string: a string that reads as another type is quoted. */
-export const plainReadsAsString = (text: string): boolean => resolvePlain(text) === "str" && !yamlIndicator.test(text)
+export const plainReadsAsString = (text: string): boolean => resolvePlain(text) === "str" && !yamlIndicator(text)
 
 const isBreak = (c: string | undefined): boolean =>
   c === "\n" || c === "\r" || c === "\u0085" || c === "\u2028" || c === "\u2029"
@@ -197,14 +198,17 @@ const writeDoubleQuoted = (cur: Cursor, chars: readonly string[]): void => {
 // Most values (ids, names, paths, URIs) are ASCII words with no space to fold at, no indicator (no leading `-?:@`,
 // no `#`, no `:` at the end) and nothing to escape: they are written plain, skipping the character-by-character
 // analysis (most of a run's meta.yaml time). Whether they read back as strings is still asked.
-const plainWord = /^[A-Za-z0-9_/][A-Za-z0-9_./:+=~@-]*$/
+// /^[A-Za-z0-9_/][A-Za-z0-9_./:+=~@-]*$/
+const plainWordFirst = asciiClass("AZaz09", "_/")
+const plainWordRest = asciiClass("AZaz09", "_./:+=~@-")
+export const plainWord = (text: string): boolean => inClass(plainWordFirst, text, 0) && allInClass(plainWordRest, text, 1)
 
 /** The text after `key:` for a string value: a leading space, the scalar, continuation lines if folded. */
 // A plain word that would read back as another type ('0', 'true', '2001-12-14') is single-quoted as it stands: it
 // holds no quote to double and no space to fold at. So is the empty string, which reads back as null.
 export const emitStringValue = (column: number, value: string): string => {
   if (value === "") return " ''"
-  if (plainWord.test(value) && !value.endsWith(":")) return plainReadsAsString(value) ? ` ${value}` : ` '${value}'`
+  if (plainWord(value) && !value.endsWith(":")) return plainReadsAsString(value) ? ` ${value}` : ` '${value}'`
   const chars = Array.from(value)
   const cur: Cursor = { out: "", column, whitespace: false, indention: false }
   const analysis = analyze(chars)

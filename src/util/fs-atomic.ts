@@ -1,6 +1,6 @@
 // Crash- and full-disk-safe file writes: temp then rename (replace) or hard link (create), undoable appends, owned temp names.
 import { randomHex } from "./random.ts"
-import { closeSync, fstatSync, ftruncateSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs"
+import { closeSync, fstatSync, ftruncateSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from "node:fs"
 import { dirname, join } from "node:path"
 import { ownerTag, parseOwnerTag, type Owner } from "./owner.ts"
 
@@ -136,6 +136,19 @@ export const appendAtomic = (target: string, data: string, tempDir = dirname(tar
     throw error
   }
   closeSync(fd)
+}
+
+/**
+ * What is at `path`, or undefined when nothing is: also for ENOTDIR, a file where the path needs a folder
+ * (`notes.txt/x`), which statSync's throwIfNoEntry does not cover. Other errors (EACCES, ELOOP) still throw.
+ */
+export const statIfPresent = (path: string): Stats | undefined => {
+  try {
+    return statSync(path, { throwIfNoEntry: false })
+  } catch (error) {
+    if (errnoOf(error) === "ENOTDIR") return undefined
+    throw error
+  }
 }
 
 export const pathExists = (path: string): boolean => {

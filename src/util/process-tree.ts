@@ -1,6 +1,7 @@
 // Process trees from /proc: an entry point's tree (its group, its descendants, orphans re-parented to us) and any program's descendants.
 import { readdirSync, readFileSync } from "node:fs"
 import { reapOrphan } from "./subreaper.ts"
+import { isDigits } from "./ascii.ts"
 
 type Proc = { pid: number; ppid: number; pgid: number; zombie: boolean }
 
@@ -23,7 +24,7 @@ const readAll = (): Proc[] | null => {
   } catch {
     return null
   }
-  return entries.filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => readProc(entry) ?? [])
+  return entries.filter(isDigits).flatMap((entry) => readProc(entry) ?? [])
 }
 
 /** A scan of the tree: its live members, and how many of its processes had just ended (zombies, reaped if ours). */

@@ -1,4 +1,5 @@
 // PyYAML's implicit resolvers (resolver.py, YAML 1.1): the tag an untagged plain scalar is read back with.
+import { allInClass, asciiClass, indexOfAny, isDigits } from "./ascii.ts"
 
 export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp" | "merge" | "value"
 
@@ -25,9 +26,15 @@ const patterns: ReadonlyArray<readonly [Tag, RegExp]> = [
 
 // PyYAML tries the number and timestamp patterns only for a first character they were registered with.
 const numberStart = new Set("-+.0123456789")
-// From a digit, each pattern needs `.`, `:` or `-`, or only digits and `_`, or a 0b/0x prefix: an id such as
-// 3f2a…, a version such as 12abc, is a str without running them (their first run compiles them, ~0.1 ms each).
-const mayBeNumber = /^[0-9_]*$|[.:-]|^0[bx]/
+// From a digit, each pattern needs `.`, `:` or `-`, or only digits and `_`, or a 0b/0x prefix (/^[0-9_]*$|[.:-]|^0[bx]/):
+// an id such as 3f2a…, a version such as 12abc, is a str without running them (their first run compiles them).
+const digitOrUnderscore = asciiClass("09", "_")
+const mayBeNumber = (text: string): boolean =>
+  allInClass(digitOrUnderscore, text) || indexOfAny(text, ".:-") !== -1 || text.startsWith("0b") || text.startsWith("0x")
+const octal = asciiClass("07")
+
+// Digits alone (an experiment id, a count) meet only the int patterns: `0`, [1-9][0-9_]*, or 0[0-7_]+ (so `08` is a str).
+const digitsTag = (text: string): Tag => (text === "0" || text[0] !== "0" || allInClass(octal, text) ? "int" : "str")
 
 /** Which tag PyYAML gives an untagged plain scalar (quoted scalars are always str). */
 export const resolvePlain = (text: string): Tag => {
@@ -35,7 +42,8 @@ export const resolvePlain = (text: string): Tag => {
   if (word) return word
   const first = text[0] as string
   if (!numberStart.has(first)) return "str"
-  if (first >= "0" && first <= "9" && !mayBeNumber.test(text)) return "str"
+  if (isDigits(text)) return digitsTag(text)
+  if (first >= "0" && first <= "9" && !mayBeNumber(text)) return "str"
   return patterns.find(([, pattern]) => pattern.test(text))?.[0] ?? "str"
 }
 

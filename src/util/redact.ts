@@ -1,18 +1,17 @@
 // The one redaction helper: credentials split off URLs, URLs and free text made safe to show, secrets in every encoding.
+import { authorityScheme, indexOfAny } from "./ascii.ts"
 
 export type Credentials = { user: string; password: string | null; raw?: string }
 
-const schemePrefix = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
 const sshUrl = /^(?:ssh|git\+ssh|ssh\+git):\/\//i
 
 /** `scheme://[userinfo@]host…` → where the authority starts and ends (the userinfo ends at its last '@'). */
 const authority = (url: string): { start: number; end: number; at: number } | null => {
-  const scheme = schemePrefix.exec(url)
-  if (!scheme) return null
-  const start = scheme[0].length
-  const rest = url.slice(start)
-  const stop = rest.search(/[/?#]/)
-  const end = stop === -1 ? url.length : start + stop
+  const scheme = authorityScheme(url)
+  if (scheme === null) return null
+  const start = scheme.length + 3
+  const stop = indexOfAny(url, "/?#", start)
+  const end = stop === -1 ? url.length : stop
   const at = url.slice(start, end).lastIndexOf("@")
   return { start, end, at: at === -1 ? -1 : start + at }
 }
@@ -53,7 +52,7 @@ export const redactUrl = (uri: string): string => {
   const base = hash === -1 ? url : url.slice(0, hash)
   const fragment = hash === -1 ? "" : url.slice(hash)
   const query = base.indexOf("?")
-  if (query === -1 || !schemePrefix.test(base)) return url
+  if (query === -1 || authorityScheme(base) === null) return url
   const params = base
     .slice(query + 1)
     .split("&")

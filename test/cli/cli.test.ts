@@ -102,6 +102,15 @@ describe("validate and describe", () => {
     expect(strict.stdout).toContain("MLproject:5:")
   })
 
+  // A file where the path needs a folder (ENOTDIR) ended these with "internal error", exit 1.
+  test.each([["describe"], ["run"]])("%s of a path under a file says the folder does not exist, exit 2", async (command) => {
+    await using dir = tmpdirFor()
+    dir.write("notes.txt", "")
+    const result = await cli([command, join(dir.path, "notes.txt", "x")], { cwd: dir.path })
+    expect(result.stderr).toContain(`project folder '${join(dir.path, "notes.txt", "x")}' does not exist`)
+    expect(result.code).toBe(2)
+  })
+
   test("describe shows entry points, types, defaults and, with -P, the resolved command", async () => {
     const text = await cli(["describe", example])
     expect(text.code).toBe(0)

@@ -53,6 +53,10 @@ describe("classify", () => {
       ["s3://bucket/releases/p.tgz", false, "archive"],
       ["gs://bucket/p.zip#sub", false, "archive"],
       ["dbfs:/FileStore/p.tar.gz", false, "archive"],
+      // A file where the path needs a folder (ENOTDIR) is nothing on disk, as a missing path is: it was an internal error.
+      [join(dir.path, "plain", "MLproject", "x"), false, "local"],
+      [join(dir.path, "plain", "MLproject", "p.zip"), false, "archive"],
+      ["plain/MLproject/x.mlpack", false, "pack"],
     ]
     for (const [uri, version, via] of cases) expect([uri, classify(uri, dir.path, version).via]).toEqual([uri, via])
   })

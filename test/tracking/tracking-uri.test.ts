@@ -74,6 +74,13 @@ describe("storeFor", () => {
     expect(error.exitCode).toBe(2)
   })
 
+  test("a file on the path where the mlruns folder should be is named, with exit 2 (it was ENOTDIR, an internal error)", () => {
+    const error = refusal("/etc/passwd/mlruns/x")
+    expect(error.code).toBe("tracking.not_a_folder")
+    expect(error.message).toBe("Tracking store /etc/passwd/mlruns/x cannot be a folder: /etc/passwd is a file")
+    expect(error.exitCode).toBe(2)
+  })
+
   test.each(["sqlite:////tmp/mlflow.db", "postgresql+psycopg2://u:pw@h/db", "mysql+pymysql://u:pw@h/db", "mariadb://h/db"])("%s is a database store, opened on first use", (uri) => {
     expect(storeFor(uri).location).not.toContain(":pw@")
   })

@@ -1,5 +1,6 @@
 // Copies an mlruns file store into a database store: experiments and runs with their ids, each run in one transaction, idempotent.
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
+import { statIfPresent } from "../../util/fs-atomic.ts"
 import { join, resolve } from "node:path"
 import { isToolError, ToolError } from "../../errors.ts"
 import type { Emit, Event } from "../../events/event.ts"
@@ -32,7 +33,7 @@ export const sourceRoot = (source: string, cwd: string): string => {
   if (scheme !== "" && scheme !== "file")
     throw new ToolError("migrate.source.invalid", `Source ${redactUri(source)} is not a file store: migrate-store reads an mlruns folder`, { hint: sourceHint, exitCode: 2 })
   const root = resolve(cwd, scheme === "file" ? fileUriToPath(source) : source)
-  const stat = statSync(root, { throwIfNoEntry: false })
+  const stat = statIfPresent(root)
   if (!stat) throw new ToolError("migrate.source.invalid", `Source ${root} does not exist`, { hint: sourceHint, exitCode: 2 })
   if (!stat.isDirectory()) throw new ToolError("migrate.source.invalid", `Source ${root} is a file, not an mlruns folder`, { hint: sourceHint, exitCode: 2 })
   const trash = join(root, trashFolder)
