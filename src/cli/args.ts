@@ -1,6 +1,11 @@
 // A small argv parser driven by a per-command option table: long and short forms, `=` and attached values.
 import { ToolError } from "../errors.ts"
 import { closest } from "../util/closest.ts"
+import { isDigitAt, startsWithAnyCase } from "../util/ascii.ts"
+
+/** /^-(\d|\.\d|inf|nan)/i: `-1.5`, `-.5`, `-inf`, `-NaN…` start a negative number, not a short option. */
+const negativeNumber = (arg: string): boolean =>
+  isDigitAt(arg, 1) || (arg[1] === "." && isDigitAt(arg, 2)) || startsWithAnyCase(arg.slice(1), "inf") || startsWithAnyCase(arg.slice(1), "nan")
 
 export type OptionSpec = {
   long: string
@@ -62,7 +67,7 @@ export const parseArgs = (command: string, argv: string[], specs: OptionSpec[], 
       continue
     }
     // "-1.5", "-.5", "-inf": a negative number is a value (`log metric delta -1.5`), never a short option.
-    if (arg.startsWith("-") && arg.length > 1 && !/^-(\d|\.\d|inf|nan)/i.test(arg)) {
+    if (arg.startsWith("-") && arg.length > 1 && !negativeNumber(arg)) {
       const spec = byShort.get(arg[1] as string)
       if (!spec) throw usage(command, `unknown option '${arg.slice(0, 2)}' for 'mlproject ${command}'`)
       const attached = arg.length > 2 ? arg.slice(2) : undefined

@@ -1,4 +1,5 @@
 // Command templates read like Python's str.format(**params), which is what MLflow calls, filled by plain substitution.
+import { indexOfAny, isDigits } from "../util/ascii.ts"
 
 export type Field = {
   /** The keyword looked up in the parameters (`batch-size` is a valid one). */
@@ -71,8 +72,9 @@ const parseField = (t: string, open: number): { field: Field; end: number } | Te
   if (t[open - 1] === "$" && (hasSpec || conversion)) {
     return { message: `\${${shown(text).slice(1)} looks like the shell's \${…}, but MLflow reads {…} as a parameter placeholder`, offset: open }
   }
-  const base = /^[^.[]*/.exec(name)?.[0] ?? ""
-  if (base === "" || /^[0-9]+$/.test(base)) {
+  const dotOrBracket = indexOfAny(name, ".[")
+  const base = dotOrBracket === -1 ? name : name.slice(0, dotOrBracket)
+  if (base === "" || isDigits(base)) {
     return { message: `positional placeholder ${shown(text)}: MLflow fills the command with named parameters only, so Python raises IndexError`, offset: open }
   }
   if (base !== name) return { message: `placeholder ${shown(text)} uses attribute or index access, which mlproject refuses: it would take characters out of the shell-quoted value`, offset: open }

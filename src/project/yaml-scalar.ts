@@ -1,4 +1,5 @@
 // PyYAML's SafeConstructor for YAML 1.1 scalars (the tags come from util/pyyaml-resolver.ts), so `1e-5` stays a string as in MLflow.
+import { isDigitAt, startsWithAnyCase } from "../util/ascii.ts"
 import type { Tag } from "../util/pyyaml-resolver.ts"
 import type { PyDate, PyDateTime, PyScalar } from "./python-str.ts"
 
@@ -8,14 +9,16 @@ const timestampParts =
 /** Thrown when PyYAML's constructor would raise (ValueError and friends); the caller adds the location. */
 export class ScalarError extends Error {}
 
-const whitespace = /^\s+|\s+$/g
+// trim() removes exactly what /^\s+|\s+$/g does (WhiteSpace and LineTerminator), without a pattern to compile.
+const stripped = (text: string): string => text.trim()
+const unsigned = (text: string): string => (text.startsWith("-") || text.startsWith("+") ? text.slice(1) : text)
 
 /** Python int(text, base) after PyYAML removed underscores: surrounding whitespace allowed, digits only. */
 const pyInt = (text: string, base: 2 | 8 | 10 | 16): bigint => {
   const digits = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^[0-9]+$/, 16: /^[0-9a-fA-F]+$/ }[base]
-  const t = text.replace(whitespace, "")
+  const t = stripped(text)
   const sign = t.startsWith("-") ? -1n : 1n
-  const body = t.replace(/^[-+]/, "")
+  const body = unsigned(t)
   if (!digits.test(body)) throw new ScalarError(`invalid literal for int() with base ${base}: ${JSON.stringify(text)}`)
   const prefix = { 2: "0b", 8: "0o", 10: "", 16: "0x" }[base]
   return sign * BigInt(prefix + body)
@@ -35,18 +38,45 @@ const constructInt = (text: string): bigint => {
   return sign * pyInt(value, 10)
 }
 
-/** Python float(text): decimal or exponent form with optional underscores between digits, inf/infinity/nan. */
-const pyFloatRe = /^[-+]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?|[0-9](?:_?[0-9])*\.(?:[eE][-+]?[0-9](?:_?[0-9])*)?|inf|infinity|nan)$/i
+/** Where a run of digits with single underscores between them ([0-9](?:_?[0-9])*) that starts at `at` ends, or -1. */
+const digitPartEnd = (text: string, at: number): number => {
+  if (!isDigitAt(text, at)) return -1
+  let i = at + 1
+  for (;;) {
+    if (isDigitAt(text, i)) i++
+    else if (text[i] === "_" && isDigitAt(text, i + 1)) i += 2
+    else return i
+  }
+}
 
-export const isPythonFloat = (text: string): boolean => pyFloatRe.test(text.replace(whitespace, ""))
+const floatWords = ["inf", "infinity", "nan"]
+
+/**
+ * Python float(text): decimal or exponent form with optional underscores between digits, inf/infinity/nan. Scanned as
+ * /^[-+]?(?:(?:D)?\.?D(?:[eE][-+]?D)?|D\.(?:[eE][-+]?D)?|inf|infinity|nan)$/i reads, D being a digit part.
+ */
+export const isPythonFloat = (text: string): boolean => {
+  const t = stripped(text)
+  const start = t.startsWith("-") || t.startsWith("+") ? 1 : 0
+  if (floatWords.some((word) => t.length - start === word.length && startsWithAnyCase(t.slice(start), word))) return true
+  let end = digitPartEnd(t, start)
+  if (end !== -1 && t[end] === ".") end = Math.max(digitPartEnd(t, end + 1), end + 1)
+  else if (end === -1 && t[start] === ".") end = digitPartEnd(t, start + 1)
+  if (end === -1) return false
+  if (t[end] === "e" || t[end] === "E") end = digitPartEnd(t, t[end + 1] === "-" || t[end + 1] === "+" ? end + 2 : end + 1)
+  return end === t.length
+}
 
 /** Python int(text) in base 10: sign, digits with single underscores between them, surrounding whitespace. */
-export const isPythonInt = (text: string): boolean => /^[-+]?[0-9](?:_?[0-9])*$/.test(text.replace(whitespace, ""))
+export const isPythonInt = (text: string): boolean => {
+  const t = stripped(text)
+  return digitPartEnd(t, t.startsWith("-") || t.startsWith("+") ? 1 : 0) === t.length
+}
 
 const pyFloat = (text: string): number => {
   if (!isPythonFloat(text)) throw new ScalarError(`could not convert string to float: ${JSON.stringify(text)}`)
-  const t = text.replace(whitespace, "").replaceAll("_", "").toLowerCase()
-  const body = t.replace(/^[-+]/, "")
+  const t = stripped(text).replaceAll("_", "").toLowerCase()
+  const body = unsigned(t)
   const negative = t.startsWith("-")
   if (body === "inf" || body === "infinity") return negative ? -Infinity : Infinity
   if (body === "nan") return NaN
@@ -101,10 +131,10 @@ export const constructScalar = (tag: Tag, text: string): PyScalar => {
       return value
     }
     case "int":
-      if (text.replaceAll("_", "").replace(/^[-+]/, "") === "") throw new ScalarError(`${JSON.stringify(text)} is not an integer`)
+      if (unsigned(text.replaceAll("_", "")) === "") throw new ScalarError(`${JSON.stringify(text)} is not an integer`)
       return constructInt(text)
     case "float":
-      if (text.replaceAll("_", "").replace(/^[-+]/, "") === "") throw new ScalarError(`${JSON.stringify(text)} is not a float`)
+      if (unsigned(text.replaceAll("_", "")) === "") throw new ScalarError(`${JSON.stringify(text)} is not a float`)
       return constructFloat(text)
     case "timestamp":
       return constructTimestamp(text)

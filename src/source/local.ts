@@ -21,12 +21,13 @@ export const unquote = (uri: string): string => {
 
 /** `user@host:path` (git's scp-like ssh address) as /^[^/\s]+@[^/\s]+:/ finds it: both parts before any `/` or space. */
 const isScpLike = (base: string): boolean => {
-  let stop = 0
-  while (stop < base.length && base[stop] !== "/" && !isWhiteSpaceAt(base, stop)) stop++
+  // The first `@` after a first character and the first `:` after it leave the most room; a later pair's prefix
+  // holds this pair's.
   const at = base.indexOf("@", 1)
-  if (at === -1 || at >= stop) return false
-  const colon = base.indexOf(":", at + 2)
-  return colon !== -1 && colon < stop
+  const colon = at === -1 ? -1 : base.indexOf(":", at + 2)
+  if (colon === -1) return false
+  for (let i = 0; i < colon; i++) if (base[i] === "/" || isWhiteSpaceAt(base, i)) return false
+  return true
 }
 
 export const splitSubdir = (uri: string): { base: string; subdir: string | null } => {

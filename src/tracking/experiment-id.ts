@@ -1,5 +1,5 @@
 // New experiment and run ids, made the way MLflow's FileStore makes them, and the id shapes it accepts.
-import { allInClass, asciiClass, inClass, isAscii } from "../util/ascii.ts"
+import { alnumOr, isAlnumAt, isAscii } from "../util/ascii.ts"
 import { randomInt, randomUUID } from "../util/random.ts"
 
 const experimentIdWidth = 18
@@ -23,11 +23,9 @@ export const generateRunId = (): string => randomUUID().replaceAll("-", "")
 // text each ASCII twin gives the same answer, so the Unicode pattern is compiled only for an id that is not ASCII.
 const experimentIdShape = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,63}$/u
 const runIdShape = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,255}$/u
-const idFirst = asciiClass("AZaz09")
-const idRest = asciiClass("AZaz09", "_-")
-// /^[a-zA-Z0-9][A-Za-z0-9_-]{0,max}$/
-const asciiId = (id: string, max: number): boolean => id.length <= max + 1 && inClass(idFirst, id, 0) && allInClass(idRest, id, 1)
+// /^[a-zA-Z0-9][A-Za-z0-9_-]{0,max}$/, false for any text that is not ASCII.
+const asciiId = (id: string, max: number): boolean => id.length <= max + 1 && isAlnumAt(id, 0) && alnumOr(id, "_-", 1)
 
 /** Also keeps ids from naming anything but a direct child folder (no `.`, `..`, `/`). */
-export const isExperimentId = (id: string): boolean => (isAscii(id) ? asciiId(id, 63) : experimentIdShape.test(id))
-export const isRunId = (id: string): boolean => (isAscii(id) ? asciiId(id, 255) : runIdShape.test(id))
+export const isExperimentId = (id: string): boolean => asciiId(id, 63) || (!isAscii(id) && experimentIdShape.test(id))
+export const isRunId = (id: string): boolean => asciiId(id, 255) || (!isAscii(id) && runIdShape.test(id))

@@ -5,7 +5,7 @@
 // folded over lines, `[]`/`{}`); for anything else (comments, nesting, anchors, block scalars) it returns
 // null and the caller falls back to the general parser. It also reads U+2028/U+2029 and NEL as line
 // breaks, as PyYAML does and YAML 1.2 parsers do not.
-import { asciiClass, inClass } from "../util/ascii.ts"
+import { alnumOr, isLetterAt } from "../util/ascii.ts"
 
 export type FlatScalar = { text: string; plain: boolean }
 export type FlatValue = FlatScalar | "collection"
@@ -107,15 +107,11 @@ const scanQuoted = (src: string, start: number): Scan | null => {
   return null
 }
 
-const keyFirst = asciiClass("AZaz", "_")
-const keyRest = asciiClass("AZaz09", "_")
-
 /** A line's `key: ` (/^([A-Za-z_][A-Za-z0-9_]*):(?:[ ]|$)/): the key and the length up to its value, or null. */
 export const keyLine = (line: string): { key: string; length: number } | null => {
-  if (!inClass(keyFirst, line, 0)) return null
-  let end = 1
-  while (inClass(keyRest, line, end)) end++
-  if (line[end] !== ":") return null
+  // `:` is not a key character: the key is all that precedes the first one.
+  const end = line.indexOf(":")
+  if (end < 1 || !(isLetterAt(line, 0) || line[0] === "_") || !alnumOr(line.slice(0, end), "_", 1)) return null
   if (end + 1 === line.length) return { key: line.slice(0, end), length: end + 1 }
   return line[end + 1] === " " ? { key: line.slice(0, end), length: end + 2 } : null
 }

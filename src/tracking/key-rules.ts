@@ -1,7 +1,7 @@
 // MLflow's rules for param, tag and metric keys, value lengths, batch sizes and experiment names.
 import { ToolError } from "../errors.ts"
 import type { Metric, Tag } from "./types.ts"
-import { allInClass, asciiClass, isAscii } from "../util/ascii.ts"
+import { alnumOr, isAscii } from "../util/ascii.ts"
 
 // Limits of mlflow/utils/validation.py (MLflow 2.x/3.x).
 export const limits = {
@@ -18,8 +18,7 @@ export const limits = {
 // MLflow (non-Windows) allows alphanumerics (Python's Unicode \w), _ - . space / and colon. An ASCII key is checked
 // by the ASCII twin (the same answer), so the Unicode pattern is compiled only for a key that needs it.
 const keyShape = /^[/\p{L}\p{N}_.\- :]*$/u
-const asciiKeyShape = asciiClass("AZaz09", "/_.- :")
-const hasKeyShape = (key: string): boolean => (isAscii(key) ? allInClass(asciiKeyShape, key) : keyShape.test(key))
+const hasKeyShape = (key: string): boolean => alnumOr(key, "/_.- :") || (!isAscii(key) && keyShape.test(key))
 
 /** posixpath.normpath: the file a key would name, to refuse keys that alias another key or escape. */
 export const normalizePosixPath = (path: string): string => {

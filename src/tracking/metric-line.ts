@@ -1,5 +1,5 @@
 // Metric file lines `<ms> <value> <step>`, with the value written as Python's repr(float) writes it.
-import { asciiClass, inClass } from "../util/ascii.ts"
+import { isDigitAt } from "../util/ascii.ts"
 import type { Metric } from "./types.ts"
 
 /**
@@ -33,31 +33,29 @@ export const formatPythonFloat = (value: number): string => {
   return `${sign}${whole}.${fraction === "" ? "0" : fraction}`
 }
 
-const digit = asciiClass("09")
-const digitOrUnderscore = asciiClass("09", "_")
 
 /** /^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$/, scanned once from the left. */
 const isDecimalFloat = (text: string): boolean => {
   let i = text[0] === "-" || text[0] === "+" ? 1 : 0
-  const skip = (members: Uint8Array) => {
-    while (inClass(members, text, i)) i++
+  const skipDigits = (underscores: boolean) => {
+    while (isDigitAt(text, i) || (underscores && text[i] === "_")) i++
   }
-  if (inClass(digit, text, i)) {
+  if (isDigitAt(text, i)) {
     i++
-    skip(digitOrUnderscore)
+    skipDigits(true)
     if (text[i] === ".") {
       i++
-      skip(digitOrUnderscore)
+      skipDigits(true)
     }
-  } else if (text[i] === "." && inClass(digit, text, i + 1)) {
+  } else if (text[i] === "." && isDigitAt(text, i + 1)) {
     i += 2
-    skip(digitOrUnderscore)
+    skipDigits(true)
   } else return false
   if (text[i] === "e" || text[i] === "E") {
     i++
     if (text[i] === "-" || text[i] === "+") i++
-    if (!inClass(digit, text, i)) return false
-    skip(digit)
+    if (!isDigitAt(text, i)) return false
+    skipDigits(false)
   }
   return i === text.length
 }

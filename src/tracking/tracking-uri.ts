@@ -1,7 +1,7 @@
 // Tracking and artifact URIs: MLflow's tracking URI resolution, file URIs both ways, appending paths.
 import { existsSync, readdirSync } from "node:fs"
 import { isAbsolute, join, resolve } from "node:path"
-import { allInClass, asciiClass, indexOfAny, isDigits, schemeEnd, startsWithAnyCase } from "../util/ascii.ts"
+import { alnumOr, indexOfAny, isAlnumAt, isDigits, schemeEnd, startsWithAnyCase } from "../util/ascii.ts"
 
 /** MLflow reads these bare words as store URIs (`MLFLOW_TRACKING_URI=databricks`), not as folder names. */
 const profileOnlyUris = new Set(["databricks", "databricks-uc", "uc"])
@@ -23,18 +23,18 @@ export const uriScheme = (uri: string): string =>
   profileOnlyUris.has(uri) ? uri : uri.slice(0, Math.max(0, schemeEnd(uri))).toLowerCase()
 
 // pathlib's as_uri() keeps only unreserved characters and "/"; everything else is %XX of its UTF-8 bytes.
-const keptInFileUri = asciiClass("AZaz09", "_.~/-")
+const keptInFileUri = "_.~/-"
 
 /** MLflow's path_to_local_file_uri (pathlib.Path(abspath).as_uri()) for a POSIX path. */
 export const pathToFileUri = (path: string): string => {
   const absolute = resolve(path)
   // Most paths need no escaping: one test instead of encoding (a fresh process's first TextEncoder costs ~0.1 ms).
-  if (allInClass(keptInFileUri, absolute)) return `file://${absolute}`
+  if (alnumOr(absolute, keptInFileUri)) return `file://${absolute}`
   const bytes = new TextEncoder().encode(absolute)
   let encoded = ""
   for (const byte of bytes) {
     const char = String.fromCharCode(byte)
-    encoded += keptInFileUri[byte] === 1 ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+    encoded += byte < 0x80 && (isAlnumAt(char, 0) || keptInFileUri.includes(char)) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
   }
   return `file://${encoded}`
 }

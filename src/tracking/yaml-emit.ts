@@ -5,7 +5,7 @@
 // and line folding. Where libyaml and PyYAML's pure-Python emitter differ (emoji, U+0085, folding of
 // long double-quoted strings) this follows libyaml. Every rule here was checked against PyYAML 6.
 
-import { allInClass, asciiClass, inClass } from "../util/ascii.ts"
+import { alnumOr, isAlnumAt } from "../util/ascii.ts"
 import { resolvePlain } from "../util/pyyaml-resolver.ts"
 
 const bestWidth = 80
@@ -199,9 +199,7 @@ const writeDoubleQuoted = (cur: Cursor, chars: readonly string[]): void => {
 // no `#`, no `:` at the end) and nothing to escape: they are written plain, skipping the character-by-character
 // analysis (most of a run's meta.yaml time). Whether they read back as strings is still asked.
 // /^[A-Za-z0-9_/][A-Za-z0-9_./:+=~@-]*$/
-const plainWordFirst = asciiClass("AZaz09", "_/")
-const plainWordRest = asciiClass("AZaz09", "_./:+=~@-")
-export const plainWord = (text: string): boolean => inClass(plainWordFirst, text, 0) && allInClass(plainWordRest, text, 1)
+export const plainWord = (text: string): boolean => (isAlnumAt(text, 0) || text[0] === "_" || text[0] === "/") && alnumOr(text, "_./:+=~@-", 1)
 
 /** The text after `key:` for a string value: a leading space, the scalar, continuation lines if folded. */
 // A plain word that would read back as another type ('0', 'true', '2001-12-14') is single-quoted as it stands: it

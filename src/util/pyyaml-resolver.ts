@@ -1,5 +1,5 @@
 // PyYAML's implicit resolvers (resolver.py, YAML 1.1): the tag an untagged plain scalar is read back with.
-import { allInClass, asciiClass, indexOfAny, isDigits } from "./ascii.ts"
+import { indexOfAny, isDigitAt, isDigits } from "./ascii.ts"
 
 export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp" | "merge" | "value"
 
@@ -28,13 +28,19 @@ const patterns: ReadonlyArray<readonly [Tag, RegExp]> = [
 const numberStart = new Set("-+.0123456789")
 // From a digit, each pattern needs `.`, `:` or `-`, or only digits and `_`, or a 0b/0x prefix (/^[0-9_]*$|[.:-]|^0[bx]/):
 // an id such as 3f2a…, a version such as 12abc, is a str without running them (their first run compiles them).
-const digitOrUnderscore = asciiClass("09", "_")
+const digitsAndUnderscores = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (!isDigitAt(text, i) && text[i] !== "_") return false
+  return true
+}
 const mayBeNumber = (text: string): boolean =>
-  allInClass(digitOrUnderscore, text) || indexOfAny(text, ".:-") !== -1 || text.startsWith("0b") || text.startsWith("0x")
-const octal = asciiClass("07")
+  digitsAndUnderscores(text) || indexOfAny(text, ".:-") !== -1 || text.startsWith("0b") || text.startsWith("0x")
+const octal = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (text[i] === "8" || text[i] === "9") return false
+  return true
+}
 
 // Digits alone (an experiment id, a count) meet only the int patterns: `0`, [1-9][0-9_]*, or 0[0-7_]+ (so `08` is a str).
-const digitsTag = (text: string): Tag => (text === "0" || text[0] !== "0" || allInClass(octal, text) ? "int" : "str")
+const digitsTag = (text: string): Tag => (text === "0" || text[0] !== "0" || octal(text) ? "int" : "str")
 
 /** Which tag PyYAML gives an untagged plain scalar (quoted scalars are always str). */
 export const resolvePlain = (text: string): Tag => {

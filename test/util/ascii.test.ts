@@ -3,11 +3,15 @@ import { describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { allInClass, asciiClass, authorityScheme, endsWithAnyCase, indexOfAny, isDigits, isWhiteSpaceAt, schemeEnd, startsWithAnyCase } from "../../src/util/ascii.ts"
+import { alnumOr, authorityScheme, endsWithAnyCase, indexOfAny, isDigits, isWhiteSpaceAt, schemeEnd, startsWithAnyCase } from "../../src/util/ascii.ts"
 import { resolvePlain } from "../../src/util/pyyaml-resolver.ts"
 import { keyLine, quotedOnly } from "../../src/tracking/flat-yaml.ts"
 import { plainWord } from "../../src/tracking/yaml-emit.ts"
 import { visibleEvent } from "../../src/events/terminal-text.ts"
+import { isPythonFloat, isPythonInt } from "../../src/project/yaml-scalar.ts"
+import { shellQuote } from "../../src/project/shell-quote.ts"
+import { parseTemplate } from "../../src/project/template.ts"
+import { parseArgs } from "../../src/cli/args.ts"
 import { parsePythonFloat } from "../../src/tracking/metric-line.ts"
 import { isExperimentId, isRunId } from "../../src/tracking/experiment-id.ts"
 import { appendToUriPath, fileUriToPath, isDatabricksUri, pathToFileUri, uriScheme } from "../../src/tracking/tracking-uri.ts"
@@ -52,8 +56,8 @@ describe("the ASCII helpers against the patterns they replace", () => {
   same("schemeEnd", random.concat(schemeLike), schemeEnd, (t) => /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(t)?.[1]?.length ?? -1)
   same("authorityScheme", random.concat(schemeLike), authorityScheme, (t) => /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(t)?.[1] ?? null)
   same("isDigits", texts(5_000, 4, ["0", "0123", "٣"]).concat(random), isDigits, (t) => /^\d+$/.test(t))
-  const kept = asciiClass("AZaz09", "_.~/-")
-  same("allInClass", random, (t) => allInClass(kept, t), (t) => /^[A-Za-z0-9_.~/-]*$/.test(t))
+  same("alnumOr", random, (t) => alnumOr(t, "_.~/-"), (t) => /^[A-Za-z0-9_.~/-]*$/.test(t))
+  same("alnumOr from 1", random, (t) => alnumOr(t, ":", 1), (t) => /^[A-Za-z0-9:]*$/.test(t.slice(1)))
   same("indexOfAny", random, (t) => indexOfAny(t, "/?#"), (t) => t.search(/[/?#]/))
   same("startsWithAnyCase", schemeLike, (t) => startsWithAnyCase(t, "dbfs:/"), (t) => /^dbfs:\//i.test(t))
   same("endsWithAnyCase", texts(10_000, 8, ["a.TAR.gz", "x.Zip", "y.tgz", "z.tar\u212a"]).map((t) => `${t}.${["zip", "TaR", "tar.GZ", "tgz", "gz", "mlpack"][t.length % 6]}`), (t) => endsWithAnyCase(t, ".zip", ".tar", ".tar.gz", ".tgz"), (t) => /\.(zip|tar|tar\.gz|tgz)$/i.test(t))
@@ -151,4 +155,30 @@ describe("URI functions against the patterns they replaced", () => {
       rmSync(cwd, { recursive: true, force: true })
     }
   })
+})
+
+describe("parameter paths against the patterns they replaced", () => {
+  const numbers = texts(30_000, 9, ["1_0", "1__0", "_1", "1_", "1.", ".5", "1.e5", "1e5", "1e_5", "1_0.0_1e-1_0", " 2 ", "\t-3\n", "+inf", "-Infinity", "NAN", "infinit", "i\u0307nf", "\u00a01\u2003"]).map((t) =>
+    t.replace(/[a-zA-Z]/g, (c) => "0123456789._eE+-in"[c.charCodeAt(0) % 18] as string),
+  )
+  const floatShape = /^[-+]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?|[0-9](?:_?[0-9])*\.(?:[eE][-+]?[0-9](?:_?[0-9])*)?|inf|infinity|nan)$/i
+  same("isPythonFloat", numbers.concat(random, ["inf", "-nan", "INFINITY", "infinity!", "1e", "e5"]), isPythonFloat, (t) => floatShape.test(t.replace(/^\s+|\s+$/g, "")))
+  same("isPythonInt", numbers.concat(random), isPythonInt, (t) => /^[-+]?[0-9](?:_?[0-9])*$/.test(t.replace(/^\s+|\s+$/g, "")))
+  same("shellQuote", random, shellQuote, (t) => (t === "" ? "''" : /[^A-Za-z0-9_@%+=:,./-]/.test(t) ? `'${t.replaceAll("'", `'"'"'`)}'` : t))
+
+  // Which rule a placeholder meets: a positional one, attribute or index access, or a plain name.
+  const names = texts(10_000, 6).map((t, i) => t.replace(/[{}:!\[\]]/g, "") + ["", ".a", "[0]", "x[1].b"][i % 4])
+  same("placeholder names", names, (name) => parseTemplate(`{${name}}`).problem?.message.split(" ")[0] ?? "field", (name) => {
+    const base = /^[^.[]*/.exec(name)?.[0] ?? ""
+    return base === "" || /^[0-9]+$/.test(base) ? "positional" : base !== name ? "placeholder" : "field"
+  })
+
+  // A word after `-` is a negative number (a value) or a short option (unknown here, so refused).
+  same("negative numbers among arguments", texts(20_000, 5, ["1", ".5", ".", "inf", "NaN", "Inf5", "i", "\u0131nf"]).map((t) => `-${t}`), (arg) => {
+    try {
+      return parseArgs("log", [arg], [], 1).positionals.length === 1
+    } catch {
+      return false
+    }
+  }, (arg) => !arg.startsWith("--") && (arg === "-" || /^-(\d|\.\d|inf|nan)/i.test(arg)))
 })
