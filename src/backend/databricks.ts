@@ -129,7 +129,7 @@ export const databricksBackend: Backend = {
       await storeFor(trackingUri, env).logBatch(control.runId, { tags: runTags(api, run, databricksRunId) }, { signal: control.interrupt })
     }
     return {
-      pid: 0,
+      pid: null,
       record: { backend: "databricks", workspace: spec.workspaceUri, run: databricksRunId },
       wait: () => followRun({ ...control, api, databricksRunId }),
     }

@@ -104,7 +104,7 @@ const removedByDaemon = async (removal: Response): Promise<boolean> => {
 export const startCreated = async (launch: StartCreated): Promise<DockerRunHandle> => {
   const { docker, id } = launch
   const sink = outputSink(launch)
-  let output: Promise<void> = Promise.resolve()
+  let attached: Response | null = null
   let exited: Response
   let removal: Response | null = null
   const waitFor = (condition: string) => docker.request("POST", `/containers/${id}/wait`, { query: { condition } })
@@ -120,7 +120,7 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
       if (answer && !answer.ok) throw new ToolError("docker.wait", `waiting for container ${id.slice(0, 12)}: ${await errorMessage(answer)}`, { exitCode: 1 })
     }
     exited = wait
-    output = attach.body ? demultiplex(attach.body, sink.push) : Promise.resolve()
+    attached = attach
     const started = await docker.request("POST", `/containers/${id}/start`)
     if (!started.ok) {
       const message = await errorMessage(started)
@@ -136,11 +136,13 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
     await started.body?.cancel()
   } catch (error) {
     await removal?.body?.cancel().catch(() => {})
-    await output.catch(() => {})
+    await attached?.body?.cancel().catch(() => {})
     throw error
   }
   const inspected = await docker.request("GET", `/containers/${id}/json`)
-  const pid = inspected.ok ? (((await inspected.json()) as { State?: { Pid?: number } }).State?.Pid ?? 0) : 0
+  // The daemon says Pid 0 for a container that has already exited: no pid, not 0 (kill(0) signals the caller's group).
+  const hostPid = inspected.ok ? ((await inspected.json()) as { State?: { Pid?: number } }).State?.Pid : undefined
+  const pid = hostPid !== undefined && hostPid > 0 ? hostPid : null
 
   const escalation = escalateInterrupts(launch, {
     forward: (signal) => void killContainer(docker, id, signal),
@@ -152,6 +154,9 @@ export const startCreated = async (launch: StartCreated): Promise<DockerRunHandl
       if (removal && (await removedByDaemon(removal))) removedContainers.add(id)
     })())
   const wait = async (): Promise<RunOutcome> => {
+    // The output is read from here on, once the caller has said the run started: its log lines come after run.started.
+    // Until then (a daemon round trip) the daemon holds what the container writes.
+    const output = attached?.body ? demultiplex(attached.body, sink.push) : Promise.resolve()
     try {
       const status = (await exited.json()) as Required<WaitStatus>
       const endedAt = Date.now()

@@ -107,7 +107,7 @@ export const kubernetesBackend: Backend = {
     control.emit({ type: "kube.job.created", run_id: control.runId, job: name, namespace: spec.namespace, context: kube.context, server: kube.server })
     const container = String(job.spec.template.spec.containers[0].name)
     return {
-      pid: 0,
+      pid: null,
       record: { backend: "kubernetes", context: spec.context, namespace: spec.namespace, job: name },
       wait: () => followJob({ ...control, kube, namespace: spec.namespace, job: name, container, pendingTimeoutMs: spec.pendingTimeoutMs, saveLog: saveLog(spec, env) }),
     }

@@ -74,7 +74,9 @@ export type Prepared = {
 }
 
 export type RunHandle = {
-  pid: number
+  /** The entry point's process on this machine (its group's leader, or a container's first process); null where
+   * there is none here (a Kubernetes pod, a Databricks task) or a container ended before its pid was read. */
+  pid: number | null
   record: BackendRecord
   wait(): Promise<RunOutcome>
   /**

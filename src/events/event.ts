@@ -140,7 +140,7 @@ export type Event =
   | { type: "cache.removed"; kind: string; id: string; path: string; bytes: number; reason: "older" | "size" | "leftover" }
   | { type: "cache.collected"; home: string; removed: number; bytes: number; kept: number; busy: number; remaining_bytes: number; skipped: string[] }
   | { type: "env.ready"; manager: "local" | "virtualenv" | "conda" | "docker" | "uv"; key: string | null; cached: boolean; image?: string }
-  | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number; attempt?: number }
+  | { type: "run.started"; run_id: string; command: string; cwd: string; pid: number | null; attempt?: number }
   | { type: "run.retrying"; run_id: string; attempt: number; exit_code: number | null }
   | { type: "kube.job.created"; run_id: string; job: string; namespace: string; context: string | null; server: string }
   | { type: "kube.job.status"; run_id: string; job: string; status: "SCHEDULED" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED"; reason: string | null; message: string | null }

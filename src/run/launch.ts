@@ -13,7 +13,7 @@ export type Attempts = {
   /** Stop the run (like an interrupt) once it has run this long, all attempts together; null: no limit. */
   timeoutMs: number | null
   /** Called as each attempt starts, with where it runs. */
-  onStarted(at: number, attempt: number, record: BackendRecord, pid: number): void
+  onStarted(at: number, attempt: number, record: BackendRecord, pid: number | null): void
 }
 
 export type AttemptsResult = {

@@ -136,6 +136,8 @@ describe("run -b databricks", () => {
     expect(error?.message).toContain("FAILED")
     expect(all.find((e) => e.type === "run.finished")?.status).toBe("FAILED")
     expect(all.filter((e) => e.type === "log").map((e) => e.line)).toContain("training diverged")
+    // The task runs in the workspace, not here: no pid (never 0, which kill would take as the caller's group).
+    expect(all.find((e) => e.type === "run.started")).toMatchObject({ pid: null })
   }, 60_000)
 
   test("an unchanged project is not even packed again; a changed file packs and uploads a new archive", async () => {

@@ -1,6 +1,6 @@
 // `mlproject run` of docker projects through the compiled binary: recorded runs, tags, images, args, quoting, interrupts.
 import { describe, expect, test } from "bun:test"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { cli, startRun } from "../lib/cli.ts"
 import { containersOfRun, dockerSkipReason, pushImage, removeImage, skipDocker, startRegistry, testImage } from "../lib/docker.ts"
@@ -29,6 +29,11 @@ describe.skipIf(skipDocker)("mlproject run on docker projects", () => {
     expect(done).toMatchObject({ type: "run.finished", status: "FINISHED", exit_code: 0 })
     const lines = run.events.filter((e) => e.type === "log").map((e) => e.line)
     expect(lines).toEqual(["/mlflow/projects/code", "a,b", `run=${done.run_id}`])
+    // The container's first process as the host sees it, or null when it ended before the daemon was asked: never 0.
+    const { pid } = run.events.find((e) => e.type === "run.started") as unknown as { pid: number | null }
+    expect(pid === null || (Number.isSafeInteger(pid) && pid > 0)).toBe(true)
+    // The entry point's output comes after run.started, as for a local run.
+    expect(run.events.findIndex((e) => e.type === "run.started")).toBeLessThan(run.events.findIndex((e) => e.type === "log"))
     const recorded = readRun(join(dir.path, "mlruns"), "0", done.run_id)
     expect(recorded.meta.status).toBe(3)
     expect(recorded.params).toEqual({ msg: "hi" })
@@ -95,6 +100,12 @@ describe.skipIf(skipDocker)("mlproject run on docker projects", () => {
     dockerProject(dir, await testImage(), "sleep 300 & echo ready; wait")
     const { child, events, ready, reading } = startRun(dir.path, ["project"])
     await ready
+    // A container still running: its first process as the host sees it, alive and inside the run's container.
+    const { pid } = events.find((e) => e.type === "run.started") as { pid: number }
+    expect(pid).toBeGreaterThan(0)
+    const runningId = (events.find((e) => e.type === "run.created") as { run_id: string }).run_id
+    const [container] = await containersOfRun(runningId)
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(String(container).slice(0, 12))
     const sentAt = performance.now()
     child.kill("SIGINT")
     expect(await child.exited).toBe(130)

@@ -157,6 +157,8 @@ describeKube("run -b kubernetes", () => {
     const all = events(result.stdout)
     expect(all.find((e) => e.type === "image.push.done")?.pushed).toBe(false)
     expect(all.find((e) => e.type === "run.finished")?.status).toBe("FAILED")
+    // A pod has no process on this machine: no pid (0 would name the caller's own process group to kill).
+    expect(all.find((e) => e.type === "run.started")).toMatchObject({ pid: null })
     const terminated = all.filter((e) => e.type === "kube.pod.status" && e.exit_code !== null)
     expect(terminated.at(-1)?.exit_code).toBe(3)
     expect(all.filter((e) => e.type === "kube.job.status").at(-1)).toMatchObject({ status: "FAILED", reason: "BackoffLimitExceeded" })
