@@ -6,11 +6,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { buildProjectImage } from "../../src/env/docker-image.ts"
 import { connectDocker } from "../../src/util/docker-api.ts"
-import { measure, median, report, type Case } from "./lib.ts"
+import { measure, median, report, useOwnHome, type Case } from "./lib.ts"
 
 const root = join(import.meta.dir, "..", "..")
 const binary = join(root, "dist", "mlproject")
 const work = mkdtempSync(join(tmpdir(), "mlproject-bench-docker-"))
+useOwnHome(work)
 const rounds = Number(process.env.ROUNDS ?? 15)
 const buildRounds = Number(process.env.BUILD_ROUNDS ?? 5)
 const baseline = process.env.BASELINE_BINARY

@@ -16,7 +16,7 @@ import { createFileStore } from "../../src/tracking/file-store.ts"
 import { pathToFileUri } from "../../src/tracking/tracking-uri.ts"
 import type { Metric } from "../../src/tracking/types.ts"
 import { tmpdirFor } from "../../test/lib/tmp.ts"
-import { builtBinary, median, numberOption } from "./lib.ts"
+import { builtBinary, median, numberOption, useOwnHome } from "./lib.ts"
 
 const binary = builtBinary()
 const option = numberOption
@@ -30,6 +30,7 @@ const beforeBinary = beforeAt === -1 ? undefined : process.argv[beforeAt + 1]
 // `--cold-floor MLRUNS`: be (e), the floor once in a process of its own that has just started; print its ms.
 const coldRoot = process.argv.indexOf("--cold-floor")
 await using dir = tmpdirFor("mlproject-bench-log-")
+useOwnHome(dir.path)
 const mlruns = coldRoot === -1 ? join(dir.path, "mlruns") : (process.argv[coldRoot + 1] as string)
 const trackingUri = pathToFileUri(mlruns)
 const store = createFileStore(mlruns, { sweepStamps: join(dir.path, "sweeps") })

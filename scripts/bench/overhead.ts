@@ -4,11 +4,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { compileHelloWorld, goal, measure, peakRssMiB, readBackFromDisk, report, type Case } from "./lib.ts"
+import { compileHelloWorld, goal, measure, peakRssMiB, readBackFromDisk, report, useOwnHome, type Case } from "./lib.ts"
 
 const binary = join(import.meta.dir, "..", "..", "dist", "mlproject")
 const work = mkdtempSync(join(tmpdir(), "mlproject-bench-"))
 const project = join(work, "project")
+useOwnHome(work)
 Bun.spawnSync(["mkdir", "-p", project])
 writeFileSync(join(project, "MLproject"), "name: bench\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.5}\n    command: \"true {alpha}\"\n")
 const rounds = Number(process.env.ROUNDS ?? 40)

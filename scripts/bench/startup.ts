@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { compileHelloWorld, goal, measure, readBackFromDisk, report, type Case } from "./lib.ts"
+import { compileHelloWorld, goal, measure, readBackFromDisk, report, useOwnHome, type Case } from "./lib.ts"
 
 const root = join(import.meta.dir, "..", "..")
 const binary = join(root, "dist", "mlproject")
@@ -14,6 +14,7 @@ const baseline = process.env.BASELINE_BINARY
 
 const hello = await compileHelloWorld()
 const work = mkdtempSync(join(tmpdir(), "mlproject-bench-startup-"))
+useOwnHome(work)
 
 /** A FINISHED run in a fresh file store, for `log metric` to write into as an entry point would (MLFLOW_RUN_ID set). */
 const activeRun = (bin: string, name: string): Record<string, string> => {

@@ -10,7 +10,7 @@ import { storeFor } from "../../src/tracking/store-for.ts"
 import { pathToFileUri } from "../../src/tracking/tracking-uri.ts"
 import { mlflowServer } from "../../test/lib/mlflow-server.ts"
 import { tmpdirFor } from "../../test/lib/tmp.ts"
-import { builtBinary, measure, median, numberOption, report } from "./lib.ts"
+import { builtBinary, measure, median, numberOption, report, useOwnHome } from "./lib.ts"
 import { startPostgres } from "../../test/lib/databases.ts"
 
 // `--serve`: be the loopback server, print its URL, and stay up until killed.
@@ -38,6 +38,7 @@ const timed = async (script: string, env: Record<string, string>): Promise<numbe
 const loop = (command: string) => `for ((i = 1; i <= CALLS; i++)); do "$BIN" ${command} || exit 1; done`
 
 await using dir = tmpdirFor("mlproject-bench-")
+useOwnHome(dir.path)
 const serverProcess = Bun.spawn([process.execPath, import.meta.path, "--serve"], { stdout: "pipe", stderr: "inherit" })
 const serverUrl = (await serverProcess.stdout.getReader().read()).value
 const server = { url: new TextDecoder().decode(serverUrl).trim() }

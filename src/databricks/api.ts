@@ -28,7 +28,8 @@ export type Query = Record<string, string | number | boolean | undefined>
 export type SendOptions = {
   query?: Query
   headers?: Record<string, string>
-  body?: string | Blob | null
+  /** A function makes a new stream for each attempt (a throttled answer is asked again): a stream is read once. */
+  body?: string | Blob | null | (() => ReadableStream<Uint8Array>)
   signal?: AbortSignal
   /** Time until the answer's headers arrive; null for an upload whose answer comes only after its body (default: the helper's). */
   timeoutMs?: number | null
@@ -72,7 +73,7 @@ export const send = async (workspace: Workspace, method: string, path: string, o
       answer = await exchange(url, {
         method,
         headers: { authorization: auth, ...options.headers },
-        body: options.body ?? undefined,
+        body: typeof options.body === "function" ? options.body() : (options.body ?? undefined),
         signal: options.signal,
         secrets: workspaceSecrets(workspace),
         idempotent,

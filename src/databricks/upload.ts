@@ -1,7 +1,10 @@
-// One local file to `dbfs:/…` (create/add-block/close) or `/Volumes/…` (Files API PUT), skipped when a file of that size is there.
+// One local file to `dbfs:/…` (one multipart put, or create/add-block/close) or `/Volumes/…` (Files API PUT): the
+// backend's content-addressed uploads skipped when a file of that size is there, artifacts written whatever is there.
 import { open, stat } from "node:fs/promises"
+import { basename } from "node:path"
 import { ToolError } from "../errors.ts"
-import { call, failure, isDatabricksError, send } from "./api.ts"
+import { multipartBody } from "../util/multipart.ts"
+import { call, failure, isDatabricksError, send, type DatabricksError } from "./api.ts"
 import type { Workspace } from "./auth.ts"
 
 export type UploadOptions = { signal?: AbortSignal; onProgress?: (sentBytes: number, totalBytes: number) => void }
@@ -10,6 +13,11 @@ export type UploadResult = { uploaded: boolean; bytes: number }
 
 // The DBFS API takes at most 1 MB of raw bytes per add-block.
 const blockSize = 1024 * 1024
+// …and a file of less than 2 GB as one multipart/form-data `put` (what the Databricks CLI sends): no base64, one request.
+export const putLimit = 2 * 1024 * 1024 * 1024
+
+/** How a file of `size` bytes goes to DBFS: one streamed put below 2 GB, else base64 blocks of 1 MB. */
+export const dbfsMethod = (size: number): "put" | "blocks" => (size < putLimit ? "put" : "blocks")
 
 type Target = { kind: "dbfs"; path: string } | { kind: "volume"; path: string }
 
@@ -60,12 +68,52 @@ const dbfsSize = async (workspace: Workspace, path: string, signal?: AbortSignal
   }
 }
 
+/** A workspace (or a proxy in front of it) that does not take a multipart put: the blocks are sent instead. */
+const putRefused = (error: DatabricksError): boolean =>
+  error.status === 413 || error.errorCode === "MAX_BLOCK_SIZE_EXCEEDED" || (error.status === 404 && error.errorCode === "ENDPOINT_NOT_FOUND")
+
+/**
+ * The file as one multipart put, streamed from disk; false when the workspace refuses that form (then the caller
+ * sends blocks). Sent again only after a throttled answer, with a new stream: a lost connection fails the upload.
+ */
+const dbfsPut = async (workspace: Workspace, localFile: string, path: string, size: number, options: UploadOptions): Promise<boolean> => {
+  let changed: ToolError | null = null
+  const body = multipartBody([["path", path], ["overwrite", "true"]], { field: "file", filename: basename(localFile), path: localFile, size }, (actual) => {
+    changed = localProblem(localFile, `changed while it was being uploaded: it ${actual}`)
+    return changed
+  })
+  let reported = 0
+  const progress = (sent: number) => {
+    if (sent !== size && sent - reported < blockSize) return
+    reported = sent
+    options.onProgress?.(sent, size)
+  }
+  let answer: Awaited<ReturnType<typeof send>>
+  try {
+    answer = await send(workspace, "POST", "/api/2.0/dbfs/put", {
+      headers: { "content-type": body.contentType, "content-length": String(body.length) },
+      body: () => body.stream(progress),
+      signal: options.signal,
+      // The answer comes only once the whole body is sent: no time limit on its headers.
+      timeoutMs: null,
+    })
+  } catch (error) {
+    throw changed ?? error
+  }
+  if (changed) throw changed
+  if (answer.status >= 200 && answer.status < 300) return true
+  const refusal = failure(workspace, "POST", "/api/2.0/dbfs/put", answer)
+  if (putRefused(refusal)) return false
+  throw refusal
+}
+
 /**
  * Writes straight to the target with overwrite: names are content-addressed, so a concurrent writer writes the same
  * bytes, and a half-written file (an upload cut short) has the wrong size, which the next existence check catches.
  * A temporary name and `move` would cost two more calls and a delete, for no gain here.
  */
 const dbfsUpload = async (workspace: Workspace, localFile: string, path: string, size: number, options: UploadOptions): Promise<void> => {
+  if (dbfsMethod(size) === "put" && (await dbfsPut(workspace, localFile, path, size, options))) return
   const { signal } = options
   // create, add-block and close change state: each is sent once (never resent after a lost connection).
   const { handle } = await call<{ handle: number }>(workspace, "POST", "/api/2.0/dbfs/create", { body: { path, overwrite: true }, signal })
@@ -119,15 +167,27 @@ const volumeUpload = async (workspace: Workspace, localFile: string, path: strin
   options.onProgress?.(size, size)
 }
 
-/** Uploads `localFile` to `target` unless a file of the same size is already there. */
-export const uploadFile = async (workspace: Workspace, localFile: string, target: string, options: UploadOptions = {}): Promise<UploadResult> => {
-  const where = uploadTarget(target)
-  const size = await stat(localFile).then(
+const localSize = (localFile: string): Promise<number> =>
+  stat(localFile).then(
     (info) => info.size,
     (error: NodeJS.ErrnoException) => {
       throw localProblem(localFile, `cannot be read (${error.code ?? error.message})`, error)
     },
   )
+
+/**
+ * Writes `localFile` to the DBFS `path` whatever is there: an artifact's name is not its content, so a file of the same
+ * size may hold other bytes.
+ */
+export const writeDbfsFile = async (workspace: Workspace, localFile: string, path: string, options: UploadOptions = {}): Promise<void> => {
+  const size = await localSize(localFile)
+  await dbfsUpload(workspace, localFile, path, size, options)
+}
+
+/** Uploads `localFile` to `target` unless a file of the same size is already there. */
+export const uploadFile = async (workspace: Workspace, localFile: string, target: string, options: UploadOptions = {}): Promise<UploadResult> => {
+  const where = uploadTarget(target)
+  const size = await localSize(localFile)
   if (where.kind === "volume") {
     if ((await volumeSize(workspace, where.path, options.signal)) === size) return { uploaded: false, bytes: size }
     await volumeUpload(workspace, localFile, where.path, size, options)

@@ -1,4 +1,5 @@
-// dbfs:/ paths through the Databricks REST API: get-status, read in 1 MiB base64 chunks, list, create/add-block/close.
+// dbfs:/ paths through the Databricks REST API: get-status, read in 1 MiB base64 chunks, list; uploads go through the
+// Databricks backend's DBFS writer (databricks/upload.ts).
 import { authorization, credentialLabel, workspaceSecrets, resolveWorkspace, type Workspace } from "../databricks/auth.ts"
 import { ToolError } from "../errors.ts"
 import { HttpUnreachable, errorText, request } from "../util/http.ts"
@@ -116,13 +117,8 @@ export const dbfs: Adapter = {
     })()
   },
   async upload(localPath, uri, ctx) {
-    const path = dbfsPath(uri).path
-    const { handle } = await api<{ handle: number }>(uri, ctx, "POST", "create", { path, overwrite: true })
-    const file = Bun.file(localPath)
-    for (let offset = 0; offset < file.size; offset += chunkSize) {
-      const data = Buffer.from(await file.slice(offset, offset + chunkSize).arrayBuffer()).toString("base64")
-      await api(uri, ctx, "POST", "add-block", { handle, data })
-    }
-    await api(uri, ctx, "POST", "close", { handle })
+    // The Databricks backend's writer: one streamed multipart put (blocks above 2 GB, or where put is refused).
+    const { writeDbfsFile } = await import("../databricks/upload.ts")
+    await writeDbfsFile(workspaceFor(uri, ctx.env), localPath, dbfsPath(uri).path, { signal: ctx.signal })
   },
 }

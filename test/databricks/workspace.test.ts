@@ -98,6 +98,45 @@ describe("DBFS API", () => {
   })
 })
 
+describe("DBFS put", () => {
+  test("a multipart form from curl -F, the same form in 7-byte pieces, base64 contents; overwrite=false refused", async () => {
+    await using tmp = tmpdirFor()
+    await using ws = await startWorkspace()
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 31 + (i >> 8)) & 0xff)
+    const file = join(tmp.path, "a.bin")
+    writeFileSync(file, bytes)
+    const curl = Bun.spawn(["curl", "-sS", "-f", "-F", "path=/up/curl.bin", "-F", "overwrite=true", "-F", `file=@${file}`, "-H", `Authorization: Bearer ${ws.token}`, `${ws.url}/api/2.0/dbfs/put`])
+    expect(await curl.exited).toBe(0)
+    expect(Buffer.compare(readFileSync(join(ws.dbfsDir, "up/curl.bin")), bytes)).toBe(0)
+    expect(ws.calls("dbfs/put").at(-1)?.json).toEqual({ path: "/up/curl.bin", overwrite: "true", file_size: bytes.length, filename: "a.bin" })
+
+    // The same form in tiny pieces: every delimiter and header end straddles two of them.
+    const boundary = "xyzBOUNDARYxyz"
+    const small = bytes.subarray(0, 20_000)
+    const whole = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n/up/pieces.bin\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      small,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ])
+    let offset = 0
+    const pieces = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= whole.length) return controller.close()
+        controller.enqueue(new Uint8Array(whole.subarray(offset, (offset += 7))))
+      },
+    })
+    const headers = { authorization: `Bearer ${ws.token}`, "content-type": `multipart/form-data; boundary=${boundary}` }
+    expect((await fetch(`${ws.url}/api/2.0/dbfs/put`, { method: "POST", headers, body: pieces })).status).toBe(200)
+    expect(Buffer.compare(readFileSync(join(ws.dbfsDir, "up/pieces.bin")), small)).toBe(0)
+
+    expect((await call(ws, "POST", "/api/2.0/dbfs/put", { path: "/up/small.txt", contents: b64("hi") })).status).toBe(200)
+    expect(readFileSync(join(ws.dbfsDir, "up/small.txt"), "utf8")).toBe("hi")
+    expect(await call(ws, "POST", "/api/2.0/dbfs/put", { path: "/up/small.txt", contents: b64("again"), overwrite: false })).toMatchObject({ status: 400, json: { error_code: "RESOURCE_ALREADY_EXISTS" } })
+    expect(await call(ws, "POST", "/api/2.0/dbfs/put", { path: "/up/big.bin", contents: b64(new Uint8Array(1024 * 1024 + 1)) })).toMatchObject({ json: { error_code: "MAX_BLOCK_SIZE_EXCEEDED" } })
+  })
+})
+
 describe("Files API", () => {
   test("PUT, HEAD, GET, overwrite=false, unknown volume", async () => {
     await using ws = await startWorkspace({ volumes: ["main/default/v"] })

@@ -1,6 +1,8 @@
-// The DBFS API 2.0 of the loopback workspace over folders on disk: get-status, list, mkdirs, create/add-block/close, read, delete.
+// The DBFS API 2.0 of the loopback workspace over folders on disk: get-status, list, mkdirs, put, create/add-block/close,
+// read, delete.
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { readMultipart } from "./multipart-reader.ts"
 import { ApiError, invalid, missing, params, reply, type Json, type WorkspaceRequest } from "./databricks-http.ts"
 import { dbfsFile, publish, stagingFile, type Storage } from "./databricks-files.ts"
 
@@ -114,8 +116,47 @@ export const dbfs = (storage: Storage): Dbfs => {
     },
   }
 
+  /**
+   * `put`: a multipart/form-data post of `path`, `overwrite` and the file (any file part; the CLI names it "file"), or
+   * base64 `contents` of at most 1 MB, as a form field or in a JSON body.
+   */
+  const put = async (request: Request, url: URL, record: WorkspaceRequest): Promise<Response> => {
+    if (!(request.headers.get("content-type") ?? "").startsWith("multipart/form-data")) {
+      const input = await params(request, url, record)
+      return written(stringParam(input, "path"), flag(input.overwrite), contentsOf(input.contents))
+    }
+    const staging = stagingFile(storage)
+    try {
+      const form = await readMultipart(request.body ?? new ReadableStream(), request.headers.get("content-type") ?? "", staging)
+      record.json = { path: form.fields.path, overwrite: form.fields.overwrite, ...(form.file ? { file_size: form.file.size, filename: form.file.filename } : {}) }
+      const path = stringParam(record.json, "path")
+      if (form.file) return placed(path, flag(form.fields.overwrite), staging)
+      return await written(path, flag(form.fields.overwrite), contentsOf(form.fields.contents))
+    } finally {
+      rmSync(staging, { force: true })
+    }
+  }
+  const contentsOf = (contents: unknown): Uint8Array => {
+    if (typeof contents !== "string") throw invalid("Missing required field: contents (or a file part)")
+    const bytes = Buffer.from(contents, "base64")
+    if (bytes.length > oneMb) throw new ApiError(400, "MAX_BLOCK_SIZE_EXCEEDED", `The contents may not exceed ${oneMb} bytes (got ${bytes.length}); send the file as a form part.`)
+    return bytes
+  }
+  const placed = (path: string, overwrite: boolean, staging: string): Response => {
+    const file = dbfsFile(storage, path)
+    if (existsSync(file) && (!overwrite || statSync(file).isDirectory())) throw exists(path)
+    publish(staging, file)
+    return reply({})
+  }
+  const written = async (path: string, overwrite: boolean, contents: Uint8Array): Promise<Response> => {
+    const staging = stagingFile(storage)
+    await Bun.write(staging, contents)
+    return placed(path, overwrite, staging)
+  }
+
   return {
     async handle(endpoint, request, url, record) {
+      if (endpoint === "dbfs/put") return put(request, url, record)
       const run = endpoints[endpoint.replace(/^dbfs\//, "")]
       if (!run) throw new ApiError(404, "ENDPOINT_NOT_FOUND", `No API found for '${request.method} ${url.pathname}'`)
       return run(await params(request, url, record))

@@ -1,4 +1,5 @@
-// A loopback server for the Databricks DBFS API 2.0 subset we call: get-status, read, list, create/add-block/close.
+// A loopback server for the Databricks DBFS API 2.0 subset we call: get-status, read, list, a multipart put (which
+// `noPut` answers as an unknown endpoint, as an older workspace or a proxy would), create/add-block/close.
 import { loopback, type Loopback } from "./loopback.ts"
 
 export type DbfsServer = Loopback & { token: string; put(path: string, bytes: Uint8Array): void; files: Map<string, Uint8Array> }
@@ -7,7 +8,7 @@ const maxRead = 1024 * 1024
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
 const error = (status: number, code: string, message: string) => json({ error_code: code, message }, status)
 
-export const dbfsServer = (): DbfsServer => {
+export const dbfsServer = (options: { noPut?: boolean } = {}): DbfsServer => {
   const files = new Map<string, Uint8Array>()
   const mtimes = new Map<string, number>()
   const handles = new Map<number, { path: string; chunks: Uint8Array[] }>()
@@ -17,9 +18,17 @@ export const dbfsServer = (): DbfsServer => {
     files.has(path)
       ? { path, is_dir: false, file_size: files.get(path)?.length, modification_time: mtimes.get(path) }
       : { path, is_dir: true, file_size: 0, modification_time: 0 }
-  const base = loopback((request, url, body) => {
+  const base = loopback(async (request, url, body) => {
     if (request.headers.get("authorization") !== `Bearer ${server.token}`) return error(401, "UNAUTHENTICATED", "Invalid access token.")
     const endpoint = url.pathname.replace(/^\/api\/2\.0\/dbfs\//, "")
+    if (endpoint === "put") {
+      if (options.noPut) return error(404, "ENDPOINT_NOT_FOUND", "No API found for 'POST /dbfs/put'")
+      const form = await new Response(body, { headers: { "content-type": request.headers.get("content-type") ?? "" } }).formData()
+      const file = form.get("file")
+      if (typeof form.get("path") !== "string" || !(file instanceof Blob)) return error(400, "INVALID_PARAMETER_VALUE", "put takes path and a file part")
+      server.put(String(form.get("path")), new Uint8Array(await file.arrayBuffer()))
+      return json({})
+    }
     const params = request.method === "GET" ? Object.fromEntries(url.searchParams) : (JSON.parse(new TextDecoder().decode(body) || "{}") as Record<string, string | number>)
     const path = String(params.path ?? "")
     const missing = () => error(404, "RESOURCE_DOES_NOT_EXIST", `No file or directory exists on path ${path}.`)

@@ -65,15 +65,37 @@ describe("dbfs", () => {
     expect(result.bytes).toBe(5)
   })
 
-  test("uploads with create, add-block and close", async () => {
+  test("uploads as one multipart put, overwriting a file of the same size", async () => {
     await using tmp = tmpdirFor()
     await using server = dbfsServer()
+    server.put("/mlflow/code.tar.gz", new Uint8Array(MiB + 3))
     const bytes = pseudoRandom(MiB + 3, 4)
     writeFileSync(join(tmp.path, "code.tar.gz"), bytes)
     await upload(join(tmp.path, "code.tar.gz"), "dbfs:/mlflow/code.tar.gz", { env: { DATABRICKS_HOST: server.url, DATABRICKS_TOKEN: server.token } })
-    expect(server.requests.map((r) => r.path.replace("/api/2.0/dbfs/", ""))).toEqual(["create", "add-block", "add-block", "close"])
-    expect(JSON.parse(server.requests[0]?.text ?? "{}")).toEqual({ path: "/mlflow/code.tar.gz", overwrite: true })
+    expect(server.requests.map((r) => r.path.replace("/api/2.0/dbfs/", ""))).toEqual(["put"])
+    expect(server.requests[0]?.headers.get("content-type")).toStartWith("multipart/form-data")
     expect(server.files.get("/mlflow/code.tar.gz")).toEqual(bytes)
+  })
+
+  test("a workspace without put gets create, add-block and close", async () => {
+    await using tmp = tmpdirFor()
+    await using server = dbfsServer({ noPut: true })
+    const bytes = pseudoRandom(MiB + 3, 4)
+    writeFileSync(join(tmp.path, "code.tar.gz"), bytes)
+    await upload(join(tmp.path, "code.tar.gz"), "dbfs:/mlflow/code.tar.gz", { env: { DATABRICKS_HOST: server.url, DATABRICKS_TOKEN: server.token } })
+    expect(server.requests.map((r) => r.path.replace("/api/2.0/dbfs/", ""))).toEqual(["put", "create", "add-block", "add-block", "close"])
+    expect(JSON.parse(server.requests[1]?.text ?? "{}")).toEqual({ path: "/mlflow/code.tar.gz", overwrite: true })
+    expect(server.files.get("/mlflow/code.tar.gz")).toEqual(bytes)
+  })
+
+  test("an upload with a wrong token fails without the token in its message", async () => {
+    await using tmp = tmpdirFor()
+    await using server = dbfsServer()
+    writeFileSync(join(tmp.path, "a.bin"), "x")
+    const error = await caught(upload(join(tmp.path, "a.bin"), "dbfs:/a.bin", { env: { DATABRICKS_HOST: server.url, DATABRICKS_TOKEN: "dapi-wrong-secret" } }))
+    expect(error).toMatchObject({ code: "databricks.auth" })
+    expect(`${error.message} ${error.hint}`).not.toContain("dapi-wrong-secret")
+    expect(server.files.has("/a.bin")).toBe(false)
   })
 
   test("missing credentials, a wrong token and a missing file are explained", async () => {
