@@ -1,8 +1,8 @@
 // The Linux builds of this binary that can run on a Databricks driver: the running one and the release matrix beside it.
-import { createHash } from "node:crypto"
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { mlprojectHome } from "../util/paths.ts"
+import { sha256Hex } from "../util/random.ts"
 import { selfBinary } from "../run/self.ts"
 
 type Env = Record<string, string | undefined>
@@ -24,20 +24,17 @@ const candidates = (self: string): Array<{ arch: (typeof arches)[number]; path: 
   return found
 }
 
-const hashFile = (path: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const hash = createHash("sha256")
-    createReadStream(path)
-      .on("data", (chunk) => hash.update(chunk))
-      .on("error", reject)
-      .on("end", () => resolve(hash.digest("hex")))
-  })
+const hashFile = async (path: string): Promise<string> => {
+  const hash = new Bun.CryptoHasher("sha256")
+  for await (const chunk of Bun.file(path).stream()) hash.update(chunk)
+  return hash.digest("hex")
+}
 
 /** A binary's sha256, remembered by path, size and mtime: hashing 100 MB on every run would cost more than the submit. */
 const digestOf = async (path: string, env: Env): Promise<{ sha256: string; bytes: number }> => {
   const stat = statSync(path)
   const stamp = `${path}\n${stat.size}\n${stat.mtimeMs}\n`
-  const memo = join(mlprojectHome(env), "databricks", `binary-${createHash("sha256").update(path).digest("hex").slice(0, 16)}`)
+  const memo = join(mlprojectHome(env), "databricks", `binary-${sha256Hex(path).slice(0, 16)}`)
   try {
     const text = readFileSync(memo, "utf8")
     const sha256 = text.slice(text.lastIndexOf("=") + 1)

@@ -1,10 +1,10 @@
 // The Databricks backend: the project, launcher and binaries uploaded by content, one Jobs 2.1 run submitted and followed.
-import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import type { RunContext } from "../run/context.ts"
+import { randomHex, sha256Hex } from "../util/random.ts"
 import launcherSource from "./databricks-launcher.py" with { type: "text" }
 import { workspaceApi, type DatabricksApi } from "./databricks-api.ts"
 import { cancelRun, followRun, getRun, isTerminal, taskOutput, type JobRun } from "./databricks-run.ts"
@@ -14,7 +14,6 @@ type Env = Record<string, string | undefined>
 type DatabricksSpec = Extract<LaunchSpec, { backend: "databricks" }>
 type DatabricksRecord = Extract<BackendRecord, { backend: "databricks" }>
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 /** `packed`, for the project: whether it was packed by this run (false: the archive of an earlier run was still good). */
 type Upload = { what: string; local: string; target: string; bytes: number; packed?: boolean }
@@ -53,7 +52,7 @@ const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Pro
   try {
     const launcherFile = join(work, "launcher.py")
     writeFileSync(launcherFile, launcherSource)
-    const launcherTarget = `${root}/mlproject-launcher-${sha256(launcherSource).slice(0, 16)}.py`
+    const launcherTarget = `${root}/mlproject-launcher-${sha256Hex(launcherSource).slice(0, 16)}.py`
     const binaries = db.launcher === "binary" ? db.binaries.map((binary) => ({ ...binary, target: `${root}/mlproject-bin/${binary.sha256}/mlproject-linux-${binary.arch}` })) : []
     const rest: Upload[] = [
       { what: "launcher", local: launcherFile, target: launcherTarget, bytes: Buffer.byteLength(launcherSource) },
@@ -102,7 +101,7 @@ const prepareDatabricks = async (target: LaunchTarget, context: RunContext): Pro
 
 /** `runs/submit` with an idempotency token: a submit whose answer was lost is sent again without starting a second run. */
 const submit = async (api: DatabricksApi, payload: Record<string, unknown>, signal: AbortSignal): Promise<number> => {
-  const body = { ...payload, idempotency_token: `mlproject-${randomBytes(12).toString("hex")}` }
+  const body = { ...payload, idempotency_token: `mlproject-${randomHex(12)}` }
   const answer = await api.call<{ run_id?: number }>("POST", "/api/2.1/jobs/runs/submit", { body, signal, idempotent: true })
   if (typeof answer.run_id !== "number") throw new ToolError("databricks.api", `${api.host} answered runs/submit without a run_id`, { exitCode: 1 })
   return answer.run_id

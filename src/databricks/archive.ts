@@ -1,12 +1,13 @@
 // A deterministic .tar.gz of a project folder under `mlflow-project/`, the shape MLflow's Databricks backend unpacks,
 // and the memory of the last one packed, so an unchanged project is neither packed nor uploaded again.
-import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync } from "node:fs"
 import { basename, join, resolve } from "node:path"
 import { ToolError } from "../errors.ts"
-import { walkTree, writeDeterministicTarGz, type DetTarResult } from "../util/det-tar.ts"
+import type { DetTarResult } from "../util/det-tar.ts"
 import { writeFileAtomic } from "../util/fs-atomic.ts"
 import { mlprojectHome } from "../util/paths.ts"
+import { sha256Hex } from "../util/random.ts"
+import { walkTree } from "../util/tree-walk.ts"
 import { buildId } from "../version.ts"
 
 type Env = Record<string, string | undefined>
@@ -34,7 +35,7 @@ const thisBuild = buildId ?? "source"
 
 /** Every entry the archive would hold, with its lstat, as one digest; and the latest change among them. */
 const treeStamp = async (dir: string): Promise<{ stamp: string; changedMs: number }> => {
-  const hash = createHash("sha256")
+  const hash = new Bun.CryptoHasher("sha256")
   let changedMs = 0
   for await (const entry of walkTree(dir, exclude)) {
     hash.update(`${entry.kind} ${entry.relative}\0${entry.stat} ${entry.target ?? ""}\n`)
@@ -43,7 +44,7 @@ const treeStamp = async (dir: string): Promise<{ stamp: string; changedMs: numbe
   return { stamp: hash.digest("hex"), changedMs }
 }
 
-const memoFile = (dir: string, env: Env) => join(mlprojectHome(env), "databricks", `archive-${createHash("sha256").update(dir).digest("hex").slice(0, 16)}.json`)
+const memoFile = (dir: string, env: Env) => join(mlprojectHome(env), "databricks", `archive-${sha256Hex(dir).slice(0, 16)}.json`)
 
 /**
  * What packing `dir` gave last time, when every entry still has the stat it had then (size, mtime, ctime, inode,
@@ -76,6 +77,8 @@ export const projectArchive = async (dir: string, outFile: string, env?: Env): P
   const folder = resolve(dir)
   const packedAt = Date.now()
   const before = env ? await treeStamp(folder).catch(() => null) : null
+  // Loaded only to pack: zlib and streams cost a fresh process milliseconds that a reused archive does not need.
+  const { writeDeterministicTarGz } = await import("../util/det-tar.ts")
   const archive = await writeDeterministicTarGz(folder, outFile, { root: archiveRoot, exclude, level: 6, error: archiveError })
   if (!env || !before) return archive
   try {

@@ -1,22 +1,15 @@
 // A deterministic .tar.gz of a folder: sorted entries, normalised headers, streamed to a file while its sha256 is taken.
 import { createHash } from "node:crypto"
 import { createWriteStream } from "node:fs"
-import { lstat, open, readdir, readlink } from "node:fs/promises"
-import { join } from "node:path"
+import { open } from "node:fs/promises"
 import { Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { ToolError } from "../errors.ts"
+import { walkTree, type Exclude, type TreeEntry } from "./tree-walk.ts"
 
 const block = 512
 const chunk = 1024 * 1024
-
-/**
- * One entry of a folder: `relative` uses '/' separators, with no root folder and no trailing slash. `stat` is what
- * lstat said of it (size, mtime, ctime, device:inode, mode) and `changedMs` its last change, for a caller that
- * remembers a tree by its stats.
- */
-export type TreeEntry = { relative: string; kind: "dir" | "file" | "symlink"; path: string; size: number; mode: number; target?: string; stat: string; changedMs: number }
 
 /** An entry written from memory before the folder's own (a manifest a reader wants first). */
 export type MemoryEntry = { relative: string; data: Uint8Array }
@@ -25,7 +18,7 @@ export type DetTarOptions = {
   /** The one folder every entry sits under (`mlflow-project`), or null for entries at the top. */
   root: string | null
   /** Leaves an entry (and, for a folder, all below it) out. */
-  exclude?: (relativePath: string, isDir: boolean) => boolean
+  exclude?: Exclude
   /** gzip level, 1 (fast) to 9 (small); 6 unless told. */
   level?: number
   /** Files written first, in this order, before the sorted tree. */
@@ -37,25 +30,6 @@ export type DetTarOptions = {
 }
 
 export type DetTarResult = { sha256: string; bytes: number; files: number }
-
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
-
-/** Every entry below `dir`, depth first, each folder's names in byte order, so the same tree always lists the same way. */
-export async function* walkTree(dir: string, exclude?: DetTarOptions["exclude"], prefix = ""): AsyncGenerator<TreeEntry> {
-  for (const name of (await readdir(dir)).sort(byteOrder)) {
-    const path = join(dir, name)
-    const relative = prefix === "" ? name : `${prefix}/${name}`
-    const info = await lstat(path)
-    if (exclude?.(relative, info.isDirectory())) continue
-    const known = { stat: `${info.size} ${info.mtimeMs} ${info.ctimeMs} ${info.dev}:${info.ino} ${info.mode}`, changedMs: Math.max(info.mtimeMs, info.ctimeMs) }
-    if (info.isSymbolicLink()) yield { relative, kind: "symlink", path, size: 0, mode: 0o777, target: await readlink(path), ...known }
-    else if (info.isDirectory()) {
-      yield { relative, kind: "dir", path, size: 0, mode: 0o755, ...known }
-      yield* walkTree(path, exclude, relative)
-    } else if (info.isFile()) yield { relative, kind: "file", path, size: info.size, mode: info.mode & 0o111 ? 0o755 : 0o644, ...known }
-    // Sockets, fifos and devices are not content anyone packs.
-  }
-}
 
 const octal = (value: number, width: number): string => value.toString(8).padStart(width - 1, "0") + "\0"
 
