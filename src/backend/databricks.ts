@@ -14,7 +14,6 @@ type Env = Record<string, string | undefined>
 type DatabricksSpec = Extract<LaunchSpec, { backend: "databricks" }>
 type DatabricksRecord = Extract<BackendRecord, { backend: "databricks" }>
 
-
 /** `packed`, for the project: whether it was packed by this run (false: the archive of an earlier run was still good). */
 type Upload = { what: string; local: string; target: string; bytes: number; packed?: boolean }
 

@@ -108,9 +108,10 @@ const dbfsPut = async (workspace: Workspace, localFile: string, path: string, si
 }
 
 /**
- * Writes straight to the target with overwrite: names are content-addressed, so a concurrent writer writes the same
- * bytes, and a half-written file (an upload cut short) has the wrong size, which the next existence check catches.
- * A temporary name and `move` would cost two more calls and a delete, for no gain here.
+ * Writes straight to the target with overwrite. The backend's names are content-addressed, so a concurrent writer
+ * writes the same bytes, and a half-written file (an upload cut short) has the wrong size, which the next existence
+ * check catches; a temporary name and `move` would cost two more calls and a delete, for no gain. An artifact is
+ * written the same way: the last writer of a name wins.
  */
 const dbfsUpload = async (workspace: Workspace, localFile: string, path: string, size: number, options: UploadOptions): Promise<void> => {
   if (dbfsMethod(size) === "put" && (await dbfsPut(workspace, localFile, path, size, options))) return
