@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { mlprojectHome } from "../util/paths.ts"
-import { sha256Hex } from "../util/random.ts"
+import { sha256FileHex, sha256Hex } from "../util/random.ts"
 import { selfBinary } from "../run/self.ts"
 
 type Env = Record<string, string | undefined>
@@ -24,12 +24,6 @@ const candidates = (self: string): Array<{ arch: (typeof arches)[number]; path: 
   return found
 }
 
-const hashFile = async (path: string): Promise<string> => {
-  const hash = new Bun.CryptoHasher("sha256")
-  for await (const chunk of Bun.file(path).stream()) hash.update(chunk)
-  return hash.digest("hex")
-}
-
 /** A binary's sha256, remembered by path, size and mtime: hashing 100 MB on every run would cost more than the submit. */
 const digestOf = async (path: string, env: Env): Promise<{ sha256: string; bytes: number }> => {
   const stat = statSync(path)
@@ -42,7 +36,7 @@ const digestOf = async (path: string, env: Env): Promise<{ sha256: string; bytes
   } catch {
     // Not hashed yet.
   }
-  const sha256 = await hashFile(path)
+  const sha256 = await sha256FileHex(path)
   try {
     mkdirSync(dirname(memo), { recursive: true })
     writeFileSync(memo, `${stamp}=${sha256}`)

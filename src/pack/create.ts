@@ -9,6 +9,7 @@ import { readPythonEnv } from "../project/python-env.ts"
 import type { Project } from "../project/types.ts"
 import { contentDigest } from "../run/tree-digest.ts"
 import { resolveSource, type ProjectSource } from "../source/index.ts"
+import { sha256FileHex } from "../util/random.ts"
 import type { PackContent, PackManifest } from "./manifest.ts"
 import { parsePlatform, type Platform } from "./platform.ts"
 
@@ -27,12 +28,6 @@ export type PackRequest = {
   env: Env
   emit: Emit
   signal: AbortSignal
-}
-
-const sha256File = async (path: string): Promise<string> => {
-  const hash = new Bun.CryptoHasher("sha256")
-  for await (const chunk of Bun.file(path).stream()) hash.update(chunk)
-  return hash.digest("hex")
 }
 
 type PythonLines = { python?: string; build_dependencies: string[]; dependencies: string[] }
@@ -109,7 +104,7 @@ export const createPack = async (request: PackRequest): Promise<{ file: string; 
       mkdirSync(dest)
       const { resolveWheels } = await import("./wheels.ts")
       const files = await resolveWheels({ pip: await pipRunner(python, request.env, request.signal), python, platform, lines, projectDir: project.dir, dest, env: request.env, signal: request.signal })
-      for (const file of files) wheels.push({ file: `wheels/${file}`, sha256: await sha256File(join(dest, file)) })
+      for (const file of files) wheels.push({ file: `wheels/${file}`, sha256: await sha256FileHex(join(dest, file)) })
       key = await envKeyOf(project, request.env, request.signal)
       request.emit({ type: "pack.wheels", count: files.length, platform, python })
     }
@@ -120,7 +115,7 @@ export const createPack = async (request: PackRequest): Promise<{ file: string; 
       mkdirSync(join(staging, "image"))
       const name = project.env.docker.image
       const saved = await saveImage(name, join(staging, "image", "image.tar"), { docker, env: request.env, emit: request.emit, signal: request.signal })
-      image = { name, id: saved.id, file: "image/image.tar", sha256: await sha256File(join(staging, "image", "image.tar")) }
+      image = { name, id: saved.id, file: "image/image.tar", sha256: await sha256FileHex(join(staging, "image", "image.tar")) }
     }
     const digest = contentDigest(source.root, { env: request.env }).digest
     const manifest: PackContent = {

@@ -1,20 +1,15 @@
 // The archive fetcher: .zip, .tar, .tar.gz, .tgz from a path or http(s), cached by the archive's sha256, extracted safely.
-import { closeSync, createReadStream, lstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
+import { closeSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { statIfPresent } from "../util/fs-atomic.ts"
+import { sha256FileHex } from "../util/random.ts"
 import { limitsFrom } from "./archive-rules.ts"
 import { ensureEntry, projectsDir, reapDead, scratchName } from "./cache.ts"
 import { download } from "./download.ts"
 import { reporter, type Reporter } from "./progress.ts"
 import { schemeOf } from "./uri.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
-
-const sha256File = async (file: string): Promise<string> => {
-  const hash = new Bun.CryptoHasher("sha256")
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
-  return hash.digest("hex")
-}
 
 /** The first bytes: enough for the zip and gzip signatures and tar's `ustar` at offset 257. */
 const magic = (file: string): Buffer => {
@@ -113,7 +108,7 @@ export const fetchArchive: Fetcher = async (target, request) => {
     const source = file
     if (digest === undefined) {
       report.progress("hashing")
-      digest = await sha256File(source)
+      digest = await sha256FileHex(source)
     }
     const id = digest
     const { entry, cached } = await ensureEntry(join(projects, "archive", id), (tmp) => buildArchiveEntry(tmp, source, id, target.name, env, report), {

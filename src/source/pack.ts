@@ -1,18 +1,12 @@
 // The pack fetcher: a local .mlpack checked (format, platform, every hash), unpacked once per pack digest, run offline.
-import { createReadStream } from "node:fs"
 import { join } from "node:path"
 import { ToolError } from "../errors.ts"
 import { statIfPresent } from "../util/fs-atomic.ts"
+import { sha256FileHex } from "../util/random.ts"
 import { currentPlatform } from "../pack/platform.ts"
 import { ensureEntry, projectsDir } from "./cache.ts"
 import { reporter } from "./progress.ts"
 import { sourceFrom, type Fetcher } from "./working.ts"
-
-const sha256File = async (file: string): Promise<string> => {
-  const hash = new Bun.CryptoHasher("sha256")
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
-  return hash.digest("hex")
-}
 
 export const fetchPack: Fetcher = async (target, request) => {
   const env = request.env ?? process.env
@@ -29,7 +23,7 @@ export const fetchPack: Fetcher = async (target, request) => {
   }
   const report = reporter(request.emit, target.name, "archive")
   report.progress("hashing")
-  const sha256 = await sha256File(file)
+  const sha256 = await sha256FileHex(file)
   const { entry, cached } = await ensureEntry(
     join(projectsDir(env), "pack", sha256),
     async (tmp) => {

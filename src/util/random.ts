@@ -4,6 +4,13 @@
 /** SHA-256 of `data` as lower-case hex, as `createHash("sha256").update(data).digest("hex")` gives it. */
 export const sha256Hex = (data: string | Uint8Array): string => new Bun.CryptoHasher("sha256").update(data).digest("hex")
 
+/** SHA-256 of a file's bytes as lower-case hex, read as a stream (one chunk in memory at a time). */
+export const sha256FileHex = async (path: string): Promise<string> => {
+  const hash = new Bun.CryptoHasher("sha256")
+  for await (const chunk of Bun.file(path).stream()) hash.update(chunk)
+  return hash.digest("hex")
+}
+
 const hexDigits = "0123456789abcdef"
 
 /**
